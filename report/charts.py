@@ -1,0 +1,1063 @@
+"""Tables -> Altair charts: the training-dynamics grid and the arm-vs-arm hack overlay.
+
+A port of reference/plot_dynamics.py's two figures (`dynamics.png` and
+`dynamics_hack_overlay.png`) to Vega-Lite, plus what a page can add to a picture:
+tooltips, a hovered seed highlighted in every panel, drag-to-zoom on the step axis and a
+smoothed/raw switch -- all Vega-Lite params, so the same spec also renders to PNG.
+
+Functions here take the tidy `runs` and `series` tables (docs/architecture.md) and
+never parse. Lines are thinned for display only (`downsample`); every number a reader
+quotes comes from `report.summary`, which reads the full-resolution table.
+
+The chart data is embedded in the page, so it is kept small on purpose: each chart
+holds one inline CSV table with one-letter columns and integer codes
+
+    a  arm index into the chart's arm order (the facet field)
+    i  run index (empty on per-arm rows)
+    m  metric index into METRICS
+    x  optimizer step
+    e  EMA-5 value       v  raw value (label rows: the label's y in each mode)
+    k  row kind: s seed line, m seed mean (S, M: the same, and also a tooltip/hover
+       target), o seed onset, r mean onset, l direct label, z one row per arm
+       (keeps every column present)
+
+and every layer filters the rows it draws (a faceted layer must take its data from the
+facet; `transform_lookup` inside it fails in Vega-Lite 6.4). Names shown to readers
+(arm, run, seed, metric) come back through small arrays inside expressions.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from report import summary
+from report.errors import ReportError
+
+__all__ = [
+    "ARM_COLORS",
+    "ARM_ORDER",
+    "GRID_TITLE",
+    "METRICS",
+    "METRIC_COLORS",
+    "OVERLAY_TITLE",
+    "arm_colors",
+    "arm_order",
+    "downsample",
+    "grid_chart",
+    "overlay_chart",
+]
+
+ARM_ORDER = ("vanilla", "static erasure", "online erasure", "routing")
+# Arms, not series (the overlay): grey baseline -> amber static -> blue online -> green
+# routing, ordered by increasing intervention, as the reference colours them.
+ARM_COLORS = {
+    "vanilla": "#7a7a7a",
+    "static erasure": "#c98a2b",
+    "online erasure": "#33508c",
+    "routing": "#2f7d4f",
+}
+# Arms nobody has named yet: hues far from the four above and from hack red, dark
+# enough for a 2 px line on white.
+EXTRA_ARM_COLORS = (
+    "#7b4fa0",  # purple
+    "#1b8a8f",  # teal
+    "#b0407a",  # magenta
+    "#8c5a3c",  # brown
+    "#6f7f1a",  # olive
+    "#4a7bd0",  # cornflower
+    "#d0672a",  # orange
+    "#5a5a8c",  # slate
+)
+# RdYlGn darkened so every step reads on white (contrast >= 3.5:1): most -> least hacking.
+RANK_RAMP = ("#c1432b", "#c8661f", "#a0861a", "#62922e", "#2f7d4f")
+
+METRICS = ("hack", "solve", "teacher", "student")
+# The two rows measure different things, so they must not share a palette:
+# red hack vs green solve, blue teacher-cos vs amber student-cos (the reference's).
+METRIC_COLORS = {"hack": "#c1432b", "solve": "#2f7d4f", "teacher": "#33508c", "student": "#c98a2b"}
+RATE_METRICS = ("hack", "solve")
+COS_METRICS = ("teacher", "student")
+
+GRID_TITLE = (
+    "Training dynamics: G_hack erasure vs vanilla "
+    "(EMA-5 smoothed; dashed line = mean hack onset)"
+)
+GRID_TITLE_RAW = (
+    "Training dynamics: G_hack erasure vs vanilla (raw values; dashed line = mean hack onset)"
+)
+OVERLAY_TITLE = "Student hack rate by arm (EMA-5; dot = mean onset)"
+OVERLAY_TITLE_RAW = "Student hack rate by arm (raw values; dot = mean onset)"
+
+PANEL_WIDTH = 215
+COLUMN_SPACING = 42  # room for the direct labels right of the first column
+PANEL_HEIGHT = 150
+OVERLAY_WIDTH = 480
+OVERLAY_HEIGHT = 300
+RULE_GREY = "#8c8c8c"
+LABEL_GREY = "#666666"
+ZERO_GREY = "#cccccc"
+
+# The one control: which column every line reads. Both charts use the same names so a
+# page can keep them in step.
+VALUES_PARAM = "values"
+VALUE_OPTIONS = ("smoothed", "raw")
+HOVER_PARAM = "hover"
+ZOOM_PARAM = "zoom"
+
+# Rows of embedded data per chart: ~30 bytes each as CSV, so the grid stays near
+# 1.2 MB and the overlay near 0.4 MB however long the sweep is.
+GRID_MAX_ROWS = 40_000
+OVERLAY_MAX_ROWS = 12_000
+_MIN_LINE_POINTS = 60
+
+
+# --- arms and colours -------------------------------------------------------------
+
+
+def arm_order(arms: Iterable[str]) -> list[str]:
+    """vanilla, static erasure, online erasure, routing, then any other arm by name."""
+    present = {str(a) for a in arms if not pd.isna(a)}
+    return [a for a in ARM_ORDER if a in present] + sorted(present - set(ARM_ORDER))
+
+
+def arm_colors(
+    arms: Iterable[str],
+    mode: Literal["fixed", "rank"] = "fixed",
+    final_hack: Mapping[str, float] | None = None,
+) -> dict[str, str]:
+    """arm -> hex colour, in arm order.
+
+    fixed: the reference's colour per known arm; another arm gets a colour of its own
+    that depends on its name only (so it keeps it when arms come and go).
+    rank: a red-to-green ramp by final hack rate, most hacking = red; arms with no
+    final hack rate are grey.
+    """
+    ordered = arm_order(arms)
+    if mode == "fixed":
+        return _fixed_colors(ordered)
+    if mode != "rank":
+        msg = f"arm_colors mode must be 'fixed' or 'rank', got {mode!r}"
+        raise ValueError(msg)
+    finals = {a: float(v) for a, v in (final_hack or {}).items() if v is not None}
+    ranked = [a for a in ordered if a in finals and np.isfinite(finals[a])]
+    # Stable sort: ties keep arm order, so equal rates still get distinct colours.
+    ranked.sort(key=lambda a: -finals[a])
+    colors = {a: "#9a9a9a" for a in ordered}
+    for position, arm in enumerate(ranked):
+        t = position / (len(ranked) - 1) if len(ranked) > 1 else 0.0
+        colors[arm] = _ramp(RANK_RAMP, t)
+    return colors
+
+
+def _fixed_colors(ordered: Sequence[str]) -> dict[str, str]:
+    colors = {a: ARM_COLORS[a] for a in ordered if a in ARM_COLORS}
+    used: set[str] = set()
+    for arm in sorted(a for a in ordered if a not in ARM_COLORS):
+        # Start from a slot picked by the name; step on while that slot is taken.
+        slot = zlib.crc32(arm.encode("utf-8")) % len(EXTRA_ARM_COLORS)
+        for probe in range(len(EXTRA_ARM_COLORS)):
+            candidate = EXTRA_ARM_COLORS[(slot + probe) % len(EXTRA_ARM_COLORS)]
+            if candidate not in used:
+                break
+        else:  # more new arms than colours: share, but stay stable by name
+            candidate = EXTRA_ARM_COLORS[slot]
+        used.add(candidate)
+        colors[arm] = candidate
+    return {a: colors[a] for a in ordered}
+
+
+def _srgb_to_lab(hex_color: str) -> np.ndarray:
+    rgb = np.array([int(hex_color[k : k + 2], 16) / 255 for k in (1, 3, 5)])
+    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    xyz = np.array(
+        [[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]
+    ) @ linear
+    xyz = xyz / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
+    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+
+def _lab_to_hex(lab: np.ndarray) -> str:
+    fy = (lab[0] + 16) / 116
+    f = np.array([fy + lab[1] / 500, fy, fy - lab[2] / 200])
+    xyz = np.where(f > 6 / 29, f**3, 3 * (6 / 29) ** 2 * (f - 4 / 29))
+    xyz = xyz * np.array([0.95047, 1.0, 1.08883])
+    linear = np.array(
+        [[3.2406, -1.5372, -0.4986], [-0.9689, 1.8758, 0.0415], [0.0557, -0.2040, 1.0570]]
+    ) @ xyz
+    linear = np.clip(linear, 0, 1)
+    rgb = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
+    return "#" + "".join(f"{round(float(c) * 255):02x}" for c in np.clip(rgb, 0, 1))
+
+
+def _ramp(anchors: Sequence[str], t: float) -> str:
+    """The colour at t in [0, 1] along `anchors`, interpolated in CIELAB (perceptual)."""
+    t = min(max(t, 0.0), 1.0)
+    span = t * (len(anchors) - 1)
+    lo = min(int(span), len(anchors) - 2)
+    frac = span - lo
+    if frac == 0:
+        return anchors[lo]
+    mixed = (1 - frac) * _srgb_to_lab(anchors[lo]) + frac * _srgb_to_lab(anchors[lo + 1])
+    return _lab_to_hex(mixed)
+
+
+# --- display-only thinning ---------------------------------------------------------
+
+
+def downsample(
+    series: pd.DataFrame,
+    max_points: int = 1000,
+    keep_steps: Mapping[str, int] | None = None,
+    *,
+    by: Sequence[str] = ("run", "metric"),
+    columns: Sequence[str] = ("ema",),
+    x: str = "step",
+) -> pd.DataFrame:
+    """Thin every line (one per `by` group) to at most `max_points` rows, for display only.
+
+    Min/max buckets: each line keeps its first and last point, the lowest and highest
+    point of each of `columns` in every bucket (so peaks and troughs survive) and the
+    step `keep_steps[run]` (the onset tick must sit on the line). Lines no longer than
+    `max_points` come back whole. Deterministic, vectorised, rows grouped by line in step order
+    (input order when it already is).
+    """
+    n_rows = len(series)
+    if n_rows <= max_points:
+        return series
+    max_points = max(int(max_points), 4)
+    series, starts = _lines(series, by, x)
+    steps = series[x].to_numpy()
+    lengths = np.diff(np.r_[starts, n_rows])
+    ends = starts + lengths
+    keep = np.repeat(lengths <= max_points, lengths)  # short lines stay whole
+    keep[starts] = True
+    keep[ends - 1] = True
+    long_lines = np.flatnonzero(lengths > max_points)
+    if not len(long_lines):
+        return series
+
+    extra = 0
+    if keep_steps and "run" in series.columns:
+        extra = 1
+        run_at_start = series["run"].to_numpy()[starts]
+        for line in long_lines:  # one lookup per line, never per point
+            step = keep_steps.get(run_at_start[line])
+            if step is None or pd.isna(step):
+                continue
+            at = starts[line] + np.searchsorted(steps[starts[line] : ends[line]], step)
+            if at < ends[line] and steps[at] == step:
+                keep[at] = True
+
+    value_columns = [c for c in columns if c in series.columns] or ["value"]
+    n_buckets = max(1, (max_points - 2 - extra) // (2 * len(value_columns)))
+    # Bucket k of a line holds its interior rows from s+1 + k*(L-2)//B on; after each
+    # line's buckets one extra segment (its last row up to the next line's first
+    # bucket) is reduced too and ignored, so one reduceat call covers every line.
+    interior = lengths[long_lines] - 2
+    first_rows = (starts[long_lines] + 1)[:, None] + (
+        np.arange(n_buckets)[None, :] * interior[:, None]
+    ) // n_buckets
+    edges = np.concatenate([first_rows, (ends[long_lines] - 1)[:, None]], axis=1).ravel()
+    is_bucket = np.tile(np.r_[np.ones(n_buckets, dtype=bool), False], len(long_lines))
+    offset = int(edges[0])
+    counts = np.diff(np.r_[edges, n_rows])
+    row_number = np.arange(offset, n_rows)
+    for col in value_columns:
+        values = series[col].to_numpy(dtype=float)[offset:]
+        with np.errstate(invalid="ignore"):
+            lows = np.fmin.reduceat(values, edges - offset)
+            highs = np.fmax.reduceat(values, edges - offset)
+        for extreme in (lows, highs):
+            # The first row of each bucket that holds the extreme value.
+            hit_rows = np.where(values == np.repeat(extreme, counts), row_number, n_rows)
+            first_hit = np.minimum.reduceat(hit_rows, edges - offset)
+            keep[first_hit[is_bucket & (first_hit < n_rows)]] = True
+        # A bucket with no value at all keeps its first row, so gaps stay gaps.
+        keep[edges[is_bucket & np.isnan(lows)]] = True
+
+    return series.iloc[np.flatnonzero(keep)]
+
+
+def _changes(frame: pd.DataFrame, by: Sequence[str]) -> np.ndarray:
+    """True where a row starts a new line: the first row, or any `by` value changed."""
+    starts = np.zeros(len(frame), dtype=bool)
+    starts[:1] = True
+    for col in by:
+        values = frame[col].to_numpy()
+        starts[1:] |= values[1:] != values[:-1]
+    return starts
+
+
+def _lines(
+    frame: pd.DataFrame, by: Sequence[str], x: str = "step"
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """`frame` grouped by line in step order, and the row where each line starts.
+
+    The tables come that way (their contract), and then this is one adjacent comparison
+    per column -- ~10x cheaper than factorizing the strings; anything else is sorted.
+    """
+    by = list(by)
+    starts = _changes(frame, by)
+    steps = frame[x].to_numpy()
+    inner = ~starts[1:]
+    if np.any(steps[1:][inner] <= steps[:-1][inner]):
+        codes = np.zeros(len(frame), dtype=np.int64)
+        for col in by:
+            col_codes, uniques = pd.factorize(frame[col], sort=False, use_na_sentinel=False)
+            codes = codes * len(uniques) + col_codes
+        frame = frame.iloc[np.lexsort((steps, codes))]
+        starts = _changes(frame, by)
+    return frame, np.flatnonzero(starts)
+
+
+# --- the chart data ----------------------------------------------------------------
+
+
+def _onset_map(series: pd.DataFrame, onsets: Mapping[str, Any] | pd.Series | None) -> dict:
+    """run -> onset step, for the runs that hack (given, else from summary)."""
+    if onsets is None:
+        return dict(summary.run_onsets(series))
+    items = onsets.items()
+    return {str(r): int(s) for r, s in items if s is not None and not pd.isna(s)}
+
+
+def _means_frame(
+    runs: pd.DataFrame, series: pd.DataFrame, means: pd.DataFrame | None
+) -> pd.DataFrame:
+    """The seed means (arm, metric, step, value, ema), aligned by step over present seeds."""
+    if means is None:
+        if series.empty:
+            return pd.DataFrame(columns=["arm", "metric", "step", "value", "ema"])
+        means = summary.seed_means(runs, series)
+    if "value" not in means.columns:  # an ema-only table still draws; raw mode reads ema
+        means = means.assign(value=means["ema"])
+    return means[["arm", "metric", "step", "value", "ema"]]
+
+
+def _numbers(values: np.ndarray) -> np.ndarray:
+    """Shortest text for each number at 4 decimals: 3, 0.25, -0.0312; NaN -> empty."""
+    text = np.char.mod("%.4f", np.nan_to_num(values))
+    text = np.char.rstrip(np.char.rstrip(text, "0"), ".")
+    text = np.where(text == "-0", "0", text)
+    return np.where(np.isnan(values), "", text)
+
+
+def _csv_data(frame: pd.DataFrame) -> alt.InlineData:
+    """Inline CSV: about half the bytes of JSON records, and deterministic."""
+    text = pd.DataFrame(
+        {c: frame[c] if c == "k" else _numbers(frame[c].to_numpy(dtype=float)) for c in frame}
+    ).to_csv(index=False, lineterminator="\n")
+    parse = {c: "number" for c in frame.columns if c != "k"}
+    return alt.InlineData(values=text, format=alt.CsvDataFormat(type="csv", parse=parse))
+
+
+def _frame(a: Any, i: Any, m: Any, x: Any, e: Any, v: Any, k: str, n: int) -> pd.DataFrame:
+    """Chart rows (see the module docstring); None/NaN cells are written empty."""
+
+    def column(values: Any) -> np.ndarray:
+        values = np.asarray(values if values is not None else np.nan, dtype=float)
+        return np.broadcast_to(values, n)
+
+    return pd.DataFrame(
+        {"a": column(a), "i": column(i), "m": column(m), "x": column(x),
+         "e": column(e), "v": column(v), "k": np.full(n, k)}
+    )
+
+
+class _Sweep:
+    """What both charts need, computed once: indices, onsets, means, thinned lines."""
+
+    def __init__(
+        self,
+        runs: pd.DataFrame,
+        series: pd.DataFrame,
+        *,
+        metrics: Sequence[str],
+        means: pd.DataFrame | None,
+        onsets: Mapping[str, Any] | pd.Series | None,
+        max_points: int,
+        max_rows: int,
+    ) -> None:
+        if runs is None or runs.empty:
+            msg = "no runs to chart"
+            raise ReportError(msg)
+        self.arms = arm_order(runs["arm"])
+        arm_index = {a: n for n, a in enumerate(self.arms)}
+        order = runs.assign(
+            _a=runs["arm"].map(arm_index), _s=runs["seed"].astype("Float64").fillna(np.inf)
+        )
+        self.runs = order.sort_values(["_a", "_s", "run"], kind="stable").reset_index(drop=True)
+        self.run_names = [str(r) for r in self.runs["run"]]
+        self.run_index = {r: n for n, r in enumerate(self.run_names)}
+        self.run_arm = [arm_index[str(a)] for a in self.runs["arm"]]
+        self.seed_labels = [
+            "?" if pd.isna(s) else str(int(s)) for s in self.runs["seed"]
+        ]
+        self.seed_counts = {
+            arm: self._seed_count(self.runs[self.runs["arm"] == arm]["seed"]) for arm in self.arms
+        }
+
+        # Work line by line (run, metric): a handful of lines, millions of rows.
+        ordered, starts = _lines(series, ("run", "metric"))
+        lengths = np.diff(np.r_[starts, len(ordered)])
+        line_run = ordered["run"].to_numpy()[starts]
+        line_metric = ordered["metric"].to_numpy()[starts]
+        pairs = zip(line_run, line_metric, strict=True)
+        wanted = np.array([r in self.run_index and m in metrics for r, m in pairs], dtype=bool)
+        self.series = ordered[np.repeat(wanted, lengths)] if not wanted.all() else ordered
+        kept_rows = lengths[wanted]
+        self.lines = pd.DataFrame(
+            {
+                "run": line_run[wanted],
+                "metric": line_metric[wanted],
+                "rows": kept_rows,
+                "start": np.cumsum(kept_rows) - kept_rows,  # into self.series
+            }
+        )
+
+        self.onsets = {
+            r: s for r, s in _onset_map(self.series, onsets).items() if r in self.run_index
+        }
+        self.mean_onset: dict[str, float] = {}
+        for arm in self.arms:
+            steps = [
+                self.onsets[r] for r in self.runs.loc[self.runs["arm"] == arm, "run"]
+                if r in self.onsets
+            ]
+            if steps:
+                self.mean_onset[arm] = float(np.mean(steps))
+        all_means = _means_frame(self.runs, self.series, means)
+        self.means = all_means[
+            all_means["arm"].isin(arm_index) & all_means["metric"].isin(metrics)
+        ]
+
+        n_lines = len(self.lines) + len(self.means[["arm", "metric"]].drop_duplicates())
+        per_line = max(_MIN_LINE_POINTS, max_rows // max(n_lines, 1))
+        self.line_points = min(int(max_points), per_line)
+        self.metric_index = {m: n for n, m in enumerate(METRICS)}
+        steps = self.series["step"].to_numpy()
+        firsts = [steps[self.lines["start"].to_numpy()]] if len(self.lines) else []
+        lasts = (
+            [steps[(self.lines["start"] + self.lines["rows"] - 1).to_numpy()]]
+            if len(self.lines) else []
+        )
+        ends = np.concatenate([*firsts, *lasts, self.means["step"].to_numpy()])
+        self.x_domain = [int(ends.min()), int(ends.max())] if len(ends) else [0, 1]
+
+    def rows_of(self, metrics: Sequence[str]) -> pd.DataFrame:
+        """The series rows of `metrics`, selected line by line."""
+        chosen = self.lines["metric"].isin(metrics).to_numpy()
+        if chosen.all():
+            return self.series
+        return self.series[np.repeat(chosen, self.lines["rows"].to_numpy())]
+
+    def has(self, metrics: Sequence[str]) -> bool:
+        return bool(self.lines["metric"].isin(metrics).any())
+
+    @staticmethod
+    def _seed_count(seeds: pd.Series) -> int:
+        # Distinct seeds, as the reference counts them; a run without one counts alone.
+        return int(seeds.dropna().nunique() + seeds.isna().sum())
+
+    def header(self, arm: str) -> list[str]:
+        n = self.seed_counts[arm]
+        return [arm, f"n={n} seed{'s' if n != 1 else ''}"]
+
+    def seed_rows(self, metrics: Sequence[str], targets: int) -> pd.DataFrame:
+        """Thinned seed lines; about `targets` rows per line also carry tooltip/hover."""
+        lines = downsample(
+            self.rows_of(metrics),
+            self.line_points,
+            keep_steps=self.onsets,
+            columns=("ema", "value"),
+        )
+        run = lines["run"].map(self.run_index).to_numpy()
+        rows = _frame(
+            np.asarray(self.run_arm)[run] if len(run) else [],
+            run,
+            lines["metric"].map(self.metric_index).to_numpy(),
+            lines["step"].to_numpy(),
+            lines["ema"],
+            lines["value"],
+            "s",
+            n=len(lines),
+        )
+        return _mark_targets(rows, ("i", "m"), targets, "S")
+
+    def mean_rows(self, metrics: Sequence[str], targets: int) -> pd.DataFrame:
+        means = self.means[self.means["metric"].isin(metrics)]
+        means = downsample(
+            means, self.line_points, by=("arm", "metric"), columns=("ema", "value")
+        )
+        rows = _frame(
+            means["arm"].map({a: n for n, a in enumerate(self.arms)}).to_numpy(),
+            None,
+            means["metric"].map(self.metric_index).to_numpy(),
+            means["step"].to_numpy(),
+            means["ema"],
+            means["value"],
+            "m",
+            n=len(means),
+        )
+        return _mark_targets(rows, ("a", "m"), targets, "M")
+
+    def onset_rows(self) -> pd.DataFrame:
+        """One row per hacking seed: its onset step, on its own hack line."""
+        steps = self.series["step"].to_numpy()
+        rows = []
+        for line in self.lines[self.lines["metric"] == "hack"].itertuples():
+            onset = self.onsets.get(line.run)
+            if onset is None:
+                continue
+            at = line.start + np.searchsorted(steps[line.start : line.start + line.rows], onset)
+            if at < line.start + line.rows and steps[at] == onset:
+                rows.append(at)
+        at_rows = self.series.iloc[rows]
+        run = at_rows["run"].map(self.run_index).to_numpy()
+        return _frame(
+            np.asarray(self.run_arm)[run] if len(run) else [],
+            run,
+            self.metric_index["hack"],
+            at_rows["step"].to_numpy(),
+            at_rows["ema"],
+            at_rows["value"],
+            "o",
+            n=len(at_rows),
+        )
+
+    def rule_rows(self) -> pd.DataFrame:
+        arms = [a for a in self.arms if a in self.mean_onset]
+        return _frame(
+            [self.arms.index(a) for a in arms],
+            None,
+            None,
+            [self.mean_onset[a] for a in arms],
+            None,
+            None,
+            "r",
+            n=len(arms),
+        )
+
+    def arm_rows(self) -> pd.DataFrame:
+        n = len(self.arms)
+        return _frame(np.arange(n), None, None, None, np.nan, np.nan, "z", n=n)
+
+    def mean_ends(self, arm: str, metric: str, column: str) -> tuple[float, float] | None:
+        """(step, value) where the arm's mean line of `metric` ends in `column`."""
+        rows = self.means[(self.means["arm"] == arm) & (self.means["metric"] == metric)]
+        rows = rows[rows[column].notna()]
+        if rows.empty:
+            return None
+        last = rows.loc[rows["step"].idxmax()]
+        return float(last["step"]), float(last[column])
+
+    def mean_line(self, arm: str, metric: str, column: str) -> tuple[np.ndarray, np.ndarray]:
+        rows = self.means[(self.means["arm"] == arm) & (self.means["metric"] == metric)]
+        rows = rows[rows[column].notna()].sort_values("step")
+        return rows["step"].to_numpy(dtype=float), rows[column].to_numpy(dtype=float)
+
+    def expressions(self) -> dict[str, str]:
+        """Vega expressions that turn the integer codes back into names for tooltips."""
+        runs = json.dumps(self.run_names)
+        seeds = json.dumps(self.seed_labels)
+        return {
+            "t_arm": f"{json.dumps(self.arms)}[datum.a]",
+            "t_seed": f"datum.k == 'M' ? 'mean' : {seeds}[datum.i]",
+            "t_run": f"datum.k == 'M' ? 'mean of the seeds' : {runs}[datum.i]",
+            "t_metric": f"{json.dumps(list(METRICS))}[datum.m]",
+            # Routing's raw hack/solve exist only at eval steps: say so, not "NaN".
+            "t_raw": "isValid(datum.v) ? format(datum.v, '.3f') : '- (not measured)'",
+            "t_ema": "isValid(datum.e) ? format(datum.e, '.3f') : '-'",
+        }
+
+
+def _mark_targets(rows: pd.DataFrame, by: Sequence[str], per_line: int, kind: str) -> pd.DataFrame:
+    """Give about `per_line` evenly spaced rows of each line the `kind` of a hover target.
+
+    The invisible tooltip points cost as much to draw as the lines themselves, in the
+    PNG too; one every two pixels or so is all a pointer can tell apart.
+    """
+    if rows.empty:
+        return rows
+    starts = np.flatnonzero(_changes(rows, by))
+    lengths = np.diff(np.r_[starts, len(rows)])
+    stride = np.repeat(-(-lengths // max(per_line, 1)), lengths)
+    position = np.arange(len(rows)) - np.repeat(starts, lengths)
+    target = (position % stride == 0) | (position == np.repeat(lengths, lengths) - 1)
+    kinds = rows["k"].to_numpy().copy()
+    kinds[target] = kind
+    return rows.assign(k=kinds)
+
+
+def _label_positions(ends: list[tuple[float, float]], nudge: float) -> list[float]:
+    """The reference's direct-label nudge: sort by endpoint, lowest down, highest up."""
+    order = sorted(range(len(ends)), key=lambda n: ends[n][1])
+    shifted = [y for _, y in ends]
+    if len(ends) > 1:
+        shifted[order[0]] -= nudge
+        shifted[order[-1]] += nudge
+    return shifted
+
+
+def _spread(values: Sequence[float], gap: float, lo: float, hi: float) -> list[float]:
+    """Move label positions apart to at least `gap`, keeping their order and the range."""
+    if not values:
+        return []
+    order = np.argsort(values, kind="stable")
+    placed = np.asarray(values, dtype=float)[order].copy()
+    for n in range(1, len(placed)):
+        placed[n] = max(placed[n], placed[n - 1] + gap)
+    overflow = placed[-1] - hi
+    if overflow > 0:
+        placed[-1] = hi
+        for n in range(len(placed) - 2, -1, -1):
+            placed[n] = min(placed[n], placed[n + 1] - gap)
+    placed = np.maximum(placed, lo)
+    out = np.empty_like(placed)
+    out[order] = placed
+    return [float(v) for v in out]
+
+
+# --- shared chart pieces -----------------------------------------------------------
+
+_Y = f"{VALUES_PARAM} == 'raw' ? datum.v : datum.e"
+_HOVER_EMPTY = f"!isValid({HOVER_PARAM}.i)"
+
+
+def _hover_opacity(idle: float, picked: float, faded: float) -> dict[str, Any]:
+    """idle while no seed is hovered; the hovered seed's marks `picked`, others `faded`."""
+    return {
+        "condition": [
+            {"test": _HOVER_EMPTY, "value": idle},
+            {"param": HOVER_PARAM, "empty": False, "value": picked},
+        ],
+        "value": faded,
+    }
+
+
+# Direct labels mark where a line ends: while zoomed, show only those whose end is in view
+# (a mark outside the plot is not clipped, it would float over the next panel).
+_LABEL_IN_VIEW = (
+    f"!isValid({ZOOM_PARAM}.x) || "
+    f"(datum.x >= {ZOOM_PARAM}.x[0] && datum.x <= {ZOOM_PARAM}.x[1])"
+)
+
+
+def _kind(*kinds: str) -> str:
+    return " || ".join(f"datum.k == '{k}'" for k in kinds)
+
+
+def _with_y(chart: alt.Chart, *kinds: str) -> alt.Chart:
+    """Rows of `kinds`, with y read from the smoothed or raw column as the control says."""
+    return (
+        chart.transform_filter(_kind(*kinds))
+        .transform_calculate(y=_Y)
+        .transform_filter("isValid(datum.y) && isFinite(datum.y)")
+    )
+
+
+def _params(views_zoom: list[str], views_hover: list[str], value: str) -> list[Any]:
+    default = "raw" if value == "value" else "smoothed"
+    return [
+        alt.TopLevelSelectionParameter(
+            name=ZOOM_PARAM,
+            select=alt.IntervalSelectionConfig(type="interval", encodings=["x"]),
+            bind="scales",
+            views=views_zoom,
+        ),
+        alt.TopLevelSelectionParameter(
+            name=HOVER_PARAM,
+            select=alt.PointSelectionConfig(
+                type="point", fields=["i"], on="pointerover", clear="pointerout"
+            ),
+            views=views_hover,
+        ),
+        alt.VariableParameter(
+            name=VALUES_PARAM,
+            value=default,
+            bind=alt.BindRadioSelect(input="radio", options=list(VALUE_OPTIONS), name="values "),
+        ),
+    ]
+
+
+def _title(smoothed: str, raw: str) -> alt.Title:
+    expr = f"{VALUES_PARAM} == 'raw' ? {json.dumps(raw)} : {json.dumps(smoothed)}"
+    return alt.Title(
+        text=alt.ExprRef(expr=expr), anchor="middle", fontSize=13, fontWeight="normal"
+    )
+
+
+def _tooltip_layer(name: str, sweep: _Sweep, x: alt.X) -> alt.Chart:
+    """Invisible points on every line: the tooltip and the hovered-seed target.
+
+    A Vega line shows its first point's tooltip wherever it is hovered, and a 0.8 px
+    line is hard to hit; one transparent point per thinned row solves both.
+    """
+    chart = _with_y(alt.Chart(), "S", "M")
+    for field, expr in sweep.expressions().items():
+        chart = chart.transform_calculate(**{field: expr})
+    return (
+        chart.mark_point(size=50, filled=True, opacity=0)
+        .encode(
+            x=x,
+            y=alt.Y("y:Q"),
+            tooltip=[
+                alt.Tooltip("t_arm:N", title="arm"),
+                alt.Tooltip("t_seed:N", title="seed"),
+                alt.Tooltip("t_run:N", title="run"),
+                alt.Tooltip("t_metric:N", title="metric"),
+                alt.Tooltip("x:Q", title="step"),
+                alt.Tooltip("t_raw:N", title="raw"),
+                alt.Tooltip("t_ema:N", title="smoothed (EMA-5)"),
+            ],
+        )
+        .properties(name=name)
+    )
+
+
+def _configure(chart: Any) -> Any:
+    return (
+        chart.configure_view(stroke=None)
+        .configure_axis(
+            grid=False,
+            labelFontSize=10,
+            titleFontSize=11,
+            titleFontWeight="normal",
+            domainColor="#333333",
+            tickColor="#333333",
+        )
+        .configure_header(labelFontSize=11, labelColor="#222222")
+    )
+
+
+# --- the grid ----------------------------------------------------------------------
+
+
+def grid_chart(
+    runs: pd.DataFrame,
+    series: pd.DataFrame,
+    *,
+    means: pd.DataFrame | None = None,
+    onsets: Mapping[str, Any] | pd.Series | None = None,
+    value: Literal["ema", "value"] = "ema",
+    max_points: int = 1000,
+    max_rows: int = GRID_MAX_ROWS,
+    panel_width: int = PANEL_WIDTH,
+    panel_height: int = PANEL_HEIGHT,
+) -> alt.VConcatChart:
+    """The reference's dynamics.png: columns = arms, rows = rates / cosines with v_hack.
+
+    Thin per-seed EMA lines and a bold seed-mean line per series; an open circle at each
+    seed's onset; a dashed rule at the arm's mean onset in both rows. `means` (arm,
+    metric, step, value, ema) and `onsets` (run -> step) default to report.summary's.
+    `value` picks the lines shown first (the page's control switches them).
+    Lines are thinned to `max_points` each and to `max_rows` rows in all.
+    """
+    sweep = _Sweep(
+        runs, series, metrics=METRICS, means=means, onsets=onsets,
+        max_points=max_points, max_rows=max_rows,
+    )
+    has_cos = sweep.has(COS_METRICS)
+    rows = [("rates", RATE_METRICS)] + ([("cos", COS_METRICS)] if has_cos else [])
+    header_expr = json.dumps([sweep.header(a) for a in sweep.arms]) + "[datum.value]"
+
+    facets = []
+    for number, (name, metrics) in enumerate(rows):
+        bottom = number == len(rows) - 1
+        if name == "rates":
+            domain = [0.0, 1.0]
+            title = "student rate"
+        else:
+            cos = sweep.rows_of(COS_METRICS)["value"].to_numpy(dtype=float)
+            low = float(np.nanmin(cos)) if np.isfinite(cos).any() else 0.0
+            domain = [round(min(-0.05, low - 0.02), 4), 0.45]
+            title = "cos(grad, v_hack)"
+        data = pd.concat(
+            [
+                sweep.seed_rows(metrics, targets=panel_width // 2),
+                sweep.mean_rows(metrics, targets=panel_width // 2),
+                *([sweep.onset_rows()] if name == "rates" else []),
+                sweep.rule_rows(),
+                _grid_labels(sweep, metrics, domain, panel_height),
+                sweep.arm_rows(),
+            ],
+            ignore_index=True,
+        )
+        facets.append(
+            _grid_row(
+                name, data, sweep, metrics, domain, title,
+                header_expr=header_expr if number == 0 else None,
+                x_title="optimizer step" if bottom else None,
+                width=panel_width, height=panel_height,
+            )
+        )
+    names = [name for name, _ in rows]
+    chart = alt.VConcatChart(
+        vconcat=facets,
+        params=_params(
+            [f"{n}_seeds" for n in names], [f"{n}_points" for n in names], value
+        ),
+        title=_title(GRID_TITLE, GRID_TITLE_RAW),
+        spacing=12,
+    ).resolve_scale(x="shared", color="independent")
+    return _configure(chart)
+
+
+def _grid_labels(
+    sweep: _Sweep, metrics: Sequence[str], domain: list[float], height: int
+) -> pd.DataFrame:
+    """Direct labels for the leftmost column: at the mean lines' ends, nudged apart."""
+    arm = sweep.arms[0]
+    nudge = 7 * (domain[1] - domain[0]) / height  # 7 px in data units
+    ema_ends: dict[str, tuple[float, float]] = {}
+    raw_ends: dict[str, tuple[float, float]] = {}
+    for metric in metrics:
+        end = sweep.mean_ends(arm, metric, "ema")
+        if end is not None:
+            ema_ends[metric] = end
+            raw_ends[metric] = sweep.mean_ends(arm, metric, "value") or end
+    present = list(ema_ends)
+    return _frame(
+        0,
+        None,
+        [sweep.metric_index[m] for m in present],
+        [ema_ends[m][0] for m in present],
+        _label_positions([ema_ends[m] for m in present], nudge),
+        _label_positions([raw_ends[m] for m in present], nudge),
+        "l",
+        n=len(present),
+    )
+
+
+def _grid_row(
+    name: str,
+    data: pd.DataFrame,
+    sweep: _Sweep,
+    metrics: Sequence[str],
+    domain: list[float],
+    y_title: str,
+    *,
+    header_expr: str | None,
+    x_title: str | None,
+    width: int,
+    height: int,
+) -> alt.FacetChart:
+    """One metric group as a faceted row (its own y scale), one column per arm."""
+    color = alt.Color(
+        "m:N",
+        scale=alt.Scale(
+            domain=[sweep.metric_index[m] for m in metrics],
+            range=[METRIC_COLORS[m] for m in metrics],
+        ),
+        legend=None,
+    )
+    x = alt.X(
+        "x:Q",
+        scale=alt.Scale(domain=sweep.x_domain, nice=False, zero=False),
+        axis=alt.Axis(title=x_title, labels=x_title is not None, tickCount=5),
+    )
+    y = alt.Y(
+        "y:Q",
+        scale=alt.Scale(domain=domain, nice=False, zero=False),
+        # A fixed axis width keeps the rows' panels aligned whatever their tick labels.
+        axis=alt.Axis(title=y_title, tickCount=5, minExtent=32, maxExtent=32),
+    )
+    layers: list[alt.Chart] = []
+    if name == "cos":
+        layers.append(
+            alt.Chart()
+            .transform_filter(_kind("z"))
+            .mark_rule(color=ZERO_GREY, strokeWidth=0.6)
+            .encode(y=alt.Y(datum=0))
+            .properties(name=f"{name}_zero")
+        )
+    layers += [
+        alt.Chart()
+        .transform_filter(_kind("r"))
+        .mark_rule(color=RULE_GREY, strokeWidth=0.8, strokeDash=[4, 3], clip=True)
+        .encode(x=x)
+        .properties(name=f"{name}_onset_rule"),
+        _with_y(alt.Chart(), "s", "S")
+        .mark_line(strokeWidth=0.8, strokeCap="round", clip=True)
+        .encode(
+            x=x, y=y, color=color, detail="i:N",
+            opacity=_hover_opacity(0.35, 0.95, 0.08),
+            strokeWidth=_hover_opacity(0.8, 1.6, 0.8),
+        )
+        .properties(name=f"{name}_seeds"),
+        _with_y(alt.Chart(), "m", "M")
+        .mark_line(strokeWidth=2, strokeCap="round", clip=True)
+        .encode(x=x, y=y, color=color, opacity=_hover_opacity(1.0, 1.0, 0.3))
+        .properties(name=f"{name}_means"),
+    ]
+    if name == "rates":
+        layers += [
+            _with_y(alt.Chart(), "o")
+            .mark_point(shape="circle", filled=False, size=30, strokeWidth=1.2, clip=True)
+            .encode(
+                x=x, y=y, color=color, detail="i:N", opacity=_hover_opacity(0.9, 1.0, 0.15)
+            )
+            .properties(name=f"{name}_onsets"),
+            alt.Chart()
+            .transform_filter(_kind("r"))
+            .mark_text(
+                text="first hack", align="left", baseline="top", dx=3, dy=1,
+                fontSize=9, color=LABEL_GREY, clip=True,
+            )
+            .encode(x=x, y=alt.value(0))
+            .properties(name=f"{name}_onset_text"),
+        ]
+    layers += [
+        _with_y(alt.Chart(), "l")
+        .mark_text(align="left", baseline="middle", dx=4, fontSize=10, clip=False)
+        .encode(
+            x=x, y=y, color=color, text=alt.Text("t_metric:N"),
+            opacity={"condition": {"test": _LABEL_IN_VIEW, "value": 1}, "value": 0},
+        )
+        .transform_calculate(t_metric=sweep.expressions()["t_metric"])
+        .properties(name=f"{name}_labels"),
+        _tooltip_layer(f"{name}_points", sweep, x),
+    ]
+    header = (
+        alt.Header(title=None, labelExpr=header_expr, labelFontSize=11)
+        if header_expr is not None
+        else alt.Header(title=None, labels=False)
+    )
+    return (
+        alt.layer(*layers)
+        .properties(width=width, height=height)
+        .facet(
+            column=alt.Column("a:O", sort="ascending", header=header, title=None),
+            data=_csv_data(data),
+            # Flush: the first column's direct labels spill into the gap instead of
+            # widening that column, so both rows keep the same column positions.
+            bounds="flush",
+            spacing=COLUMN_SPACING,
+            name=name,
+        )
+    )
+
+
+# --- the overlay -------------------------------------------------------------------
+
+
+def overlay_chart(
+    runs: pd.DataFrame,
+    series: pd.DataFrame,
+    *,
+    colors: Mapping[str, str] | None = None,
+    means: pd.DataFrame | None = None,
+    onsets: Mapping[str, Any] | pd.Series | None = None,
+    value: Literal["ema", "value"] = "ema",
+    max_points: int = 1000,
+    max_rows: int = OVERLAY_MAX_ROWS,
+    width: int = OVERLAY_WIDTH,
+    height: int = OVERLAY_HEIGHT,
+) -> alt.LayerChart:
+    """The reference's dynamics_hack_overlay.png: every arm's hack rate in one panel.
+
+    Faint per-seed lines, a bold seed mean per arm, a dot at the arm's mean onset on
+    its mean line, arm names at the line ends. `colors` defaults to `arm_colors`.
+    """
+    sweep = _Sweep(
+        runs, series, metrics=("hack",), means=means, onsets=onsets,
+        max_points=max_points, max_rows=max_rows,
+    )
+    palette = dict(colors) if colors is not None else arm_colors(sweep.arms)
+    palette = {**arm_colors(sweep.arms), **palette}
+
+    dots, labels = [], []
+    for n, arm in enumerate(sweep.arms):
+        if arm in sweep.mean_onset:
+            s0 = sweep.mean_onset[arm]
+            at = []
+            for column in ("ema", "value"):
+                xs, ys = sweep.mean_line(arm, "hack", column)
+                at.append(float(np.interp(s0, xs, ys)) if len(xs) else np.nan)
+            dots.append((n, s0, *at))
+        ends = [sweep.mean_ends(arm, "hack", c) for c in ("ema", "value")]
+        if ends[0] is not None:
+            labels.append((n, ends[0][0], ends[0][1], (ends[1] or ends[0])[1]))
+    gap = 12 / height  # 12 px between label baselines, in data units
+    label_ema = _spread([lb[2] for lb in labels], gap, 0.0, 1.0)
+    label_raw = _spread([lb[3] for lb in labels], gap, 0.0, 1.0)
+    data = pd.concat(
+        [
+            sweep.seed_rows(("hack",), targets=width // 2),
+            sweep.mean_rows(("hack",), targets=width // 2),
+            _frame(
+                [d[0] for d in dots], None, 0, [d[1] for d in dots],
+                [d[2] for d in dots], [d[3] for d in dots], "o", n=len(dots),
+            ),
+            _frame(
+                [lb[0] for lb in labels], None, 0, [int(lb[1]) for lb in labels],
+                label_ema, label_raw, "l", n=len(labels),
+            ),
+        ],
+        ignore_index=True,
+    )
+    color = alt.Color(
+        "a:N",
+        scale=alt.Scale(
+            domain=list(range(len(sweep.arms))), range=[palette[a] for a in sweep.arms]
+        ),
+        legend=None,
+    )
+    x = alt.X(
+        "x:Q",
+        scale=alt.Scale(domain=sweep.x_domain, nice=False, zero=False),
+        axis=alt.Axis(title="optimizer step", tickCount=8),
+    )
+    y = alt.Y(
+        "y:Q",
+        scale=alt.Scale(domain=[0, 1], nice=False),
+        axis=alt.Axis(title="student hack rate (hack_s)", tickCount=5),
+    )
+    arm_names = sweep.expressions()["t_arm"]
+    layers = [
+        _with_y(alt.Chart(), "s", "S")
+        .mark_line(strokeWidth=0.7, strokeCap="round", clip=True)
+        .encode(
+            x=x, y=y, color=color, detail="i:N",
+            opacity=_hover_opacity(0.25, 0.95, 0.06),
+            strokeWidth=_hover_opacity(0.7, 1.6, 0.7),
+        )
+        .properties(name="overlay_seeds"),
+        _with_y(alt.Chart(), "m", "M")
+        .mark_line(strokeWidth=2, strokeCap="round", clip=True)
+        .encode(x=x, y=y, color=color, detail="a:N", opacity=_hover_opacity(1.0, 1.0, 0.3))
+        .properties(name="overlay_means"),
+        _with_y(alt.Chart(), "o")
+        .mark_point(
+            shape="circle", filled=True, size=55, opacity=1, stroke="white", strokeWidth=1,
+            clip=True,
+        )
+        .encode(x=x, y=y, color=color)
+        .properties(name="overlay_onsets"),
+        _with_y(alt.Chart(), "l")
+        .transform_calculate(t_arm=arm_names)
+        .mark_text(align="left", baseline="middle", dx=5, fontSize=10, clip=False)
+        .encode(
+            x=x, y=y, color=color, text=alt.Text("t_arm:N"),
+            opacity={"condition": {"test": _LABEL_IN_VIEW, "value": 1}, "value": 0},
+        )
+        .properties(name="overlay_labels"),
+        _tooltip_layer("overlay_points", sweep, x),
+    ]
+    chart = alt.LayerChart(
+        layer=layers,
+        data=_csv_data(data),
+        params=_params(["overlay_seeds"], ["overlay_points"], value),
+        title=_title(OVERLAY_TITLE, OVERLAY_TITLE_RAW),
+        width=width,
+        height=height,
+    )
+    return _configure(chart)

@@ -1,0 +1,474 @@
+"""Read training logs into `ParsedLog` records: run metadata plus raw metric columns.
+
+The rules are the reference script's (`plot_dynamics.py`), stated in LOG_FORMAT.md:
+the argv line, the preset line, a header found by its column NAMES, rows whose first
+token is an integer step. What the reference did not survive -- colour codes, padded
+levels, restarts, resumes, truncation, compression, junk -- is handled here, and a file
+that is not a usable run costs one `ReportError` naming the file and the reason.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+import re
+import stat
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from report.errors import ReportError
+
+# Display metrics and the header columns they come from. Routing runs swap in the
+# ablated-eval columns: the routed forward still hacks during training, so the
+# training-time hack_s would falsely read "routing doesn't work"; the ablated model
+# is the one that gets deployed.
+METRIC_COLUMNS = {"hack": "hack_s", "solve": "gt_s", "teacher": "cos_pre_t", "student": "cos_pre_s"}
+ROUTING_COLUMNS = {"hack": "hack_abl", "solve": "solve_abl"}
+METRICS = tuple(METRIC_COLUMNS)
+
+# Display names for preset arms; `projected` splits by whether v_hack is refreshed.
+ARM_ORDER = ("vanilla", "static erasure", "online erasure", "routing")
+# Older logs name the arm only through --intervention; map it to the preset arm.
+_INTERVENTION_ARM = {"none": "vanilla", "erase": "projected", "route": "routing"}
+
+LOG_SUFFIXES = (".log", ".log.gz")
+
+# A line's prefix, recognised by shape rather than one fixed string: an optional
+# timestamp, an optional level (loguru pads it: `INFO     `), an optional call site
+# (`__main__:train:88 - `). Only INFO lines, or lines with no level at all, carry rows.
+_TIME = r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:[ ]?(?:Z|[+-]\d\d:?\d\d))?"
+_CALL_SITE = r"(?:[^\s|:]+:[^\s|:]+:\d+\s+-\s+)"
+_PREFIX = re.compile(rf"^\s*(?:{_TIME}\s*\|\s*)?(?:([A-Z]+)\s*\|\s*)?{_CALL_SITE}?")
+# A metric row: (INFO or no level) then a message starting with an integer step.
+_ROW = re.compile(
+    rf"^[ \t]*(?:{_TIME}[ \t]*\|[ \t]*)?(?:INFO[ \t]*\|[ \t]*)?{_CALL_SITE}?(\d+[ \t][^\r\n]*)",
+    re.MULTILINE,
+)
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_HEADER_NAME = re.compile(r"[A-Za-z_]+")  # `hack_s↑` -> `hack_s`: strip decorations
+
+_MISSING_TOKENS = frozenset({"T", "F", "-", "nan", "NaN", "NAN", "inf", "+inf", "-inf", "Inf"})
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One input file as found, with what provenance wants to show of it."""
+
+    path: str
+    size: int
+    sha256: str
+
+
+@dataclass
+class ParsedLog:
+    """One run: metadata from the argv and preset lines, raw metric arrays by step."""
+
+    path: str
+    name: str
+    argv: str
+    preset_arm: str
+    arm: str
+    seed: int | None
+    v_hack: str
+    refresh: int
+    steps: np.ndarray  # unique steps, ascending (int64)
+    metrics: dict[str, np.ndarray]  # metric -> raw values aligned with steps (NaN missing)
+    missing: tuple[str, ...] = ()
+    notes: list[str] = field(default_factory=list)  # non-fatal remarks (warnings)
+    file: InputFile | None = None
+
+
+def cell_value(token: str) -> float:
+    """One cell: a fraction `k/n` (n = 0 -> missing), a signed float, or a marker -> NaN."""
+    if token in _MISSING_TOKENS:
+        return np.nan
+    num, slash, den = token.partition("/")
+    try:
+        if slash:
+            d = int(den)
+            return int(num) / d if d else np.nan
+        value = float(token)
+    except ValueError:
+        return np.nan  # a garbled cell is missing, not a crash
+    return value if np.isfinite(value) else np.nan
+
+
+class _CellCache(dict[str, float]):
+    """Memoised `cell_value`: a log repeats few distinct tokens (k/28, +0.264, -)."""
+
+    def __missing__(self, token: str) -> float:
+        value = self[token] = cell_value(token)
+        return value
+
+
+def arm_label(preset_arm: str, refresh: int) -> str:
+    """Display arm: projected splits by v_hack refresh; unknown arms keep their own name."""
+    if preset_arm == "projected":
+        return "online erasure" if refresh > 0 else "static erasure"
+    return preset_arm
+
+
+def _last(pattern: str, text: str) -> str | None:
+    """The reference takes the LAST match within a line."""
+    found = re.findall(pattern, text)
+    return found[-1] if found else None
+
+
+def _number(path: str, what: str, digits: str | None) -> int:
+    """A metadata number; one too big for the int64 tables is a corrupt log, not a crash."""
+    if digits is None:
+        return 0
+    if len(digits) > 18:
+        msg = f"{path}: {what}= has {len(digits)} digits, too many to be real (a corrupt log?)"
+        raise ReportError(msg)
+    return int(digits)
+
+
+def message(line: str) -> tuple[str | None, str]:
+    """Split a log line into (level or None, message) by the prefix's shape."""
+    m = _PREFIX.match(line)
+    assert m is not None  # every part of the prefix is optional
+    return m.group(1), line[m.end() :]
+
+
+def _first_line_with(text: str, *needles: str) -> str | None:
+    """The first line containing every needle (searched without splitting the text)."""
+    start = 0
+    first = needles[0]
+    while (pos := text.find(first, start)) >= 0:
+        line_start = text.rfind("\n", 0, pos) + 1
+        line_end = text.find("\n", pos)
+        line_end = len(text) if line_end < 0 else line_end
+        line = text[line_start:line_end]
+        if all(n in line for n in needles[1:]):
+            return line.rstrip("\r")
+        start = line_end + 1
+    return None
+
+
+def _header_positions(text: str) -> list[tuple[int, list[str]]]:
+    """Every header line (a logger restart prints it again): (offset after it, names)."""
+    headers = []
+    start = 0
+    while (pos := text.find("ref_eq", start)) >= 0:
+        line_start = text.rfind("\n", 0, pos) + 1
+        line_end = text.find("\n", pos)
+        line_end = len(text) if line_end < 0 else line_end
+        level, msg = message(text[line_start:line_end].rstrip("\r"))
+        if "hack_s" in msg and level in (None, "INFO"):
+            # Every token is a column: one with no name to strip (`Δkl`, `2nd`) keeps its
+            # place, or every column after it would read its neighbour's cells.
+            names = [m.group(0) if (m := _HEADER_NAME.match(t)) else t for t in msg.split()]
+            if "step" in names and "hack_s" in names:
+                headers.append((line_end, names))
+        start = line_end + 1
+    return headers
+
+
+def decode(data: bytes) -> str:
+    """Bytes -> text: undecodable bytes become U+FFFD, colour codes are dropped."""
+    text = data.decode("utf-8", errors="replace")
+    return _ANSI.sub("", text) if "\x1b" in text else text
+
+
+def _looks_binary(data: bytes) -> bool:
+    head = data[:8192]
+    if b"\x00" in head:
+        return True
+    text = head.decode("utf-8", errors="replace")
+    return text.count("\ufffd") > max(8, len(text) // 20)
+
+
+def parse_text(text: str, path: str, name: str | None = None) -> ParsedLog:
+    """Parse one log's text. Raises ReportError when it is not a usable run."""
+    name = name or os.path.basename(path)
+    argv_line = _first_line_with(text, "argv:")
+    if argv_line is None:
+        msg = f"{path}: no argv line (not a training log, or it crashed before starting)"
+        raise ReportError(msg)
+    argv = argv_line[argv_line.index("argv:") :].strip()
+    preset = _first_line_with(text, "preset=", "arm=") or ""
+    notes: list[str] = []
+
+    preset_arm = _last(r"\barm=(\w+)", preset)
+    if preset_arm is None:
+        intervention = _last(r"--intervention=(\w+)", argv)
+        preset_arm = _INTERVENTION_ARM.get(intervention or "", intervention)
+        if preset_arm is None:
+            msg = f"{path}: no arm= in a preset line nor --intervention= in argv"
+            raise ReportError(msg)
+        notes.append(f"{path}: no preset line; arm taken from --intervention={intervention}")
+    refresh = _number(path, "--vhack-refresh-every", _last(r"--vhack-refresh-every=(\d+)", argv))
+    seed_text = _last(r"\bseed=(\d+)", preset) or _last(r"--seed=(\d+)", argv)
+    seed = _number(path, "seed", seed_text) if seed_text is not None else None
+    vhack_path = _last(r"--v-hack-path=(\S+)", argv)
+    v_hack = "-"
+    if vhack_path:
+        v_hack = re.sub(r"\.safetensors$", "", vhack_path.rsplit("/", 1)[-1]) or vhack_path
+
+    headers = _header_positions(text)
+    if not headers:
+        msg = f"{path}: no metric header (a line naming hack_s and ref_eq); no step was logged"
+        raise ReportError(msg)
+
+    routing = preset_arm == "routing"
+    columns = dict(METRIC_COLUMNS)
+    if routing and any({"hack_abl", "solve_abl"} <= set(names) for _, names in headers):
+        columns.update(ROUTING_COLUMNS)
+
+    cache = _CellCache()
+    step_parts: list[np.ndarray] = []
+    value_parts: dict[str, list[np.ndarray]] = {m: [] for m in columns}
+    present: set[str] = set()
+    bounds = [pos for pos, _ in headers[1:]] + [len(text)]
+    for (start, names), end in zip(headers, bounds, strict=True):
+        index = {n: i for i, n in enumerate(names)}  # duplicate names: the last wins
+        width = len(names)
+        rows = [r for r in map(str.split, _ROW.findall(text, start, end)) if len(r) >= width]
+        if not rows:
+            continue
+        cells = list(zip(*rows, strict=False))  # column-major, truncated to the header width
+        try:
+            step_parts.append(np.array(cells[index["step"]], dtype=np.int64))
+        except (ValueError, OverflowError):
+            steps_col = cells[index["step"]]
+            # isdecimal, not isdigit: `²` is a digit that int() refuses.
+            keep = [i for i, s in enumerate(steps_col) if s.isdecimal() and len(s) < 18]
+            rows = [rows[i] for i in keep]
+            cells = list(zip(*rows, strict=False)) if rows else []
+            if not rows:
+                continue
+            step_parts.append(np.array(cells[index["step"]], dtype=np.int64))
+        n = len(rows)
+        for metric, column in columns.items():
+            if column in index:
+                present.add(metric)
+                col = cells[index[column]]
+                value_parts[metric].append(np.fromiter(map(cache.__getitem__, col), float, n))
+            else:
+                value_parts[metric].append(np.full(n, np.nan))
+    if not step_parts:
+        msg = f"{path}: a header but no metric rows (the run crashed before its first step)"
+        raise ReportError(msg)
+
+    steps = np.concatenate(step_parts)
+    # A resumed job repeats steps from its checkpoint: the later occurrence wins.
+    reversed_unique, reversed_index = np.unique(steps[::-1], return_index=True)
+    keep = len(steps) - 1 - reversed_index
+    if len(keep) != len(steps):
+        notes.append(
+            f"{path}: {len(steps) - len(keep)} repeated steps (resumed run); kept the later"
+        )
+    metrics = {m: np.concatenate(parts)[keep] for m, parts in value_parts.items() if m in present}
+    missing = tuple(m for m in METRICS if m not in present)
+    if missing:
+        notes.append(f"{path}: no column for {', '.join(missing)}")
+    return ParsedLog(
+        path=path,
+        name=name,
+        argv=argv,
+        preset_arm=preset_arm,
+        arm=arm_label(preset_arm, refresh),
+        seed=seed,
+        v_hack=v_hack,
+        refresh=refresh,
+        steps=reversed_unique.astype(np.int64),
+        metrics=metrics,
+        missing=missing,
+        notes=notes,
+    )
+
+
+def read_bytes(path: str) -> tuple[bytes, InputFile]:
+    """A log's bytes (`*.gz` decompressed as it streams in) and its provenance record.
+
+    The SHA-256 and size are of the file as stored (compressed or not).
+    """
+    digest = hashlib.sha256()
+    size = 0
+    chunks: list[bytes] = []
+    inflate = zlib.decompressobj(wbits=31) if path.endswith(".gz") else None
+    try:
+        with open(path, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                digest.update(chunk)
+                size += len(chunk)
+                if inflate is None:
+                    chunks.append(chunk)
+                    continue
+                while chunk:
+                    chunks.append(inflate.decompress(chunk))
+                    if not inflate.eof:
+                        break
+                    chunk = inflate.unused_data  # the next gzip member, if any
+                    inflate = zlib.decompressobj(wbits=31)
+    except IsADirectoryError:
+        msg = f"{path}: is a directory"
+        raise ReportError(msg) from None
+    except PermissionError:
+        msg = f"{path}: permission denied"
+        raise ReportError(msg) from None
+    except FileNotFoundError:
+        msg = f"{path}: no such file"
+        raise ReportError(msg) from None
+    except zlib.error as exc:
+        msg = f"{path}: not a valid gzip file ({exc})"
+        raise ReportError(msg) from None
+    except OSError as exc:
+        msg = f"{path}: cannot read ({exc.strerror or exc})"
+        raise ReportError(msg) from None
+    if inflate is not None and size and not inflate.eof and inflate.unused_data == b"":
+        chunks.append(inflate.flush())  # a cut-off gzip keeps what was decompressed
+    return b"".join(chunks), InputFile(path=path, size=size, sha256=digest.hexdigest())
+
+
+def parse_bytes(
+    data: bytes, path: str, name: str | None = None, file: InputFile | None = None
+) -> ParsedLog:
+    """Parse one log's bytes (already decompressed). Raises ReportError when unusable."""
+    if not data.strip():
+        msg = f"{path}: empty file"
+        raise ReportError(msg)
+    if _looks_binary(data):
+        msg = f"{path}: binary data, not a text log"
+        raise ReportError(msg)
+    parsed = parse_text(decode(data), path, name)
+    parsed.file = file
+    return parsed
+
+
+def parse_file(path: str, name: str | None = None) -> ParsedLog:
+    """Read and parse one log file (plain or gzip). Raises ReportError when unusable."""
+    data, file = read_bytes(path)
+    return parse_bytes(data, path, name, file)
+
+
+def gather(inputs: Sequence[str]) -> list[str]:
+    """Files, directories (their `*.log` and `*.log.gz`) and glob patterns -> paths.
+
+    The result is sorted and de-duplicated so that the order inputs are given in never
+    changes the report. Inputs that match nothing raise ReportError.
+    """
+    found: dict[str, str] = {}  # real path -> path as the user will recognise it
+    for item in inputs:
+        if os.path.isdir(item):
+            entries = (os.path.join(item, e) for e in os.listdir(item))
+            paths = sorted(p for p in entries if p.endswith(LOG_SUFFIXES) and _readable_kind(p))
+            if not paths:
+                msg = f"{item}: directory holds no *.log or *.log.gz files"
+                raise ReportError(msg)
+        elif glob.has_magic(item) and not os.path.exists(item):
+            paths = sorted(
+                p
+                for p in glob.glob(item)
+                if os.path.isfile(p) or (p.endswith(LOG_SUFFIXES) and _readable_kind(p))
+            )
+            if not paths:
+                msg = f"{item}: pattern matches no files"
+                raise ReportError(msg)
+        elif os.path.exists(item):
+            paths = [item]
+        else:
+            msg = f"{item}: no such file or directory"
+            raise ReportError(msg)
+        for p in paths:
+            # One file reached by two spellings (a link, ./, an absolute path) keeps the
+            # smallest, not the first seen, so input order never renames a run.
+            real, shown = os.path.realpath(p), os.path.normpath(p)
+            found[real] = min(found.get(real, shown), shown)
+    return sorted(found.values())
+
+
+def _readable_kind(path: str) -> bool:
+    """Whether a path named like a log is taken: files, and what only looks like one (a
+    folder or a dangling link named x.log), which costs a warning rather than silence.
+    Never a FIFO or a device found in a folder: reading one could block forever."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return True  # a dangling link, or gone meanwhile: reading it says which
+    return stat.S_ISREG(mode) or stat.S_ISDIR(mode)
+
+
+def run_names(paths: Iterable[str]) -> dict[str, str]:
+    """Run name = file name; when two files share one, add parent folders until unique."""
+    paths = list(paths)
+    names = {p: os.path.basename(p) for p in paths}
+    depth = 1
+    while len(set(names.values())) < len(names) and depth < 64:
+        counts: dict[str, int] = {}
+        for n in names.values():
+            counts[n] = counts.get(n, 0) + 1
+        depth += 1
+        for p in paths:
+            if counts[names[p]] > 1:
+                names[p] = "/".join(Path(p).parts[-depth:])
+    return names
+
+
+def _ignore_interrupts() -> None:
+    """Workers leave Ctrl-C to the parent, which reports it once, without tracebacks."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _parse_one(args: tuple[str, str]) -> ParsedLog | ReportError:
+    try:
+        return parse_file(*args)
+    except ReportError as exc:
+        return exc
+
+
+def parse_files(
+    paths: Sequence[str],
+    *,
+    jobs: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[list[ParsedLog], list[str]]:
+    """Parse many files, in parallel across cores when it pays; (runs, warnings).
+
+    Unusable files become one warning each (naming the file and the reason).
+    """
+    names = run_names(paths)
+    tasks = [(p, names[p]) for p in paths]
+    total_bytes = sum(_size(p) for p in paths)
+    workers = jobs if jobs is not None else min(os.cpu_count() or 1, len(tasks))
+    results: list[ParsedLog | ReportError]
+    if workers > 1 and len(tasks) >= 4 and total_bytes > 8 << 20:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # fork: workers start in milliseconds with numpy already imported.
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=context, initializer=_ignore_interrupts
+        ) as pool:
+            results = []
+            for i, result in enumerate(pool.map(_parse_one, tasks, chunksize=1)):
+                results.append(result)
+                if progress:
+                    progress(i + 1, len(tasks))
+    else:
+        results = []
+        for i, task in enumerate(tasks):
+            results.append(_parse_one(task))
+            if progress:
+                progress(i + 1, len(tasks))
+    runs = [r for r in results if isinstance(r, ParsedLog)]
+    warnings = [str(r) for r in results if isinstance(r, ReportError)]
+    for run in runs:
+        warnings.extend(run.notes)
+    return runs, warnings
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0

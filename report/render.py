@@ -1,0 +1,133 @@
+"""Charts and tables -> one self-contained HTML page (Jinja2, the top-level `templates/`).
+
+Log contents are attacker-controlled as far as the page is concerned: everything from a
+log reaches HTML through autoescaping and reaches JavaScript only as `|tojson` inside a
+`<script type="application/json">` block. A Content-Security-Policy forbids every
+network request, so even a future escaping bug cannot leak data from an emailed report.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+# Vega compiles expressions with `new Function` ('unsafe-eval') and vega-embed injects
+# its styles; nothing may be fetched, framed, submitted or connected to.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; "
+    "style-src 'unsafe-inline'; img-src data: blob:; font-src data:; connect-src 'none'; "
+    "frame-src 'none'; worker-src 'none'; object-src 'none'; media-src 'none'; "
+    "manifest-src 'none'; form-action 'none'; base-uri 'none'"
+)
+
+
+def templates_dir() -> Path:
+    """`report/templates` inside an installed wheel, else the checkout's `templates/`."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "templates", here.parent / "templates"):
+        if (candidate / "index.html").is_file():
+            return candidate
+    msg = f"report's templates are missing (looked in {here / 'templates'})"
+    raise FileNotFoundError(msg)
+
+
+@cache
+def make_env() -> jinja2.Environment:
+    """The one Jinja2 environment: autoescape on, undefined names are errors."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    # Compact, key-sorted JSON: smaller pages and byte-identical output for equal input.
+    env.policies["json.dumps_kwargs"] = {"sort_keys": True, "separators": (",", ":")}
+    env.filters["fixed"] = fixed
+    return env
+
+
+def fixed(value: Any, digits: int = 3) -> str:
+    """A number with `digits` decimals; missing (None/NaN) -> empty."""
+    if value is None:
+        return ""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return ""
+    if number != number:  # NaN
+        return ""
+    return f"{number:.{digits}f}"
+
+
+@dataclass
+class ChartBlock:
+    """One chart on the page: its spec for vega-embed and its static picture."""
+
+    key: str  # element id and file stem
+    title: str
+    spec: dict[str, Any]
+    png: bytes  # shown when JavaScript is off, replaced by the live chart when it runs
+    alt: str  # a sentence saying what the chart shows
+    caption: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def png_data_uri(self) -> str:
+        return "data:image/png;base64," + base64.b64encode(self.png).decode("ascii")
+
+
+@dataclass
+class Download:
+    """A file the page itself hands out (data embedded, `download=` attribute)."""
+
+    filename: str
+    label: str
+    media_type: str
+    data: bytes
+    note: str = ""
+
+    @property
+    def data_uri(self) -> str:
+        return f"data:{self.media_type};base64," + base64.b64encode(self.data).decode("ascii")
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+@dataclass
+class Page:
+    """Everything the template shows; built in memory before anything is written."""
+
+    title: str
+    description: str
+    charts: list[ChartBlock]
+    runs: list[dict[str, Any]]
+    arms: list[dict[str, Any]]
+    files: list[dict[str, Any]]
+    argvs: list[tuple[str, str]]  # (run, argv) in table order
+    versions: dict[str, str]
+    generated: str
+    warnings: list[str]
+    downloads: list[Download]
+    javascript: str
+    series_beside: str = ""  # file name of the full series written beside the page, if any
+    ema_span: int = 5
+    csp: str = CONTENT_SECURITY_POLICY
+
+
+def render_page(page: Page) -> str:
+    """The whole report as one HTML string."""
+    # The bundle is vl-convert's, not user data; it must still not end our <script>.
+    javascript = page.javascript.replace("</script", "<\\/script")
+    specs = {chart.key: chart.spec for chart in page.charts}
+    return (
+        make_env().get_template("index.html").render(page=page, specs=specs, javascript=javascript)
+    )

@@ -1,0 +1,121 @@
+"""`ParsedLog` records -> the tidy `runs` and `series` tables (the contract between layers).
+
+See docs/architecture.md for their columns. EMA-5 is computed here, once, on the full
+resolution data, so every later number and line reads the same smoothed values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from report.parse import ARM_ORDER, METRICS, InputFile, ParsedLog
+
+EMA_SPAN = 5
+
+RUN_COLUMNS = [
+    "run",
+    "path",
+    "preset_arm",
+    "arm",
+    "seed",
+    "v_hack",
+    "refresh",
+    "steps",
+    "argv",
+    "missing",
+]
+SERIES_COLUMNS = ["run", "step", "metric", "value", "ema"]
+
+
+def arm_order(arms: Iterable[str]) -> list[str]:
+    """vanilla, static erasure, online erasure, routing, then any other arm by name."""
+    present = set(arms)
+    known = [a for a in ARM_ORDER if a in present]
+    return known + sorted(present - set(ARM_ORDER))
+
+
+def ema(values: np.ndarray, span: int = EMA_SPAN) -> np.ndarray:
+    """Causal EMA with alpha = 2/(span+1), as the reference computes it.
+
+    A missing value (NaN) holds the previous smoothed value -- the sparse routing
+    series becomes a step curve -- and leading missing values stay missing.
+    """
+    values = np.asarray(values, dtype=float)
+    if values.size == 0:
+        return values.copy()
+    # adjust=False is the recursive form; ignore_na=True means a gap neither decays nor
+    # resets the average, and pandas holds the last value through it.
+    smoothed = pd.Series(values).ewm(alpha=2.0 / (span + 1), adjust=False, ignore_na=True)
+    return smoothed.mean().to_numpy()
+
+
+@dataclass
+class Sweep:
+    """A sweep's logs as tables: `runs` (one row per run) and `series` (tidy)."""
+
+    runs: pd.DataFrame
+    series: pd.DataFrame
+    files: list[InputFile] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _seed_key(seed: int | None) -> tuple[int, int]:
+    return (1, 0) if seed is None else (0, seed)
+
+
+def build_tables(logs: Sequence[ParsedLog]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Tidy `runs` and `series` tables, in a canonical order whatever the input order."""
+    rank = {arm: i for i, arm in enumerate(arm_order(log.arm for log in logs))}
+    ordered = sorted(logs, key=lambda lg: (rank[lg.arm], _seed_key(lg.seed), lg.name))
+    runs = pd.DataFrame(
+        {
+            "run": [lg.name for lg in ordered],
+            "path": [lg.path for lg in ordered],
+            "preset_arm": [lg.preset_arm for lg in ordered],
+            "arm": [lg.arm for lg in ordered],
+            "seed": pd.array([lg.seed for lg in ordered], dtype="Int64"),
+            "v_hack": [lg.v_hack for lg in ordered],
+            "refresh": np.array([lg.refresh for lg in ordered], dtype=np.int64),
+            "steps": np.array([len(lg.steps) for lg in ordered], dtype=np.int64),
+            "argv": [lg.argv for lg in ordered],
+            "missing": [", ".join(lg.missing) for lg in ordered],
+        },
+        columns=RUN_COLUMNS,
+    )
+    run_col: list[np.ndarray] = []
+    step_col: list[np.ndarray] = []
+    metric_col: list[np.ndarray] = []
+    value_col: list[np.ndarray] = []
+    ema_col: list[np.ndarray] = []
+    for lg in ordered:
+        for metric in METRICS:
+            if metric not in lg.metrics:
+                continue
+            values = lg.metrics[metric]
+            n = len(values)
+            run_col.append(np.full(n, lg.name, dtype=object))
+            step_col.append(lg.steps)
+            metric_col.append(np.full(n, metric, dtype=object))
+            value_col.append(values)
+            ema_col.append(ema(values))
+
+    def joined(parts: list[np.ndarray], dtype: object) -> np.ndarray:
+        return np.concatenate(parts) if parts else np.array([], dtype=dtype)
+
+    series = pd.DataFrame(
+        {
+            "run": joined(run_col, object),
+            "step": joined(step_col, np.int64).astype(np.int64),
+            "metric": joined(metric_col, object),
+            "value": joined(value_col, float).astype(float),
+            "ema": joined(ema_col, float).astype(float),
+        },
+        columns=SERIES_COLUMNS,
+    )
+    series["run"] = series["run"].astype("str")
+    series["metric"] = series["metric"].astype("str")
+    return runs, series

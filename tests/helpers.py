@@ -1,0 +1,55 @@
+"""Helpers shared by the end-to-end tests: run the CLI as a process, read PNG headers."""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+from bs4 import BeautifulSoup
+
+ROOT = Path(__file__).resolve().parent.parent
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+            timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """`python -m report ARGS` as a user runs it, from the project root's package."""
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "report", *args],
+        cwd=cwd or ROOT, env=full_env, capture_output=True, text=True, timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """(width, height) from a PNG's IHDR chunk, after checking the signature."""
+    assert data[:8] == PNG_SIGNATURE, "not a PNG"
+    assert data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+def soup(path: Path) -> BeautifulSoup:
+    return BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+
+
+def table_rows(page: BeautifulSoup, table_id: str) -> tuple[list[str], list[list[str]]]:
+    """(header cell texts, body rows as cell texts) of `<table id=...>`."""
+    table = page.find("table", id=table_id)
+    assert table is not None, f"no table#{table_id}"
+    header = [th.get_text(strip=True) for th in table.find("thead").find_all("th")]
+    body = [
+        [cell.get_text(strip=True) for cell in tr.find_all(["th", "td"])]
+        for tr in table.find("tbody").find_all("tr")
+    ]
+    return header, body
+
+
+def chart_specs(page: BeautifulSoup) -> dict:
+    script = page.find("script", id="chart-specs")
+    assert script is not None and script.get("type") == "application/json"
+    return json.loads(script.string)

@@ -1,0 +1,508 @@
+"""report.charts: the grid and overlay specs say what the reference's figures say.
+
+Expected numbers are computed here from the raw log text or from small hand-made tables,
+never through report.summary or report.charts, so a wrong helper cannot agree with itself.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import struct
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import vl_convert
+
+import report
+from report import charts
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = next(
+    (
+        p
+        for p in (REPO.parent / "shared" / "samples", Path("/work/shared/samples"))
+        if (p / "converge").is_dir()
+    ),
+    None,
+)
+needs_samples = pytest.mark.skipif(SAMPLES is None, reason="shared/samples not found")
+
+RED, GREEN, BLUE, AMBER = "#c1432b", "#2f7d4f", "#33508c", "#c98a2b"
+ARMS4 = ["vanilla", "static erasure", "online erasure", "routing"]
+
+
+# --- helpers: read the logs and the specs without report's code --------------------
+
+
+def raw_columns(path: Path) -> dict[str, list[float | None]]:
+    """The sample's metric table by header name: k/n -> float, markers -> None."""
+    columns: dict[str, list[float | None]] = {}
+    names: list[str] = []
+    for line in path.read_text().splitlines():
+        message = line.split("| INFO |", 1)[1].split() if "| INFO |" in line else []
+        tokens = [m.group(0) if (m := re.match(r"[A-Za-z_]+", t)) else t for t in message]
+        if not names and "hack_s" in tokens and "ref_eq" in tokens:
+            names = tokens
+            columns = {n: [] for n in names}
+        elif names and message and message[0].isdigit() and len(message) >= len(names):
+            for name, token in zip(names, message, strict=False):
+                if "/" in token:
+                    k, n = token.split("/")
+                    columns[name].append(int(k) / int(n) if int(n) else None)
+                elif token in ("T", "F", "-", "nan"):
+                    columns[name].append(None)
+                else:
+                    columns[name].append(float(token))
+    return columns
+
+
+def hand_onset(path: Path) -> int | None:
+    cols = raw_columns(path)
+    hack = cols["hack_abl"] if "routing" in path.name else cols["hack_s"]
+    return next((int(s) for s, h in zip(cols["step"], hack, strict=True) if h and h > 0), None)
+
+
+def datasets(spec: dict) -> dict[str, pd.DataFrame]:
+    return {name: pd.read_csv(io.StringIO(text)) for name, text in spec["datasets"].items()}
+
+
+def row_data(spec: dict, row: str) -> pd.DataFrame:
+    """The grid row's (rates/cos) chart table."""
+    facet = next(v for v in spec["vconcat"] if v["name"] == row)
+    # Altair hoists data that every view shares to the top level.
+    return datasets(spec)[facet.get("data", spec.get("data"))["name"]]
+
+
+def layers(spec: dict) -> dict[str, dict]:
+    found: dict[str, dict] = {}
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if "mark" in node and "name" in node:
+                found[node["name"]] = node
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(spec)
+    return found
+
+
+def lookup_array(spec: dict, field: str) -> list:
+    """The names a code stands for, read back from the tooltip expression for `field`."""
+    for layer in layers(spec).values():
+        for step in layer.get("transform", []):
+            if step.get("as") == field:
+                return json.loads(re.search(r"(\[.*\])\[datum\.\w\]", step["calculate"]).group(1))
+    raise AssertionError(field)
+
+
+def header_labels(spec: dict) -> list[list[str]]:
+    expr = spec["vconcat"][0]["facet"]["column"]["header"]["labelExpr"]
+    return json.loads(expr.removesuffix("[datum.value]"))
+
+
+def png_size(png: bytes) -> tuple[int, int]:
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", png[16:24])
+
+
+# --- fixtures -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def converge():
+    return report.load_sweep([str(SAMPLES / "converge")])
+
+
+@pytest.fixture(scope="module")
+def grid_spec(converge):
+    return charts.grid_chart(converge.runs, converge.series).to_dict()
+
+
+@pytest.fixture(scope="module")
+def overlay_spec(converge):
+    return charts.overlay_chart(converge.runs, converge.series).to_dict()
+
+
+def hand_tables(lines: dict[tuple[str, str, int], dict[str, list[float]]]):
+    """runs/series from {(run, arm, seed): {metric: values}}; ema = value (clear by hand)."""
+    runs, parts = [], []
+    for (run, arm, seed), metrics in lines.items():
+        n = max(len(v) for v in metrics.values())
+        runs.append({"run": run, "path": run, "preset_arm": arm, "arm": arm, "seed": seed,
+                     "v_hack": "-", "refresh": 0, "steps": n, "argv": "", "missing": ""})
+        for metric, values in metrics.items():
+            parts.append(pd.DataFrame({"run": run, "step": np.arange(len(values)),
+                                       "metric": metric, "value": values, "ema": values}))
+    runs_df = pd.DataFrame(runs)
+    runs_df["seed"] = runs_df["seed"].astype("Int64")
+    return runs_df, pd.concat(parts, ignore_index=True)
+
+
+# --- arms and colours ---------------------------------------------------------------
+
+
+def test_arm_order_known_arms_first_then_the_rest_by_name():
+    arms = ["zeta", "routing", "vanilla", "confessions", "online erasure", "vanilla"]
+    assert charts.arm_order(arms) == ["vanilla", "online erasure", "routing", "confessions", "zeta"]
+
+
+def test_fixed_colours_keep_the_reference_and_give_new_arms_their_own():
+    arms = ["routing", "vanilla", "static erasure", "online erasure", "confessions", "zeta"]
+    colors = charts.arm_colors(arms)
+    assert list(colors) == ["vanilla", "static erasure", "online erasure", "routing",
+                            "confessions", "zeta"]
+    assert [colors[a] for a in ARMS4] == ["#7a7a7a", AMBER, BLUE, GREEN]
+    new = [colors["confessions"], colors["zeta"]]
+    assert len(set(new)) == 2
+    assert not {c.lower() for c in new} & {"#7a7a7a", AMBER, BLUE, GREEN, RED}
+    assert charts.arm_colors(reversed(arms)) == colors  # stable, whatever the input order
+
+
+def _luminance(color: str) -> float:
+    rgb = [int(color[k : k + 2], 16) / 255 for k in (1, 3, 5)]
+    lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def test_rank_colours_run_red_to_green_by_final_hack_and_read_on_white():
+    final = {"vanilla": 0.86, "static erasure": 0.58, "online erasure": 0.23, "routing": 0.12,
+             "confessions": 0.40}
+    colors = charts.arm_colors(final, mode="rank", final_hack=final)
+    worst, best = colors["vanilla"], colors["routing"]
+    red = [int(c[1:3], 16) - int(c[3:5], 16) for c in (worst, best)]
+    assert red[0] > 40 and red[1] < -40  # most hacking is red, least is green
+    # Ordered by hack rate, the red-minus-green balance falls monotonically.
+    by_rate = sorted(final, key=final.get, reverse=True)
+    balance = [int(colors[a][1:3], 16) - int(colors[a][3:5], 16) for a in by_rate]
+    assert balance == sorted(balance, reverse=True)
+    assert len(set(colors.values())) == 5
+    # WCAG contrast against white of at least 3:1 for every line colour.
+    assert all(1.05 / (_luminance(c) + 0.05) >= 3.0 for c in colors.values())
+
+
+# --- downsample ---------------------------------------------------------------------
+
+
+def _walks(lengths: dict[str, int], seed: int = 7) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    parts = []
+    for run, n in lengths.items():
+        for metric in ("hack", "teacher"):
+            values = np.cumsum(rng.normal(size=n))
+            parts.append(pd.DataFrame({"run": run, "step": np.arange(n) * 3, "metric": metric,
+                                       "value": values + rng.normal(size=n), "ema": values}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_downsample_keeps_ends_extremes_and_onset_within_the_budget():
+    series = _walks({"a": 20_000, "b": 5_003, "c": 300})
+    keep = {"a": 3 * 12_345, "b": 3 * 4_001}
+    thinned = charts.downsample(series, max_points=500, keep_steps=keep)
+    for (run, metric), line in series.groupby(["run", "metric"]):
+        kept = thinned[(thinned["run"] == run) & (thinned["metric"] == metric)]
+        if len(line) <= 500:
+            pd.testing.assert_frame_equal(kept, line)  # short lines come back whole
+            continue
+        assert len(kept) <= 500
+        steps = set(kept["step"])
+        expected = {line["step"].iloc[0], line["step"].iloc[-1],
+                    line.loc[line["ema"].idxmax(), "step"], line.loc[line["ema"].idxmin(), "step"],
+                    keep[run]}
+        assert expected <= steps
+        assert kept["step"].is_monotonic_increasing
+        # Values are the input rows, untouched.
+        merged = kept.merge(line, on=["run", "metric", "step"], suffixes=("", "_in"))
+        assert (merged["ema"] == merged["ema_in"]).all()
+    again = charts.downsample(series.sample(frac=1, random_state=1), 500, keep_steps=keep)
+    pd.testing.assert_frame_equal(
+        again.sort_values(["run", "metric", "step"]).reset_index(drop=True),
+        thinned.sort_values(["run", "metric", "step"]).reset_index(drop=True),
+    )
+
+
+def test_downsample_keeps_every_local_bucket_peak():
+    """A spike anywhere survives: each of 50 spikes on a flat line is kept."""
+    n = 10_000
+    ema = np.zeros(n)
+    spikes = np.linspace(100, n - 100, 50).astype(int)
+    ema[spikes] = 1.0
+    ema[spikes + 7] = -1.0
+    series = pd.DataFrame({"run": "r", "step": np.arange(n), "metric": "hack",
+                           "value": ema, "ema": ema})
+    kept = set(charts.downsample(series, max_points=300)["step"])
+    assert set(spikes) <= kept and set(spikes + 7) <= kept
+
+
+def test_downsample_is_fast_on_48_runs_of_20000_steps():
+    runs, steps = 48, 20_000
+    n = runs * 4 * steps
+    names = np.repeat(np.array([f"run_{r:02d}.log" for r in range(runs)], dtype=object), 4 * steps)
+    metrics = np.tile(np.repeat(np.array(["hack", "solve", "teacher", "student"], dtype=object),
+                                steps), runs)
+    values = np.random.default_rng(0).random(n)
+    series = pd.DataFrame({"run": names, "step": np.tile(np.arange(steps), runs * 4),
+                           "metric": metrics, "value": values, "ema": values})
+    onsets = {f"run_{r:02d}.log": 1000 + r for r in range(runs)}
+    timings = []
+    for _ in range(2):
+        start = time.perf_counter()
+        thinned = charts.downsample(series, 1000, keep_steps=onsets, columns=("ema", "value"))
+        timings.append(time.perf_counter() - start)
+    assert min(timings) < 1.0, timings
+    assert thinned.groupby(["run", "metric"]).size().max() <= 1000
+
+
+# --- the grid -----------------------------------------------------------------------
+
+
+@needs_samples
+def test_grid_columns_are_arms_in_order_with_seed_counts(grid_spec):
+    assert header_labels(grid_spec) == [[arm, "n=3 seeds"] for arm in ARMS4]
+    column = grid_spec["vconcat"][0]["facet"]["column"]
+    assert column["field"] == "a" and column.get("sort") == "ascending"
+    # Every seed row's arm code names the arm its run belongs to (file names say which).
+    arms, runs = lookup_array(grid_spec, "t_arm"), lookup_array(grid_spec, "t_run")
+    token = {"vanilla": "vanilla", "static erasure": "static", "online erasure": "online",
+             "routing": "routing"}
+    rates = row_data(grid_spec, "rates")
+    seeds = rates[rates["k"].isin(["s", "S"])]
+    assert seeds.apply(lambda r: f"_{token[arms[r.a]]}_" in runs[int(r.i)], axis=1).all()
+    assert len(set(seeds["i"])) == 12
+
+
+@needs_samples
+def test_grid_unknown_arm_gets_its_own_column_after_routing(converge):
+    runs = converge.runs.copy()
+    runs.loc[runs["run"] == "converge_static_s2.log", "arm"] = "confessions"
+    spec = charts.grid_chart(runs, converge.series).to_dict()
+    assert header_labels(spec) == [
+        ["vanilla", "n=3 seeds"], ["static erasure", "n=2 seeds"], ["online erasure", "n=3 seeds"],
+        ["routing", "n=3 seeds"], ["confessions", "n=1 seed"],
+    ]
+
+
+@needs_samples
+def test_grid_series_colours_and_y_domains(grid_spec):
+    found = layers(grid_spec)
+    metrics = lookup_array(grid_spec, "t_metric")
+    for row, names, colours, title in (
+        ("rates", ["hack", "solve"], [RED, GREEN], "student rate"),
+        ("cos", ["teacher", "student"], [BLUE, AMBER], "cos(grad, v_hack)"),
+    ):
+        for kind in ("seeds", "means"):
+            scale = found[f"{row}_{kind}"]["encoding"]["color"]["scale"]
+            assert [metrics[c] for c in scale["domain"]] == names
+            assert scale["range"] == colours
+        y = found[f"{row}_means"]["encoding"]["y"]
+        assert y["axis"]["title"] == title
+    assert found["rates_means"]["encoding"]["y"]["scale"]["domain"] == [0, 1]
+    lowest = min(
+        v
+        for path in (SAMPLES / "converge").glob("*.log")
+        for col in ("cos_pre_t", "cos_pre_s")
+        for v in raw_columns(path)[col]
+        if v is not None
+    )
+    low, high = found["cos_means"]["encoding"]["y"]["scale"]["domain"]
+    assert low == pytest.approx(min(-0.05, lowest - 0.02)) and high == 0.45
+    assert grid_spec["resolve"]["scale"]["x"] == "shared"
+
+
+@needs_samples
+def test_mean_onset_rule_is_the_mean_of_hand_read_onsets(grid_spec):
+    arms = lookup_array(grid_spec, "t_arm")
+    for row in ("rates", "cos"):
+        rules = row_data(grid_spec, row).query("k == 'r'")
+        got = {arms[a]: x for a, x in zip(rules["a"], rules["x"], strict=True)}
+        token = {"vanilla": "vanilla", "static erasure": "static", "online erasure": "online",
+                 "routing": "routing"}
+        for arm in ARMS4:
+            onsets = [hand_onset(p) for p in (SAMPLES / "converge").glob(f"*_{token[arm]}_*.log")]
+            assert got[arm] == pytest.approx(np.mean([o for o in onsets if o is not None]),
+                                             abs=1e-4)
+    rule = layers(grid_spec)["rates_onset_rule"]
+    assert rule["mark"]["strokeDash"] and rule["encoding"]["x"]["field"] == "x"
+    assert layers(grid_spec)["rates_onset_text"]["mark"]["text"] == "first hack"
+
+
+@needs_samples
+def test_each_seed_onset_is_marked_on_its_own_hack_line(grid_spec):
+    runs = lookup_array(grid_spec, "t_run")
+    rates = row_data(grid_spec, "rates")
+    marks = rates[rates["k"] == "o"]
+    assert len(marks) == 12
+    for mark in marks.itertuples():
+        assert mark.x == hand_onset(SAMPLES / "converge" / runs[int(mark.i)])
+        line = rates[rates["k"].isin(["s", "S"]) & (rates["i"] == mark.i) & (rates["m"] == 0)]
+        assert line.loc[line["x"] == mark.x, "e"].item() == mark.e  # on the EMA line
+    onset_layer = layers(grid_spec)["rates_onsets"]["mark"]
+    assert onset_layer["filled"] is False
+
+
+def test_seed_mean_is_aligned_by_step_over_the_seeds_present():
+    runs, series = hand_tables({
+        ("long.log", "vanilla", 1): {"hack": [0.1, 0.2, 0.3, 0.4], "solve": [0.5] * 4},
+        ("short.log", "vanilla", 2): {"hack": [0.3, 0.4], "solve": [0.7] * 2},
+    })
+    spec = charts.grid_chart(runs, series).to_dict()
+    rates = row_data(spec, "rates")
+    means = rates[rates["k"].isin(["m", "M"]) & (rates["m"] == 0)].sort_values("x")
+    assert means["x"].tolist() == [0, 1, 2, 3]
+    assert means["e"].tolist() == pytest.approx([0.2, 0.3, 0.3, 0.4])
+    solve = rates[rates["k"].isin(["m", "M"]) & (rates["m"] == 1)].sort_values("x")
+    assert solve["e"].tolist() == pytest.approx([0.6, 0.6, 0.5, 0.5])
+    # The labels sit where the mean lines end: step 3, hack above solve, nudged apart.
+    labels = rates[rates["k"] == "l"].set_index("m")
+    assert labels["x"].tolist() == [3, 3]
+    assert labels.loc[0, "e"] < 0.4 and labels.loc[1, "e"] > 0.5  # hack ends lower: down
+    assert header_labels(spec) == [["vanilla", "n=2 seeds"]]
+    assert "cos" not in [v["name"] for v in spec["vconcat"]]  # no cosine columns: one row
+
+
+@needs_samples
+def test_direct_labels_only_in_the_leftmost_column_nudged_by_endpoint(grid_spec):
+    metrics = lookup_array(grid_spec, "t_metric")
+    for row, up, down in (("rates", "hack", "solve"), ("cos", "teacher", "student")):
+        data = row_data(grid_spec, row)
+        labels = data[data["k"] == "l"]
+        assert set(labels["a"]) == {0}
+        means = data[data["k"].isin(["m", "M"]) & (data["a"] == 0)]
+        ends = {metrics[int(m)]: g.loc[g["x"].idxmax(), "e"] for m, g in means.groupby("m")}
+        at = {metrics[int(m)]: e for m, e in zip(labels["m"], labels["e"], strict=True)}
+        assert ends[up] > ends[down]
+        assert at[up] > ends[up] and at[down] < ends[down]  # higher goes up, lower down
+    text = layers(grid_spec)["rates_labels"]
+    assert text["encoding"]["color"]["scale"]["range"] == [RED, GREEN]
+    assert "legend" in text["encoding"]["color"] and text["encoding"]["color"]["legend"] is None
+
+
+@needs_samples
+def test_grid_title_axes_and_frame(grid_spec):
+    assert charts.GRID_TITLE in grid_spec["title"]["text"]["expr"]
+    assert charts.GRID_TITLE == (
+        "Training dynamics: G_hack erasure vs vanilla "
+        "(EMA-5 smoothed; dashed line = mean hack onset)"
+    )
+    assert grid_spec["config"]["view"]["stroke"] is None
+    found = layers(grid_spec)
+    assert found["cos_seeds"]["encoding"]["x"]["axis"]["title"] == "optimizer step"
+    assert found["rates_seeds"]["encoding"]["x"]["axis"]["title"] is None
+    seeds = found["rates_seeds"]
+    assert seeds["mark"]["strokeWidth"] < 1 and seeds["encoding"]["opacity"]["condition"][0][
+        "value"] == pytest.approx(0.35)
+    assert found["rates_means"]["mark"]["strokeWidth"] == 2
+    assert found["cos_zero"]["encoding"]["y"]["datum"] == 0
+
+
+# --- the overlay --------------------------------------------------------------------
+
+
+@needs_samples
+def test_overlay_dots_sit_on_the_mean_line_at_the_mean_onset(overlay_spec):
+    (data,) = datasets(overlay_spec).values()
+    arms = lookup_array(overlay_spec, "t_arm")
+    token = {"vanilla": "vanilla", "static erasure": "static", "online erasure": "online",
+             "routing": "routing"}
+    for dot in data[data["k"] == "o"].itertuples():
+        arm = arms[dot.a]
+        onsets = [hand_onset(p) for p in (SAMPLES / "converge").glob(f"*_{token[arm]}_*.log")]
+        assert dot.x == pytest.approx(np.mean(onsets), abs=1e-4)
+        mean = data[data["k"].isin(["m", "M"]) & (data["a"] == dot.a)].sort_values("x")
+        assert dot.e == pytest.approx(np.interp(dot.x, mean["x"], mean["e"]), abs=1e-3)
+    labels = data[data["k"] == "l"]
+    assert sorted(arms[a] for a in labels["a"]) == sorted(ARMS4)
+    scale = layers(overlay_spec)["overlay_means"]["encoding"]["color"]["scale"]
+    assert [arms[a] for a in scale["domain"]] == ARMS4
+    assert scale["range"] == ["#7a7a7a", AMBER, BLUE, GREEN]
+    assert charts.OVERLAY_TITLE in overlay_spec["title"]["text"]["expr"]
+    y = layers(overlay_spec)["overlay_means"]["encoding"]["y"]
+    assert y["scale"]["domain"] == [0, 1] and y["axis"]["title"] == "student hack rate (hack_s)"
+
+
+@needs_samples
+def test_overlay_takes_custom_colours(converge):
+    colors = charts.arm_colors(converge.runs["arm"], mode="rank",
+                               final_hack={"vanilla": 0.9, "routing": 0.1,
+                                           "static erasure": 0.6, "online erasure": 0.2})
+    spec = charts.overlay_chart(converge.runs, converge.series, colors=colors).to_dict()
+    scale = layers(spec)["overlay_means"]["encoding"]["color"]["scale"]
+    assert scale["range"][0] == colors["vanilla"] and scale["range"][-1] == colors["routing"]
+
+
+# --- interaction, determinism, rendering --------------------------------------------
+
+
+@needs_samples
+@pytest.mark.parametrize("which", ["grid", "overlay"])
+def test_interaction_params_are_named_and_point_at_real_views(which, grid_spec, overlay_spec):
+    spec = grid_spec if which == "grid" else overlay_spec
+    params = {p["name"]: p for p in spec["params"]}
+    assert set(params) == {"zoom", "hover", "values"}
+    assert params["zoom"]["bind"] == "scales"
+    assert params["zoom"]["select"] == {"type": "interval", "encodings": ["x"]}
+    assert params["hover"]["select"]["on"] == "pointerover"
+    assert params["values"]["bind"]["input"] == "radio"
+    assert params["values"]["bind"]["options"] == ["smoothed", "raw"]
+    names = set(layers(spec))
+    for name in ("zoom", "hover"):
+        assert set(params[name]["views"]) <= names
+    tooltip = layers(spec)[params["hover"]["views"][0]]["encoding"]["tooltip"]
+    assert [t["title"] for t in tooltip][:5] == ["arm", "seed", "run", "metric", "step"]
+    assert not re.search(r'"(param|view)_[0-9a-f_]+"', json.dumps(spec))  # no generated names
+
+
+@needs_samples
+def test_specs_are_deterministic(converge):
+    def build():
+        return json.dumps(
+            [charts.grid_chart(converge.runs, converge.series).to_dict(),
+             charts.overlay_chart(converge.runs, converge.series).to_dict()],
+            sort_keys=True,
+        )
+
+    assert build() == build()
+
+
+@needs_samples
+def test_vl_convert_renders_both_charts(grid_spec, overlay_spec):
+    width, height = png_size(vl_convert.vegalite_to_png(grid_spec, scale=2))
+    assert 1800 <= width <= 2400 and 600 <= height <= 1000  # ~1000 x 400 CSS px
+    width, height = png_size(vl_convert.vegalite_to_png(overlay_spec, scale=1))
+    assert 450 <= width <= 800 and 300 <= height <= 450
+
+
+@needs_samples
+def test_newer_and_older_logs_of_different_lengths():
+    sweep = report.load_sweep([str(SAMPLES / "newer"), str(SAMPLES / "older")])
+    spec = charts.grid_chart(sweep.runs, sweep.series).to_dict()
+    assert header_labels(spec) == [[arm, "n=2 seeds"] for arm in ARMS4]
+    assert vl_convert.vegalite_to_vega(spec)  # compiles
+    steps = row_data(spec, "rates").query("k in ['s', 'S']").groupby("a")["x"].max()
+    assert steps.tolist() == [119, 119, 149, 149]
+
+
+def test_long_sweeps_stay_small_enough_to_embed():
+    """48 runs: the row budget thins the lines so the page stays well under 4 MB."""
+    rng = np.random.default_rng(3)
+    lines = {}
+    for n in range(48):
+        arm = ARMS4[n % 4]
+        hack = np.clip(np.cumsum(rng.normal(0.001, 0.02, 4000)), 0, 1)
+        lines[(f"run_{n:02d}.log", arm, n // 4)] = {
+            "hack": hack, "solve": rng.random(4000), "teacher": rng.normal(0.2, 0.05, 4000),
+            "student": rng.normal(0.0, 0.05, 4000),
+        }
+    runs, series = hand_tables(lines)
+    grid = json.dumps(charts.grid_chart(runs, series).to_dict())
+    overlay = json.dumps(charts.overlay_chart(runs, series).to_dict())
+    assert len(grid) < 1_500_000 and len(overlay) < 500_000, (len(grid), len(overlay))
+    assert len(grid) > 300_000  # thinned, not emptied

@@ -1,0 +1,199 @@
+"""cli, end to end: the command on the shared samples and on the project's own examples.
+
+Expected numbers come from the reference script's own functions (parse_log, _ema,
+_onset), not from report's code.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import REFERENCE, SAMPLES, needs_samples
+from helpers import ROOT, chart_specs, png_size, run_cli, soup, table_rows
+
+RUNS_HEADER = ["run", "arm", "seed", "steps", "onset step", "final hack", "final solve"]
+EPOCH = {"SOURCE_DATE_EPOCH": "1764000000"}
+
+
+def reference():
+    spec = importlib.util.spec_from_file_location("plot_dynamics", REFERENCE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def expected_rows(folder: Path) -> dict[str, list[str]]:
+    """The runs table as the reference's rules compute it, formatted like the page."""
+    ref = reference()
+    rows = {}
+    for path in sorted(folder.glob("*.log")):
+        run = ref.parse_log(path)
+        hack, solve = ref._ema(run["hack_s"]), ref._ema(run["gt_s"])
+        onset = ref._onset(run["steps"], run["hack_s"])
+        rows[path.name] = [
+            path.name, ref.classify(run), run["seed"], str(len(run["steps"])),
+            "" if onset is None else str(onset), f"{hack[-1]:.3f}", f"{solve[-1]:.3f}",
+        ]
+    return rows
+
+
+@pytest.fixture(scope="module")
+def converge_site(tmp_path_factory) -> tuple[Path, object]:
+    out = tmp_path_factory.mktemp("converge") / "site" / "index.html"
+    result = run_cli(str(SAMPLES / "converge"), "-o", str(out), env=EPOCH)
+    return out, result
+
+
+@needs_samples
+def test_converge_exit_and_stderr(converge_site) -> None:
+    out, result = converge_site
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    # Each run listed as the reference logs it: display arm, seed, steps, v_hack.
+    assert "vanilla          seed=1 steps=200 -" in lines
+    assert "routing          seed=3 steps=200 vhack_l14_k8" in lines
+    assert sum(1 for line in lines if re.search(r"seed=\d steps=200", line)) == 12
+    last = lines[-1]
+    assert last.startswith("wrote ") and str(out) in last and "dynamics.png" in last
+    assert re.search(r"index\.html \(\d+(\.\d)? (KB|MB)\)", last)
+
+
+@needs_samples
+@pytest.mark.skipif(not REFERENCE.is_file(), reason="reference script not present")
+def test_converge_runs_table_equals_reference(converge_site) -> None:
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("loguru")
+    out, result = converge_site
+    assert result.returncode == 0, result.stderr
+    header, body = table_rows(soup(out), "runs")
+    assert header == RUNS_HEADER
+    expected = expected_rows(SAMPLES / "converge")
+    assert sorted(row[0] for row in body) == sorted(expected)
+    for row in body:
+        assert row == expected[row[0]]
+    # Arm order in the table: vanilla, static erasure, online erasure, routing.
+    arms = [row[1] for row in body]
+    assert arms == sorted(arms, key=["vanilla", "static erasure", "online erasure",
+                                     "routing"].index)
+
+
+@needs_samples
+def test_converge_page_is_self_contained(converge_site) -> None:
+    out, _ = converge_site
+    page = soup(out)
+    html = out.read_text(encoding="utf-8")
+    assert page.find("html").get("lang") == "en"
+    assert page.title.get_text() == "Training dynamics"
+    # Nothing is loaded from anywhere: no src/href to a network address, no <link>.
+    for tag in page.find_all(src=True):
+        assert tag["src"].startswith("data:"), tag
+    for tag in page.find_all(href=True):
+        assert tag["href"].startswith(("data:", "#")), tag
+    assert not page.find_all("link")
+    assert all(not s.get("src") for s in page.find_all("script"))
+    csp = page.find("meta", attrs={"http-equiv": "Content-Security-Policy"})["content"]
+    assert "default-src 'none'" in csp and "connect-src 'none'" in csp
+    # Vega, Vega-Lite and vega-embed are inline.
+    assert "window.vegaEmbed=" in html
+    specs = chart_specs(page)
+    assert set(specs) == {"grid", "overlay"}
+    for spec in specs.values():
+        assert spec["$schema"].startswith("https://vega.github.io/schema/vega-lite/v")
+        assert "url" not in str(spec.get("data", ""))
+    # The sections a reader expects.
+    assert page.find(id="description").get_text(strip=True).startswith("12 runs · 4 arms")
+    assert "first step whose raw" in page.find(id="how-to-read").get_text(" ", strip=True)
+
+
+@needs_samples
+def test_converge_pngs(converge_site) -> None:
+    out, _ = converge_site
+    grid = (out.parent / "dynamics.png").read_bytes()
+    overlay = (out.parent / "dynamics_hack_overlay.png").read_bytes()
+    grid_w, grid_h = png_size(grid)
+    overlay_w, overlay_h = png_size(overlay)
+    # 2x scale of a 4-column grid and a single panel.
+    assert grid_w > 1600 and grid_h > 600 and grid_w > grid_h
+    assert 700 < overlay_w < grid_w and overlay_h > 400
+    assert len(grid) > 50_000 and len(overlay) > 20_000
+
+
+def test_examples_report(tmp_path: Path) -> None:
+    """The project's own example logs, no ../shared needed."""
+    out = tmp_path / "index.html"
+    result = run_cli(str(ROOT / "examples" / "logs"), "-o", str(out), "-q")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""  # -q prints nothing but errors
+    header, body = table_rows(soup(out), "runs")
+    assert header == RUNS_HEADER and len(body) == 12
+    assert [r[0] for r in body[:3]] == [f"demo_vanilla_s{i}.log" for i in (1, 2, 3)]
+
+
+def test_demo_needs_no_logs(tmp_path: Path) -> None:
+    out = tmp_path / "demo" / "index.html"
+    result = run_cli("--demo", "-o", str(out), "--no-png")
+    assert result.returncode == 0, result.stderr
+    assert out.is_file() and not (out.parent / "dynamics.png").exists()
+    _, body = table_rows(soup(out), "runs")
+    assert len(body) == 12
+    assert {row[1] for row in body} == {"vanilla", "static erasure", "online erasure", "routing"}
+
+
+def test_help_has_an_example() -> None:
+    result = run_cli("--help")
+    assert result.returncode == 0
+    assert "python -m report logs/ -o site/index.html" in result.stdout
+    assert "--arm-colors" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "give LOGS"),
+        (["does/not/exist.log"], "does/not/exist.log: no such file or directory"),
+        (["--max-points", "3", "--demo"], "--max-points 3"),
+    ],
+)
+def test_usage_errors(tmp_path: Path, args: list[str], message: str) -> None:
+    result = run_cli(*args, "-o", str(tmp_path / "x.html"))
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "x.html").exists()
+
+
+def test_no_usable_run(tmp_path: Path) -> None:
+    (tmp_path / "a.log").write_text("not a log\n")
+    (tmp_path / "b.log").write_text("")
+    result = run_cli(str(tmp_path), "-o", str(tmp_path / "site" / "index.html"))
+    assert result.returncode == 1
+    assert "no usable run in 2 file(s)" in result.stderr
+    assert "a.log" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "site").exists()
+
+
+def test_output_is_a_directory(tmp_path: Path) -> None:
+    result = run_cli("--demo", "-o", str(tmp_path))
+    assert result.returncode == 1
+    assert "is a directory" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_seed_mean_matches_reference_mean_where_seeds_align() -> None:
+    """Where all seeds share the step grid, the chart's seed mean is the reference's."""
+    from report import load_sweep
+    from report.summary import seed_means
+
+    ref = reference() if REFERENCE.is_file() else None
+    if ref is None or not SAMPLES.is_dir():
+        pytest.skip("reference or samples not present")
+    pytest.importorskip("matplotlib")
+    sweep = load_sweep(str(SAMPLES / "converge"))
+    means = seed_means(sweep.runs, sweep.series)
+    runs = [ref.parse_log(p) for p in sorted((SAMPLES / "converge").glob("*routing*.log"))]
+    expected = np.nanmean(np.stack([ref._ema(r["hack_s"]) for r in runs]), axis=0)
+    got = means[(means.arm == "routing") & (means.metric == "hack")]["ema"].to_numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-12)

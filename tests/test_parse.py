@@ -1,0 +1,267 @@
+"""parse: the reference's rules, checked on hand-written logs with hand-worked numbers."""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import REFERENCE, SAMPLES, log_text, needs_samples
+
+from report.errors import ReportError
+from report.parse import (
+    arm_label,
+    cell_value,
+    gather,
+    message,
+    parse_file,
+    parse_files,
+    parse_text,
+    run_names,
+)
+
+
+@pytest.mark.parametrize(
+    ("token", "expected"),
+    [
+        ("7/28", 0.25),
+        ("0/28", 0.0),
+        ("28/28", 1.0),
+        ("+0.264", 0.264),
+        ("-0.031", -0.031),
+        ("0.5", 0.5),
+    ],
+)
+def test_cell_values(token: str, expected: float) -> None:
+    assert cell_value(token) == expected
+
+
+@pytest.mark.parametrize("token", ["T", "F", "-", "nan", "inf", "-inf", "3/0", "0/0", "x1", "1/y"])
+def test_missing_cells(token: str) -> None:
+    assert math.isnan(cell_value(token))
+
+
+@pytest.mark.parametrize(
+    ("preset_arm", "refresh", "label"),
+    [
+        ("vanilla", 0, "vanilla"),
+        ("vanilla", 10, "vanilla"),
+        ("projected", 0, "static erasure"),
+        ("projected", 20, "online erasure"),
+        ("routing", 0, "routing"),
+        ("confessions", 0, "confessions"),  # the reference filed this under static erasure
+        ("confessions", 5, "confessions"),
+    ],
+)
+def test_arm_labels(preset_arm: str, refresh: int, label: str) -> None:
+    assert arm_label(preset_arm, refresh) == label
+
+
+def test_arm_from_preset_and_refresh_from_argv() -> None:
+    text = log_text(
+        argv="train.py --intervention=erase --vhack-refresh-every=20 "
+        "--v-hack-path=out/vhack_l14_k8.safetensors --seed=2",
+        preset="preset=t arm=projected seed=2 batch=4",
+    )
+    run = parse_text(text, "x/online.log")
+    assert (run.preset_arm, run.arm, run.seed, run.refresh) == ("projected", "online erasure", 2, 20)
+    assert run.v_hack == "vhack_l14_k8"
+    assert run.name == "online.log"
+    assert run.argv.startswith("argv: train.py --intervention=erase")
+
+
+def test_old_logs_carry_preset_and_arm_in_argv() -> None:
+    # Older runs: no separate preset line; the argv line has --preset= and --arm=.
+    text = log_text(argv="train.py --preset=converge --arm=projected --seed=3", preset=None)
+    run = parse_text(text, "old.log")
+    assert (run.preset_arm, run.arm) == ("projected", "static erasure")
+    assert run.seed == 3  # from --seed= when the preset line has no seed=
+
+
+def test_last_match_within_a_line_wins() -> None:
+    text = log_text(preset="preset=t arm=vanilla seed=1 arm=routing seed=7")
+    run = parse_text(text, "r.log")
+    assert (run.arm, run.seed) == ("routing", 7)
+
+
+def test_header_decorations_and_column_order() -> None:
+    # Columns are found by NAME: shuffled, decorated (↑ ↓ ?) and with extra columns.
+    header = "step  refr  kl  cos_pre_s?  gt_s↓  hack_s↑  ref_eq  cos_pre_t  dt"
+    rows = [
+        "0  0  0.1  +0.010  3/4  0/4  T  +0.300  1.0",
+        "1  0  0.1  -0.020  1/4  1/4  F  +0.200  1.0",
+    ]
+    run = parse_text(log_text(header=header, rows=rows), "d.log")
+    np.testing.assert_array_equal(run.steps, [0, 1])
+    np.testing.assert_array_equal(run.metrics["hack"], [0.0, 0.25])
+    np.testing.assert_array_equal(run.metrics["solve"], [0.75, 0.25])
+    np.testing.assert_array_equal(run.metrics["teacher"], [0.3, 0.2])
+    np.testing.assert_array_equal(run.metrics["student"], [0.01, -0.02])
+
+
+def test_rows_shorter_than_the_header_and_noise_are_skipped() -> None:
+    rows = [
+        "0  0.70  0/4  1/4  0/4  1/4  +0.300  +0.050  T  1.0",
+        "3 workers ready",  # an INFO line starting with a number, not a row
+        "eval step=50 hack=0.000 solve=0.357",
+        "1  0.69  1/4  2/4  0/4  1/4  +0.250  -0.010  F  1.0  extra  tokens",
+        "2  0.68  2/4  2/4  0/4  1/4  +0.2",  # cut off mid-write
+    ]
+    text = log_text(rows=rows) + "2026-11-20 14:03:00.624 | DEBUG | 9 not a row either x x x x x x x\n"
+    run = parse_text(text, "n.log")
+    np.testing.assert_array_equal(run.steps, [0, 1])
+    np.testing.assert_array_equal(run.metrics["hack"], [0.0, 0.25])
+
+
+def test_routing_uses_ablated_columns() -> None:
+    header = "step  loss  hack_s↑  gt_s↑  hack_t  gt_t  cos_pre_t  cos_pre_s  ref_eq  hack_abl  solve_abl  dt"
+    rows = [
+        "0  0.7  2/4  1/4  0/4  1/4  +0.300  +0.050  T  0/4  3/4  1.0",
+        "1  0.7  3/4  1/4  0/4  1/4  +0.300  +0.050  T  -  -  1.0",
+        "2  0.7  4/4  1/4  0/4  1/4  +0.300  +0.050  T  1/4  2/4  1.0",
+    ]
+    routing = parse_text(
+        log_text(header=header, rows=rows, preset="preset=t arm=routing seed=1"), "r.log"
+    )
+    np.testing.assert_array_equal(routing.metrics["hack"], [0.0, np.nan, 0.25])
+    np.testing.assert_array_equal(routing.metrics["solve"], [0.75, np.nan, 0.5])
+    # Any other arm keeps the training-time hack_s / gt_s even when abl columns exist.
+    vanilla = parse_text(log_text(header=header, rows=rows), "v.log")
+    np.testing.assert_array_equal(vanilla.metrics["hack"], [0.5, 0.75, 1.0])
+
+
+def test_routing_without_ablated_columns_falls_back_to_training_rates() -> None:
+    run = parse_text(log_text(preset="preset=t arm=routing seed=1"), "r.log")
+    np.testing.assert_array_equal(run.metrics["hack"], [0.0, 0.25, 0.5])
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    [
+        "2026-11-20 14:02:11.411 | INFO | ",
+        "2026-11-20 14:02:11.411 | INFO     | __main__:train:88 - ",
+        "",
+        "2026-11-20T14:02:11.411+00:00 | INFO | ",
+    ],
+)
+def test_prefix_recognised_by_shape(prefix: str) -> None:
+    run = parse_text(log_text(prefix=prefix), "p.log")
+    np.testing.assert_array_equal(run.steps, [0, 1, 2])
+    np.testing.assert_array_equal(run.metrics["hack"], [0.0, 0.25, 0.5])
+
+
+def test_message_split() -> None:
+    assert message("2026-11-20 14:02:11.411 | INFO     | m:f:1 - 3 a b") == ("INFO", "3 a b")
+    assert message("2026-11-20 14:02:11.411 | DEBUG | checkpoint saved") == ("DEBUG", "checkpoint saved")
+    assert message("12 0.5 1/2") == (None, "12 0.5 1/2")
+
+
+def test_missing_cosine_columns_are_reported() -> None:
+    header = "step  loss  hack_s↑  gt_s↑  ref_eq  dt"
+    rows = ["0  0.7  0/4  1/4  T  1.0", "1  0.7  1/4  1/4  T  1.0"]
+    run = parse_text(log_text(header=header, rows=rows), "c.log")
+    assert run.missing == ("teacher", "student")
+    assert set(run.metrics) == {"hack", "solve"}
+    assert any("no column for teacher, student" in note for note in run.notes)
+
+
+def test_resumed_run_keeps_the_later_occurrence() -> None:
+    rows = [
+        "0  0.7  0/4  1/4  0/4  1/4  +0.300  +0.050  T  1.0",
+        "1  0.7  1/4  1/4  0/4  1/4  +0.300  +0.050  T  1.0",
+        "2  0.7  2/4  1/4  0/4  1/4  +0.300  +0.050  T  1.0",
+        "1  0.7  3/4  1/4  0/4  1/4  +0.300  +0.050  T  1.0",  # resumed from step 1
+        "2  0.7  4/4  1/4  0/4  1/4  +0.300  +0.050  T  1.0",
+        "3  0.7  0/4  1/4  0/4  1/4  +0.300  +0.050  T  1.0",
+    ]
+    run = parse_text(log_text(rows=rows), "resume.log")
+    np.testing.assert_array_equal(run.steps, [0, 1, 2, 3])
+    np.testing.assert_array_equal(run.metrics["hack"], [0.0, 0.75, 1.0, 0.0])
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("", "empty file"),
+        ("hello\nthis is a readme\n", "no argv line"),
+        (log_text().split("step  loss")[0], "no metric header"),
+        (log_text(rows=[]), "no metric rows"),
+    ],
+)
+def test_unusable_logs_name_file_and_reason(write_log, text: str, reason: str) -> None:
+    path = write_log("bad.log", text)
+    with pytest.raises(ReportError) as err:
+        parse_file(str(path))
+    assert str(path) in str(err.value) and reason in str(err.value)
+
+
+def test_binary_junk(write_log) -> None:
+    path = write_log("junk.log", bytes(range(256)) * 40)
+    with pytest.raises(ReportError, match="binary data"):
+        parse_file(str(path))
+
+
+def test_gzip_and_provenance(write_log, tmp_path: Path) -> None:
+    text = log_text()
+    plain = write_log("a.log", text)
+    packed = tmp_path / "b.log.gz"
+    packed.write_bytes(gzip.compress(text.encode()))
+    a, b = parse_file(str(plain)), parse_file(str(packed))
+    np.testing.assert_array_equal(a.metrics["hack"], b.metrics["hack"])
+    assert b.file is not None and b.file.size == packed.stat().st_size
+    import hashlib
+
+    assert b.file.sha256 == hashlib.sha256(packed.read_bytes()).hexdigest()
+
+
+def test_gather_orders_and_dedupes(tmp_path: Path) -> None:
+    for name in ("b.log", "a.log", "c.log.gz", "notes.txt"):
+        (tmp_path / name).write_text("x")
+    one = gather([str(tmp_path)])
+    two = gather([str(tmp_path / "c.log.gz"), str(tmp_path / "*.log"), str(tmp_path)])
+    assert [Path(p).name for p in one] == ["a.log", "b.log", "c.log.gz"]
+    assert one == two
+    with pytest.raises(ReportError, match="no such file"):
+        gather([str(tmp_path / "missing.log")])
+    with pytest.raises(ReportError, match="matches no files"):
+        gather([str(tmp_path / "*.nothing")])
+
+
+def test_run_names_unique() -> None:
+    names = run_names(["a/x/s1.log", "b/x/s1.log", "c/s2.log"])
+    assert names == {"a/x/s1.log": "a/x/s1.log", "b/x/s1.log": "b/x/s1.log", "c/s2.log": "s2.log"}
+
+
+def test_parse_files_collects_warnings(write_log) -> None:
+    good = write_log("good.log", log_text())
+    bad = write_log("bad.log", "not a log\n")
+    runs, warnings = parse_files([str(bad), str(good)])
+    assert [r.name for r in runs] == ["good.log"]
+    assert len(warnings) == 1 and str(bad) in warnings[0]
+
+
+def _reference():
+    spec = importlib.util.spec_from_file_location("plot_dynamics", REFERENCE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@needs_samples
+@pytest.mark.parametrize("path", sorted(SAMPLES.glob("*/*.log")), ids=lambda p: p.name)
+def test_samples_match_the_reference_parser(path: Path) -> None:
+    """Every shared sample reads to the reference parser's arrays and arm."""
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("loguru")
+    ref = _reference()
+    expected = ref.parse_log(path)
+    run = parse_file(str(path))
+    np.testing.assert_array_equal(run.steps, expected["steps"])
+    for metric, column in [("hack", "hack_s"), ("solve", "gt_s"), ("teacher", "cos_pre_t"),
+                           ("student", "cos_pre_s")]:
+        np.testing.assert_array_equal(run.metrics[metric], expected[column])
+    assert run.arm == ref.classify(expected)
+    assert str(run.seed) == expected["seed"]
