@@ -71,9 +71,7 @@ EXTRA_ARM_COLORS = (
     "#b0407a",  # magenta
     "#8c5a3c",  # brown
     "#6f7f1a",  # olive
-    "#4a7bd0",  # cornflower
-    "#d0672a",  # orange
-    "#5a5a8c",  # slate
+    "#3b8fd0",  # sky (far lighter than online erasure's navy)
 )
 # RdYlGn darkened so every step reads on white (contrast >= 3.5:1): most -> least hacking.
 RANK_RAMP = ("#c1432b", "#c8661f", "#a0861a", "#62922e", "#2f7d4f")
@@ -723,18 +721,20 @@ def _tooltip_layer(name: str, sweep: _Sweep, x: alt.X) -> alt.Chart:
     )
 
 
-def _configure(chart: Any) -> Any:
-    return (
-        chart.configure_view(stroke=None)
-        .configure_axis(
+def _config() -> alt.Config:
+    """The reference's look: no frame, no grid, quiet type (passed in, not chained:
+    each `configure_*` call deep-copies the whole chart)."""
+    return alt.Config(
+        view=alt.ViewConfig(stroke=None),
+        axis=alt.AxisConfig(
             grid=False,
             labelFontSize=10,
             titleFontSize=11,
             titleFontWeight="normal",
             domainColor="#333333",
             tickColor="#333333",
-        )
-        .configure_header(labelFontSize=11, labelColor="#222222")
+        ),
+        header=alt.HeaderConfig(labelFontSize=11, labelColor="#222222"),
     )
 
 
@@ -807,8 +807,11 @@ def grid_chart(
         ),
         title=_title(GRID_TITLE, GRID_TITLE_RAW),
         spacing=12,
-    ).resolve_scale(x="shared", color="independent")
-    return _configure(chart)
+        # Zoom moves every panel together; each row keeps its own y and colours.
+        resolve=alt.Resolve(scale=alt.ScaleResolveMap(x="shared", color="independent")),
+        config=_config(),
+    )
+    return chart
 
 
 def _grid_labels(
@@ -861,7 +864,7 @@ def _grid_row(
     )
     x = alt.X(
         "x:Q",
-        scale=alt.Scale(domain=sweep.x_domain, nice=False, zero=False),
+        scale=alt.Scale(domain=sweep.x_domain, nice=True, zero=False),
         axis=alt.Axis(title=x_title, labels=x_title is not None, tickCount=5),
     )
     y = alt.Y(
@@ -1013,7 +1016,7 @@ def overlay_chart(
     )
     x = alt.X(
         "x:Q",
-        scale=alt.Scale(domain=sweep.x_domain, nice=False, zero=False),
+        scale=alt.Scale(domain=sweep.x_domain, nice=True, zero=False),
         axis=alt.Axis(title="optimizer step", tickCount=8),
     )
     y = alt.Y(
@@ -1059,5 +1062,6 @@ def overlay_chart(
         title=_title(OVERLAY_TITLE, OVERLAY_TITLE_RAW),
         width=width,
         height=height,
+        config=_config(),
     )
-    return _configure(chart)
+    return chart

@@ -25,6 +25,8 @@ log = logging.getLogger("report")
 
 GRID_PNG = "dynamics.png"
 OVERLAY_PNG = "dynamics_hack_overlay.png"
+# Device pixels per CSS pixel of the pictures inside the page (the files beside it: 2).
+PICTURE_SCALE = 1.0
 # Above this, the tidy series no longer rides inside the page (it would dominate an
 # emailed file); it is written beside the HTML instead, and the page says so.
 SERIES_EMBED_LIMIT = 1_500_000
@@ -152,11 +154,23 @@ def build_report(sweep: object, options: Options | None = None) -> BuiltReport:
     final_hack = dict(zip(per_arm["arm"], per_arm["final_hack_mean"], strict=True))
     colors = charts.arm_colors(runs["arm"], mode=options.arm_colors, final_hack=final_hack)
 
-    grid = charts.grid_chart(runs, series, max_points=options.max_points)
-    overlay = charts.overlay_chart(runs, series, colors=colors, max_points=options.max_points)
-    grid_spec, overlay_spec = grid.to_dict(), overlay.to_dict()
-    grid_png = export.to_png(grid_spec, scale=options.png_scale)
-    overlay_png = export.to_png(overlay_spec, scale=options.png_scale)
+    means = summary.seed_means(runs, series)
+    run_onsets = summary.run_onsets(series)
+    grid = charts.grid_chart(
+        runs, series, means=means, onsets=run_onsets, max_points=options.max_points
+    )
+    overlay = charts.overlay_chart(
+        runs, series, colors=colors, means=means, onsets=run_onsets,
+        max_points=options.max_points,
+    )
+    # The specs are validated against the Vega-Lite schema in the tests; skipping it here
+    # saves a third of a second on every report.
+    grid_spec, overlay_spec = grid.to_dict(validate=False), overlay.to_dict(validate=False)
+    # The page's own pictures, seen only with JavaScript off, are drawn at their CSS size:
+    # 2x pictures inlined as base64 would push an emailed demo page past 2 MB. The PNG
+    # files beside the page stay at `png_scale`, crisp for slides.
+    grid_picture = export.to_png(grid_spec, scale=PICTURE_SCALE)
+    overlay_picture = export.to_png(overlay_spec, scale=PICTURE_SCALE)
 
     arms_text = ", ".join(
         f"{arm} at step {onsets[arm]:.0f}" if arm in onsets else f"{arm} never"
@@ -171,7 +185,8 @@ def build_report(sweep: object, options: Options | None = None) -> BuiltReport:
         key="grid",
         title="Dynamics by arm",
         spec=grid_spec,
-        png=grid_png,
+        png=grid_picture,
+        png_scale=PICTURE_SCALE,
         alt=(
             f"Small multiples, one column per arm ({', '.join(per_arm['arm'])}): the top row "
             "shows the student's hack rate (red) and solve rate (green), the bottom row the "
@@ -187,7 +202,8 @@ def build_report(sweep: object, options: Options | None = None) -> BuiltReport:
         key="overlay",
         title="Hack rate by arm",
         spec=overlay_spec,
-        png=overlay_png,
+        png=overlay_picture,
+        png_scale=PICTURE_SCALE,
         alt=(
             "One panel of the student's smoothed hack rate per arm against optimizer step, "
             f"seeds faint and arm means bold. Final mean hack rate: {finals_text}. "
@@ -236,8 +252,8 @@ def build_report(sweep: object, options: Options | None = None) -> BuiltReport:
         ema_span=EMA_SPAN,
     )
     if options.png:
-        extras[GRID_PNG] = grid_png
-        extras[OVERLAY_PNG] = overlay_png
+        extras[GRID_PNG] = export.to_png(grid_spec, scale=options.png_scale)
+        extras[OVERLAY_PNG] = export.to_png(overlay_spec, scale=options.png_scale)
     return BuiltReport(html=render.render_page(page), extras=extras)
 
 

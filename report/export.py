@@ -2,12 +2,14 @@
 
 vl-convert carries Vega, Vega-Lite and vega-embed itself, so neither rendering nor the
 page ever needs the network. The bundle costs about a second to build, so it is cached
-on disk, keyed by the vl-convert version that built it.
+on disk, keyed by the vl-convert version that built it, and so are rendered PNGs, keyed
+by their spec. `REPORT_NO_CACHE=1` turns the cache off; `REPORT_CACHE_DIR` moves it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 from functools import cache
@@ -28,13 +30,57 @@ def vegalite_version() -> str | None:
 
 
 def to_png(spec: Spec, scale: float = 2.0) -> bytes:
-    """A PNG of the chart at `scale` times its CSS size (2 = crisp on slides)."""
-    return bytes(vl_convert.vegalite_to_png(spec, vl_version=vegalite_version(), scale=scale))
+    """A PNG of the chart at `scale` times its CSS size (2 = crisp on slides).
+
+    Rendering costs about a second a chart, so PNGs are kept in a content-addressed
+    disk cache: the same spec, scale and vl-convert give the same bytes anyway.
+    """
+    text = json.dumps(spec, sort_keys=True, separators=(",", ":"))
+    key = hashlib.sha256(f"{_bundle_version_key()}|{scale}|{text}".encode()).hexdigest()
+    path = cache_dir() / "renders" / f"{key}.png"
+    if _cache_enabled():
+        try:
+            return path.read_bytes()
+        except OSError:
+            pass
+    png = bytes(vl_convert.vegalite_to_png(spec, vl_version=vegalite_version(), scale=scale))
+    if _cache_enabled():
+        _store(path, png)
+        _prune(path.parent, keep=RENDER_CACHE_FILES)
+    return png
 
 
 def to_svg(spec: Spec) -> str:
     """A standalone SVG of the chart."""
     return str(vl_convert.vegalite_to_svg(spec, vl_version=vegalite_version()))
+
+
+RENDER_CACHE_FILES = 64
+
+
+def _cache_enabled() -> bool:
+    return os.environ.get("REPORT_NO_CACHE", "") in ("", "0")
+
+
+def _store(path: Path, data: bytes) -> None:
+    """Write a cache entry atomically; a cache that cannot be written is skipped."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".tmp-", delete=False) as tmp:
+            tmp.write(data)
+        os.replace(tmp.name, path)
+    except OSError:
+        pass
+
+
+def _prune(folder: Path, keep: int) -> None:
+    """Keep the `keep` most recently written entries."""
+    try:
+        entries = sorted(folder.glob("*.png"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for stale in entries[keep:]:
+            stale.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def cache_dir() -> Path:
@@ -63,18 +109,11 @@ def javascript_bundle() -> str:
     a cache that cannot be read or written is simply rebuilt (never an error).
     """
     path = cache_dir() / f"vega-bundle-{_bundle_version_key()}.js"
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        pass
+    if _cache_enabled():
+        try:
+            return path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            pass
     bundle = str(vl_convert.javascript_bundle(vl_version=vegalite_version()))
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(
-            "w", encoding="utf-8", dir=path.parent, prefix=".bundle-", delete=False
-        ) as tmp:
-            tmp.write(bundle)
-        os.replace(tmp.name, path)
-    except OSError:
-        pass  # a read-only home still gets a report, only a slower one
+    _store(path, bundle.encode("utf-8"))  # a read-only home still gets a report, only slower
     return bundle

@@ -266,6 +266,9 @@ def parse_text(text: str, path: str, name: str | None = None) -> ParsedLog:
         )
     metrics = {m: np.concatenate(parts)[keep] for m, parts in value_parts.items() if m in present}
     missing = tuple(m for m in METRICS if m not in present)
+    if not present:  # e.g. a routing run whose only rows sit under a header without *_abl
+        msg = f"{path}: its rows have no column for any metric ({', '.join(columns.values())})"
+        raise ReportError(msg)
     if missing:
         notes.append(f"{path}: no column for {', '.join(missing)}")
     return ParsedLog(

@@ -17,6 +17,14 @@
       downloadFileName: key
     }).then(function (result) {
       window.reportViews[key] = result.view;
+      // Vega names its canvas "Vega visualization"; the group around it already says
+      // what the chart shows, so the canvas takes the section's title.
+      var graphic = live.querySelector("[role='graphics-document']");
+      var title = figure.getAttribute("aria-labelledby");
+      if (graphic && title) {
+        graphic.removeAttribute("aria-label");
+        graphic.setAttribute("aria-labelledby", title);
+      }
       live.hidden = false;
       if (picture) { picture.remove(); }
       figure.setAttribute("data-drawn", "true");

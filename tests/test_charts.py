@@ -317,6 +317,19 @@ def test_grid_series_colours_and_y_domains(grid_spec):
     assert grid_spec["resolve"]["scale"]["x"] == "shared"
 
 
+def test_cosine_axis_reaches_at_least_minus_0_05():
+    """min(-0.05, lowest cosine - 0.02): all-positive cosines still show the zero line."""
+    runs, series = hand_tables({
+        ("a.log", "vanilla", 1): {"hack": [0, 0.1], "teacher": [0.3, 0.2], "student": [0.1, 0.01]},
+        ("b.log", "routing", 1): {"hack": [0, 0], "teacher": [0.3, -0.2], "student": [0.0, 0.1]},
+    })
+    only_a = runs[runs["run"] == "a.log"]
+    low = layers(charts.grid_chart(only_a, series[series["run"] == "a.log"]).to_dict())
+    assert low["cos_means"]["encoding"]["y"]["scale"]["domain"] == [-0.05, 0.45]
+    both = layers(charts.grid_chart(runs, series).to_dict())
+    assert both["cos_means"]["encoding"]["y"]["scale"]["domain"] == [pytest.approx(-0.22), 0.45]
+
+
 @needs_samples
 def test_mean_onset_rule_is_the_mean_of_hand_read_onsets(grid_spec):
     arms = lookup_array(grid_spec, "t_arm")
@@ -461,15 +474,18 @@ def test_interaction_params_are_named_and_point_at_real_views(which, grid_spec, 
 
 
 @needs_samples
-def test_specs_are_deterministic(converge):
-    def build():
-        return json.dumps(
-            [charts.grid_chart(converge.runs, converge.series).to_dict(),
-             charts.overlay_chart(converge.runs, converge.series).to_dict()],
-            sort_keys=True,
-        )
+def test_specs_are_deterministic(converge, grid_spec, overlay_spec):
+    again = [charts.grid_chart(converge.runs, converge.series).to_dict(),
+             charts.overlay_chart(converge.runs, converge.series).to_dict()]
+    assert json.dumps(again, sort_keys=True) == json.dumps([grid_spec, overlay_spec],
+                                                            sort_keys=True)
 
-    assert build() == build()
+
+def test_raw_values_can_be_the_first_view():
+    runs, series = hand_tables({("a.log", "vanilla", 1): {"hack": [0.0, 0.5], "solve": [0.2, 0.3]}})
+    spec = charts.overlay_chart(runs, series, value="value").to_dict()
+    assert {p["name"]: p for p in spec["params"]}["values"]["value"] == "raw"
+    assert "raw values" in spec["title"]["text"]["expr"]
 
 
 @needs_samples

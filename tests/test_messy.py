@@ -348,3 +348,18 @@ def test_step_column_of_odd_digits(write_log) -> None:
     run = parse_file(str(write_log("odd.log", log_text(header=header, rows=rows))))
     np.testing.assert_array_equal(run.steps, [0, 3])  # ٣ is an Arabic-Indic three
     np.testing.assert_array_equal(run.metrics["hack"], [0.0, 0.5])
+
+
+def test_rows_without_any_metric_column(write_log) -> None:
+    """A routing run whose only rows sit under a header without hack_abl/solve_abl (or
+    cosines) holds nothing to show: unusable, not a run with no series."""
+    text = log_text(
+        preset="preset=t arm=routing seed=1",
+        header="step  hack_s  gt_s  ref_eq  hack_abl  solve_abl",
+        rows=[],
+    ) + log_text(preset="preset=t arm=routing seed=1", header="step  hack_s  ref_eq",
+                 rows=["0  1/4  T", "1  2/4  F"])
+    path = write_log("routing_no_abl_rows.log", text)
+    reason = "its rows have no column for any metric (hack_abl, solve_abl, cos_pre_t, cos_pre_s)"
+    with pytest.raises(ReportError, match=re.escape(f"{path}: {reason}")):
+        parse_file(str(path))
