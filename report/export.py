@@ -114,6 +114,7 @@ def javascript_bundle() -> str:
             return path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             pass
-    bundle = str(vl_convert.javascript_bundle(vl_version=vegalite_version()))
+    # The stub marks `snippet` as required; the function's default is the global one.
+    bundle = str(vl_convert.javascript_bundle(vl_version=vegalite_version()))  # type: ignore[call-arg]
     _store(path, bundle.encode("utf-8"))  # a read-only home still gets a report, only slower
     return bundle

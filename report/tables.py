@@ -103,8 +103,8 @@ def build_tables(logs: Sequence[ParsedLog]) -> tuple[pd.DataFrame, pd.DataFrame]
             value_col.append(values)
             ema_col.append(ema(values))
 
-    def joined(parts: list[np.ndarray], dtype: object) -> np.ndarray:
-        return np.concatenate(parts) if parts else np.array([], dtype=dtype)
+    def joined(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+        return np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
 
     series = pd.DataFrame(
         {

@@ -12,6 +12,19 @@ SAMPLES = SHARED / "samples"
 REFERENCE = SHARED / "reference" / "plot_dynamics.py"
 
 needs_samples = pytest.mark.skipif(not SAMPLES.is_dir(), reason="../shared/samples not present")
+EPOCH = {"SOURCE_DATE_EPOCH": "1764000000"}  # 2025-11-24 16:00:00 UTC
+
+
+@pytest.fixture(scope="session")
+def converge_site(tmp_path_factory):
+    """The report of ../shared/samples/converge, made once per test session."""
+    from helpers import run_cli
+
+    if not SAMPLES.is_dir():
+        pytest.skip("../shared/samples not present")
+    out = tmp_path_factory.mktemp("converge") / "site" / "index.html"
+    result = run_cli(str(SAMPLES / "converge"), "-o", str(out), env=EPOCH)
+    return out, result
 
 
 def log_text(
@@ -23,11 +36,15 @@ def log_text(
     prefix: str = "2026-11-20 14:02:11.411 | INFO | ",
 ) -> str:
     """A small log in the format of LOG_FORMAT.md, written out by hand."""
-    rows = rows if rows is not None else [
-        "0  0.70  0/4  1/4  0/4  1/4  +0.300  +0.050  T  1.0",
-        "1  0.69  1/4  2/4  0/4  1/4  +0.250  -0.010  F  1.0",
-        "2  0.68  2/4  2/4  0/4  1/4  +0.200  -0.020  T  1.0",
-    ]
+    rows = (
+        rows
+        if rows is not None
+        else [
+            "0  0.70  0/4  1/4  0/4  1/4  +0.300  +0.050  T  1.0",
+            "1  0.69  1/4  2/4  0/4  1/4  +0.250  -0.010  F  1.0",
+            "2  0.68  2/4  2/4  0/4  1/4  +0.200  -0.020  T  1.0",
+        ]
+    )
     lines = [f"argv: {argv}"]
     if preset is not None:
         lines.append(preset)

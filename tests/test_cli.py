@@ -16,7 +16,6 @@ from conftest import REFERENCE, SAMPLES, needs_samples
 from helpers import ROOT, chart_specs, png_size, run_cli, soup, table_rows
 
 RUNS_HEADER = ["run", "arm", "seed", "steps", "onset step", "final hack", "final solve"]
-EPOCH = {"SOURCE_DATE_EPOCH": "1764000000"}
 
 
 def reference():
@@ -35,17 +34,15 @@ def expected_rows(folder: Path) -> dict[str, list[str]]:
         hack, solve = ref._ema(run["hack_s"]), ref._ema(run["gt_s"])
         onset = ref._onset(run["steps"], run["hack_s"])
         rows[path.name] = [
-            path.name, ref.classify(run), run["seed"], str(len(run["steps"])),
-            "" if onset is None else str(onset), f"{hack[-1]:.3f}", f"{solve[-1]:.3f}",
+            path.name,
+            ref.classify(run),
+            run["seed"],
+            str(len(run["steps"])),
+            "" if onset is None else str(onset),
+            f"{hack[-1]:.3f}",
+            f"{solve[-1]:.3f}",
         ]
     return rows
-
-
-@pytest.fixture(scope="module")
-def converge_site(tmp_path_factory) -> tuple[Path, object]:
-    out = tmp_path_factory.mktemp("converge") / "site" / "index.html"
-    result = run_cli(str(SAMPLES / "converge"), "-o", str(out), env=EPOCH)
-    return out, result
 
 
 @needs_samples
@@ -77,8 +74,9 @@ def test_converge_runs_table_equals_reference(converge_site) -> None:
         assert row == expected[row[0]]
     # Arm order in the table: vanilla, static erasure, online erasure, routing.
     arms = [row[1] for row in body]
-    assert arms == sorted(arms, key=["vanilla", "static erasure", "online erasure",
-                                     "routing"].index)
+    assert arms == sorted(
+        arms, key=["vanilla", "static erasure", "online erasure", "routing"].index
+    )
 
 
 @needs_samples

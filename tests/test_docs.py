@@ -44,16 +44,29 @@ def _fresh_venv(where: Path) -> dict[str, str]:
     pip_shim.write_text(f'#!/bin/sh\nexec "{bindir / "python"}" -m pip "$@"\n')
     pip_shim.chmod(0o755)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    env.update(PATH=f"{bindir}{os.pathsep}{env.get('PATH', '')}", VIRTUAL_ENV=str(where),
-               PIP_DISABLE_PIP_VERSION_CHECK="1")
+    env.update(
+        PATH=f"{bindir}{os.pathsep}{env.get('PATH', '')}",
+        VIRTUAL_ENV=str(where),
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+    )
     return env
 
 
 @pytest.fixture(scope="module")
 def project_copy(tmp_path_factory) -> Path:
     copy = tmp_path_factory.mktemp("clone") / "report"
-    ignore = shutil.ignore_patterns(".git", "site", "__pycache__", "*.egg-info", "build", "dist",
-                                    ".pytest_cache", ".hypothesis", "artifacts", "out")
+    ignore = shutil.ignore_patterns(
+        ".git",
+        "site",
+        "__pycache__",
+        "*.egg-info",
+        "build",
+        "dist",
+        ".pytest_cache",
+        ".hypothesis",
+        "artifacts",
+        "out",
+    )
     shutil.copytree(ROOT, copy, ignore=ignore)
     return copy
 
@@ -61,8 +74,15 @@ def project_copy(tmp_path_factory) -> Path:
 def test_readme_make_command_as_written(project_copy: Path, tmp_path: Path) -> None:
     make, _ = commands()
     env = _fresh_venv(tmp_path / "venv")
-    result = subprocess.run(["bash", "-c", make], cwd=project_copy, env=env, capture_output=True,
-                            text=True, timeout=600, stdin=subprocess.DEVNULL)
+    result = subprocess.run(
+        ["bash", "-c", make],
+        cwd=project_copy,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        stdin=subprocess.DEVNULL,
+    )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
     site = project_copy / "site"
     header, body = table_rows(soup(site / "index.html"), "runs")
@@ -75,7 +95,10 @@ def test_wheel_installs_and_runs_from_elsewhere(project_copy: Path, tmp_path: Pa
     dist = tmp_path / "dist"
     build = subprocess.run(
         [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist)],
-        cwd=project_copy, capture_output=True, text=True, timeout=600,
+        cwd=project_copy,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
     wheel = next(dist.glob("report-*.whl"))
@@ -85,17 +108,32 @@ def test_wheel_installs_and_runs_from_elsewhere(project_copy: Path, tmp_path: Pa
     assert "report/templates/index.html" in names and "report/py.typed" in names
     env = _fresh_venv(tmp_path / "venv")
     python = str(tmp_path / "venv" / "bin" / "python")
-    install = subprocess.run([python, "-m", "pip", "install", "--no-deps", str(wheel)],
-                             env=env, capture_output=True, text=True, timeout=600)
+    install = subprocess.run(
+        [python, "-m", "pip", "install", "--no-deps", str(wheel)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert install.returncode == 0, install.stderr[-3000:]
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    where = subprocess.run([python, "-c", "import report; print(report.__file__)"],
-                           cwd=elsewhere, env=env, capture_output=True, text=True)
+    where = subprocess.run(
+        [python, "-c", "import report; print(report.__file__)"],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert str(tmp_path / "venv") in where.stdout, where.stdout + where.stderr
-    made = subprocess.run([str(tmp_path / "venv" / "bin" / "report"), "--demo", "-o",
-                           "out/index.html", "--no-png"],
-                          cwd=elsewhere, env=env, capture_output=True, text=True, timeout=600)
+    made = subprocess.run(
+        [str(tmp_path / "venv" / "bin" / "report"), "--demo", "-o", "out/index.html", "--no-png"],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert made.returncode == 0, made.stderr
     _, body = table_rows(soup(elsewhere / "out" / "index.html"), "runs")
     assert len(body) == 12

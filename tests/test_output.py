@@ -88,7 +88,10 @@ def test_ctrl_c_is_one_line_not_a_traceback(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "REPORT_CACHE_DIR": str(tmp_path / "cache")}
     process = subprocess.Popen(
         [sys.executable, "-m", "report", str(logs), "-o", str(tmp_path / "site" / "index.html")],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     time.sleep(1.5)  # inside imports, parsing or rendering: each must stop cleanly
     process.send_signal(signal.SIGINT)

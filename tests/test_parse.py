@@ -67,7 +67,12 @@ def test_arm_from_preset_and_refresh_from_argv() -> None:
         preset="preset=t arm=projected seed=2 batch=4",
     )
     run = parse_text(text, "x/online.log")
-    assert (run.preset_arm, run.arm, run.seed, run.refresh) == ("projected", "online erasure", 2, 20)
+    assert (run.preset_arm, run.arm, run.seed, run.refresh) == (
+        "projected",
+        "online erasure",
+        2,
+        20,
+    )
     assert run.v_hack == "vhack_l14_k8"
     assert run.name == "online.log"
     assert run.argv.startswith("argv: train.py --intervention=erase")
@@ -110,14 +115,19 @@ def test_rows_shorter_than_the_header_and_noise_are_skipped() -> None:
         "1  0.69  1/4  2/4  0/4  1/4  +0.250  -0.010  F  1.0  extra  tokens",
         "2  0.68  2/4  2/4  0/4  1/4  +0.2",  # cut off mid-write
     ]
-    text = log_text(rows=rows) + "2026-11-20 14:03:00.624 | DEBUG | 9 not a row either x x x x x x x\n"
+    text = (
+        log_text(rows=rows) + "2026-11-20 14:03:00.624 | DEBUG | 9 not a row either x x x x x x x\n"
+    )
     run = parse_text(text, "n.log")
     np.testing.assert_array_equal(run.steps, [0, 1])
     np.testing.assert_array_equal(run.metrics["hack"], [0.0, 0.25])
 
 
 def test_routing_uses_ablated_columns() -> None:
-    header = "step  loss  hack_s↑  gt_s↑  hack_t  gt_t  cos_pre_t  cos_pre_s  ref_eq  hack_abl  solve_abl  dt"
+    header = (
+        "step  loss  hack_s↑  gt_s↑  hack_t  gt_t  cos_pre_t  cos_pre_s  ref_eq  "
+        "hack_abl  solve_abl  dt"
+    )
     rows = [
         "0  0.7  2/4  1/4  0/4  1/4  +0.300  +0.050  T  0/4  3/4  1.0",
         "1  0.7  3/4  1/4  0/4  1/4  +0.300  +0.050  T  -  -  1.0",
@@ -155,7 +165,10 @@ def test_prefix_recognised_by_shape(prefix: str) -> None:
 
 def test_message_split() -> None:
     assert message("2026-11-20 14:02:11.411 | INFO     | m:f:1 - 3 a b") == ("INFO", "3 a b")
-    assert message("2026-11-20 14:02:11.411 | DEBUG | checkpoint saved") == ("DEBUG", "checkpoint saved")
+    assert message("2026-11-20 14:02:11.411 | DEBUG | checkpoint saved") == (
+        "DEBUG",
+        "checkpoint saved",
+    )
     assert message("12 0.5 1/2") == (None, "12 0.5 1/2")
 
 
@@ -260,8 +273,12 @@ def test_samples_match_the_reference_parser(path: Path) -> None:
     expected = ref.parse_log(path)
     run = parse_file(str(path))
     np.testing.assert_array_equal(run.steps, expected["steps"])
-    for metric, column in [("hack", "hack_s"), ("solve", "gt_s"), ("teacher", "cos_pre_t"),
-                           ("student", "cos_pre_s")]:
+    for metric, column in [
+        ("hack", "hack_s"),
+        ("solve", "gt_s"),
+        ("teacher", "cos_pre_t"),
+        ("student", "cos_pre_s"),
+    ]:
         np.testing.assert_array_equal(run.metrics[metric], expected[column])
     assert run.arm == ref.classify(expected)
     assert str(run.seed) == expected["seed"]

@@ -47,7 +47,9 @@ def test_run_summary_by_hand() -> None:
     runs, series = _tables()
     table = run_summary(runs, series)
     assert list(table["onset_step"].astype("object").where(table["onset_step"].notna(), None)) == [
-        2, 1, None,
+        2,
+        1,
+        None,
     ]
     # a: hack EMA 0, 0, 0.5/3, 1/3 + (0.5/3)*(2/3); b: 0, 0.25/3; c: 0, 0, 0.
     assert table["final_hack"].tolist() == pytest.approx([1 / 3 + 1 / 9, 0.25 / 3, 0.0])

@@ -34,7 +34,12 @@ def test_ema_matches_a_plain_loop() -> None:
 def test_arm_order() -> None:
     arms = ["routing", "zeta", "confessions", "vanilla", "online erasure", "static erasure"]
     assert arm_order(arms) == [
-        "vanilla", "static erasure", "online erasure", "routing", "confessions", "zeta",
+        "vanilla",
+        "static erasure",
+        "online erasure",
+        "routing",
+        "confessions",
+        "zeta",
     ]
 
 
