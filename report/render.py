@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import pandas as pd
 
 # Vega compiles expressions with `new Function` ('unsafe-eval') and vega-embed injects
 # its styles; nothing may be fetched, framed, submitted or connected to.
@@ -52,7 +53,17 @@ def make_env() -> jinja2.Environment:
     # Compact, key-sorted JSON: smaller pages and byte-identical output for equal input.
     env.policies["json.dumps_kwargs"] = {"sort_keys": True, "separators": (",", ":")}
     env.filters["fixed"] = fixed
+    env.filters["blank"] = blank
     return env
+
+
+def blank(value: Any) -> Any:
+    """Missing values (None, pandas NA, NaN) show as an empty cell."""
+    if value is None or value is pd.NA:
+        return ""
+    if isinstance(value, float) and value != value:
+        return ""
+    return value
 
 
 def fixed(value: Any, digits: int = 3) -> str:

@@ -195,3 +195,29 @@ def test_seed_mean_matches_reference_mean_where_seeds_align() -> None:
     expected = np.nanmean(np.stack([ref._ema(r["hack_s"]) for r in runs]), axis=0)
     got = means[(means.arm == "routing") & (means.metric == "hack")]["ema"].to_numpy()
     np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+def test_a_run_that_never_hacks(tmp_path: Path) -> None:
+    from conftest import log_text
+
+    never = [f"{i}  0.7  0/4  1/4  0/4  1/4  +0.300  +0.050  T  1.0" for i in range(5)]
+    hacks = [f"{i}  0.7  {min(i, 4)}/4  1/4  0/4  1/4  +0.300  +0.050  T  1.0" for i in range(5)]
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "never.log").write_text(log_text(rows=never, preset="preset=t arm=routing seed=1"))
+    (logs / "hacks.log").write_text(log_text(rows=hacks, preset="preset=t arm=routing seed=2"))
+    out = tmp_path / "index.html"
+    result = run_cli(str(logs), "-o", str(out), "--no-png")
+    assert result.returncode == 0, result.stderr
+    page = soup(out)
+    _, runs = table_rows(page, "runs")
+    # hacks.log: hack 0, 1/4, 2/4, 3/4, 1 -> onset step 1; EMA at the end by hand.
+    ema = 0.0
+    for v in (0.0, 0.25, 0.5, 0.75, 1.0):
+        ema = v / 3 + ema * 2 / 3
+    assert runs == [
+        ["never.log", "routing", "1", "5", "", "0.000", "0.250"],
+        ["hacks.log", "routing", "2", "5", "1", f"{ema:.3f}", "0.250"],
+    ]
+    _, arms = table_rows(page, "arms")
+    assert arms[0][:4] == ["routing", "2", "1.0", "1"]  # one seed's onset, one never hacked

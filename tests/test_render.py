@@ -1,0 +1,121 @@
+"""render: autoescaping, data only through |tojson, the CSP, the template's parts."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from bs4 import BeautifulSoup
+
+from report.render import (
+    CONTENT_SECURITY_POLICY,
+    ChartBlock,
+    Download,
+    Page,
+    fixed,
+    make_env,
+    render_page,
+)
+
+# A 1x1 PNG, written out by hand (signature, IHDR, IDAT, IEND).
+PIXEL = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c63f8cfc0f01f0005000201a3f1b8ac0000000049454e44ae426082"
+)
+EVIL = "</script><script>alert(1)</script>&<b>"
+
+
+def page(**changes) -> Page:
+    chart = ChartBlock(
+        key="grid",
+        title="Dynamics by arm",
+        spec={"mark": "line", "title": EVIL},
+        png=PIXEL,
+        alt=f"A chart of {EVIL}.",
+    )
+    values = dict(
+        title=f"Sweep {EVIL}",
+        description="1 run",
+        charts=[chart],
+        runs=[
+            {
+                "run": EVIL,
+                "arm": "vanilla",
+                "seed": 1,
+                "steps": 3,
+                "onset_step": None,
+                "final_hack": 0.12345,
+                "final_solve": float("nan"),
+            }
+        ],
+        arms=[],
+        files=[{"path": EVIL, "size": 1234, "sha256": "ab" * 32}],
+        argvs=[(EVIL, f"argv: {EVIL}")],
+        versions={"report": "0.1.0", "altair": "6"},
+        generated="2025-11-24 16:00:00 UTC",
+        warnings=[f"{EVIL}: empty file"],
+        downloads=[Download("runs.csv", "runs", "text/csv", b"run\nx\n")],
+        javascript="window.vegaEmbed = function () {}; // </script> inside the bundle",
+    )
+    values.update(changes)
+    return Page(**values)
+
+
+def test_everything_from_a_log_is_escaped() -> None:
+    html = render_page(page())
+    document = BeautifulSoup(html, "html.parser")
+    # Only the three scripts the page ships; the evil strings never open a tag.
+    assert len(document.find_all("script")) == 3
+    assert "<script>alert(1)" not in html and "<b>" not in html
+    assert document.find("table", id="runs").find("tbody").th.get_text() == EVIL
+    assert EVIL in document.find(class_="warnings").get_text()
+    assert document.title.get_text() == f"Sweep {EVIL}"
+
+
+def test_chart_specs_reach_javascript_only_as_escaped_json() -> None:
+    html = render_page(page())
+    block = re.search(
+        r'<script type="application/json" id="chart-specs">(.*?)</script>', html, flags=re.S
+    ).group(1)
+    assert "<" not in block and ">" not in block and "&" not in block  # \u003c etc.
+    assert json.loads(block) == {"grid": {"mark": "line", "title": EVIL}}
+    # A "</script" inside the bundle cannot close its script element either.
+    assert "// <\\/script> inside the bundle" in html
+
+
+def test_csp_forbids_the_network() -> None:
+    document = BeautifulSoup(render_page(page()), "html.parser")
+    csp = document.find("meta", attrs={"http-equiv": "Content-Security-Policy"})["content"]
+    assert csp == CONTENT_SECURITY_POLICY
+    directives = dict(d.strip().split(" ", 1) for d in csp.split(";"))
+    assert directives["default-src"] == "'none'"
+    assert directives["script-src"] == "'unsafe-inline' 'unsafe-eval'"
+    assert directives["connect-src"] == "'none'"
+    assert directives["img-src"] == "data: blob:"
+
+
+def test_numbers_formatting() -> None:
+    document = BeautifulSoup(render_page(page()), "html.parser")
+    cells = [td.get_text() for td in document.find("table", id="runs").find("tbody").find_all("td")]
+    assert cells == ["vanilla", "1", "3", "", "0.123", ""]  # no onset, NaN -> empty
+    assert fixed(0.0005, 3) == "0.001" or fixed(0.0005, 3) == "0.000"  # float rounding
+    assert fixed(None) == "" and fixed("x") == "" and fixed(2, 1) == "2.0"
+
+
+def test_picture_and_download_are_inline() -> None:
+    document = BeautifulSoup(render_page(page()), "html.parser")
+    img = document.find("img", class_="static")
+    assert img["src"].startswith("data:image/png;base64,")
+    assert img["alt"] == f"A chart of {EVIL}."
+    link = document.find("a", attrs={"download": "runs.csv"})
+    assert link["href"] == "data:text/csv;base64,cnVuCngK"
+
+
+def test_environment_is_strict_and_autoescaping() -> None:
+    env = make_env()
+    assert env.autoescape is True
+    import jinja2
+    import pytest
+
+    with pytest.raises(jinja2.UndefinedError):
+        env.from_string("{{ missing }}").render()
