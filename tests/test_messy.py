@@ -72,10 +72,13 @@ def _good_runs() -> list[Good]:
     no_preset.data = _without_line(no_preset.data, b"preset=demo arm=")
     return [
         Good("ansi.log", simulate_run("vanilla", 1, STEPS, ansi=True)),
-        Good("loguru.log",
-             simulate_run("static", 1, STEPS, loguru_default=True, levels_noise=True)),
-        Good("loguru_ansi.log",
-             simulate_run("routing", 4, STEPS, ansi=True, loguru_default=True, levels_noise=True)),
+        Good(
+            "loguru.log", simulate_run("static", 1, STEPS, loguru_default=True, levels_noise=True)
+        ),
+        Good(
+            "loguru_ansi.log",
+            simulate_run("routing", 4, STEPS, ansi=True, loguru_default=True, levels_noise=True),
+        ),
         Good("crlf.log", simulate_run("online", 1, STEPS, crlf=True)),
         Good("truncated.log", simulate_run("routing", 1, STEPS, truncate_last=True)),
         Good("bad_bytes.log", simulate_run("vanilla", 2, STEPS, bad_bytes=True)),
@@ -83,16 +86,22 @@ def _good_runs() -> list[Good]:
         Good("resumed.log", simulate_run("online", 2, 200, resume_at=RESUME_AT)),
         Good("packed.log.gz", simulate_run("routing", 2, STEPS), gz=True),
         Good("nan_cells.log", vanilla_nan),
-        Good("no_cosines.log",
-             simulate_run("static", 3, STEPS, drop_columns=("cos_pre_t", "cos_pre_s"))),
-        Good("extra_columns.log",
-             simulate_run("online", 3, STEPS, extra_columns=("kl", "entropy", "grad_norm"))),
+        Good(
+            "no_cosines.log",
+            simulate_run("static", 3, STEPS, drop_columns=("cos_pre_t", "cos_pre_s")),
+        ),
+        Good(
+            "extra_columns.log",
+            simulate_run("online", 3, STEPS, extra_columns=("kl", "entropy", "grad_norm")),
+        ),
         Good("no_prefix.log", simulate_run("routing", 3, STEPS, no_prefix=True)),
         Good("confessions_s1.log", simulate_run("confessions", 1, STEPS)),
         Good("confessions_s2.log", simulate_run("confessions", 2, STEPS // 2, crlf=True)),
         Good("short_seed.log", simulate_run("vanilla", 4, STEPS // 3)),
-        Good("old_preset_in_argv.log",
-             simulate_run("static", 4, STEPS, generation="older", preset_in_argv=True)),
+        Good(
+            "old_preset_in_argv.log",
+            simulate_run("static", 4, STEPS, generation="older", preset_in_argv=True),
+        ),
         Good("no_preset.log", no_preset),
     ]
 
@@ -166,7 +175,9 @@ def test_exactly_the_usable_runs(sweep: report.Sweep) -> None:
 def test_resumed_run_counts_unique_steps(sweep: report.Sweep) -> None:
     runs = sweep.runs.set_index("run")
     assert runs.loc["resumed.log", "steps"] == 200
-    resumed = sweep.series[(sweep.series["run"] == "resumed.log") & (sweep.series["metric"] == "hack")]
+    resumed = sweep.series[
+        (sweep.series["run"] == "resumed.log") & (sweep.series["metric"] == "hack")
+    ]
     np.testing.assert_array_equal(resumed["step"], np.arange(200))
 
 
@@ -177,7 +188,12 @@ def test_new_arm_keeps_its_own_name(sweep: report.Sweep) -> None:
     assert list(confessions["steps"]) == [STEPS, STEPS // 2]
     # Known arms first in their fixed order, then the new one; never merged into another.
     assert list(dict.fromkeys(runs["arm"])) == [
-        "vanilla", "static erasure", "online erasure", "routing", "confessions"]
+        "vanilla",
+        "static erasure",
+        "online erasure",
+        "routing",
+        "confessions",
+    ]
 
 
 def test_seeds_of_different_length(sweep: report.Sweep) -> None:
@@ -195,10 +211,12 @@ def test_every_series_is_the_simulators_truth(sweep: report.Sweep) -> None:
         assert list(dict.fromkeys(mine["metric"])) == expected, good.file
         for metric in expected:
             rows = mine[mine["metric"] == metric]
-            np.testing.assert_array_equal(rows["step"].to_numpy(), sim.steps,
-                                          err_msg=f"{good.file} {metric}")
-            np.testing.assert_array_equal(rows["value"].to_numpy(), sim.truth[metric],
-                                          err_msg=f"{good.file} {metric}")
+            np.testing.assert_array_equal(
+                rows["step"].to_numpy(), sim.steps, err_msg=f"{good.file} {metric}"
+            )
+            np.testing.assert_array_equal(
+                rows["value"].to_numpy(), sim.truth[metric], err_msg=f"{good.file} {metric}"
+            )
 
 
 def test_no_cosines_still_gives_rates(sweep: report.Sweep) -> None:
@@ -259,7 +277,8 @@ def test_input_order_never_matters(sweep: report.Sweep, corpus: Path) -> None:
         _assert_same(sweep, again)
         # The same warnings but the directory's: given by name, a folder is a folder.
         assert sorted(again.warnings) == sorted(
-            w for w in sweep.warnings if not w.startswith(str(corpus / "unreadable.log")))
+            w for w in sweep.warnings if not w.startswith(str(corpus / "unreadable.log"))
+        )
     by_globs = report.load_sweep([str(corpus / "*.log.gz"), str(corpus / "*.log")])
     _assert_same(sweep, by_globs)
     assert by_globs.warnings == sweep.warnings
@@ -327,8 +346,11 @@ def test_header_token_without_a_name_keeps_its_column() -> None:
     ("preset", "argv", "what"),
     [
         ("preset=t arm=vanilla seed=99999999999999999999", "train.py --seed=1", "seed"),
-        ("preset=t arm=projected seed=1", "train.py --vhack-refresh-every=1" + "0" * 30,
-         "--vhack-refresh-every"),
+        (
+            "preset=t arm=projected seed=1",
+            "train.py --vhack-refresh-every=1" + "0" * 30,
+            "--vhack-refresh-every",
+        ),
         ("preset=t arm=vanilla seed=" + "7" * 5000, "train.py", "seed"),  # past int()'s limit
     ],
     ids=["seed", "refresh", "seed-past-int-limit"],
@@ -343,8 +365,11 @@ def test_absurd_metadata_numbers(write_log, preset: str, argv: str, what: str) -
 def test_step_column_of_odd_digits(write_log) -> None:
     """`²` is a digit to str.isdigit but not to int(): such a row is skipped, not a crash."""
     header = "loss  step  hack_s  gt_s  cos_pre_t  cos_pre_s  ref_eq"
-    rows = ["0  0  0/4  1/4  +0.1  +0.2  T", "1  ²  1/4  1/4  +0.1  +0.2  T",
-            "2  ٣  2/4  1/4  +0.1  +0.2  T"]
+    rows = [
+        "0  0  0/4  1/4  +0.1  +0.2  T",
+        "1  ²  1/4  1/4  +0.1  +0.2  T",
+        "2  ٣  2/4  1/4  +0.1  +0.2  T",
+    ]
     run = parse_file(str(write_log("odd.log", log_text(header=header, rows=rows))))
     np.testing.assert_array_equal(run.steps, [0, 3])  # ٣ is an Arabic-Indic three
     np.testing.assert_array_equal(run.metrics["hack"], [0.0, 0.5])
@@ -357,8 +382,11 @@ def test_rows_without_any_metric_column(write_log) -> None:
         preset="preset=t arm=routing seed=1",
         header="step  hack_s  gt_s  ref_eq  hack_abl  solve_abl",
         rows=[],
-    ) + log_text(preset="preset=t arm=routing seed=1", header="step  hack_s  ref_eq",
-                 rows=["0  1/4  T", "1  2/4  F"])
+    ) + log_text(
+        preset="preset=t arm=routing seed=1",
+        header="step  hack_s  ref_eq",
+        rows=["0  1/4  T", "1  2/4  F"],
+    )
     path = write_log("routing_no_abl_rows.log", text)
     reason = "its rows have no column for any metric (hack_abl, solve_abl, cos_pre_t, cos_pre_s)"
     with pytest.raises(ReportError, match=re.escape(f"{path}: {reason}")):

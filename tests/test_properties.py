@@ -102,27 +102,63 @@ _MESSAGES = [
     "3 workers ready",
 ]
 _TOKENS = [
-    "step", "hack_s", "gt_s", "ref_eq", "cos_pre_t", "cos_pre_s", "hack_abl", "solve_abl",
-    "hack_s↑", "Δkl", "argv:", "arm=routing", "seed=", "--vhack-refresh-every=3", "7/28",
-    "0/0", "3/0", "+0.264", "-0.000", "nan", "inf", "-inf", "-", "T", "F", "0", "12",
-    "99999999999999999999", "²", "٣", "１２", "\x1b[1m", "\x1b[", "\ufffd", "\x00", "|",
-    "\u2028", "\x85", "\x0b", "\r",
+    "step",
+    "hack_s",
+    "gt_s",
+    "ref_eq",
+    "cos_pre_t",
+    "cos_pre_s",
+    "hack_abl",
+    "solve_abl",
+    "hack_s↑",
+    "Δkl",
+    "argv:",
+    "arm=routing",
+    "seed=",
+    "--vhack-refresh-every=3",
+    "7/28",
+    "0/0",
+    "3/0",
+    "+0.264",
+    "-0.000",
+    "nan",
+    "inf",
+    "-inf",
+    "-",
+    "T",
+    "F",
+    "0",
+    "12",
+    "99999999999999999999",
+    "²",
+    "٣",
+    "１２",
+    "\x1b[1m",
+    "\x1b[",
+    "\ufffd",
+    "\x00",
+    "|",
+    "\u2028",
+    "\x85",
+    "\x0b",
+    "\r",
 ]
 _token = st.sampled_from(_TOKENS) | st.integers(-3, 400).map(str) | st.text(max_size=4)
 _message = st.sampled_from(_MESSAGES) | st.lists(_token, max_size=14).map("  ".join)
 _line = st.builds(str.__add__, st.sampled_from(_PREFIXES), _message).map(str.encode)
 _row = st.builds(
     lambda prefix, step, cells: f"{prefix}{step}  {'  '.join(cells)}".encode(),
-    st.sampled_from(_PREFIXES), st.integers(0, 400), st.lists(_token, min_size=2, max_size=12),
+    st.sampled_from(_PREFIXES),
+    st.integers(0, 400),
+    st.lists(_token, min_size=2, max_size=12),
 )
 
 
 @st.composite
 def loggy_bytes(draw: Callable) -> bytes:
     """Often an argv, preset and header line, then any mix of lines, rows and bytes."""
-    head = [m for m, keep in zip(_MESSAGES[:3], draw(st.lists(st.booleans(), min_size=3,
-                                                                 max_size=3)), strict=True)
-            if keep]
+    keep = draw(st.lists(st.booleans(), min_size=3, max_size=3))
+    head = [m for m, wanted in zip(_MESSAGES[:3], keep, strict=True) if wanted]
     head.append(draw(st.sampled_from(_MESSAGES[4:7])))
     prefix = draw(st.sampled_from(_PREFIXES))
     lines = [(prefix + m).encode() for m in head]
@@ -151,9 +187,7 @@ def _corrupt(packed: bytes, at: int, junk: bytes) -> bytes:
     at=st.integers(0, 1 << 16),
     junk=st.binary(min_size=1, max_size=16),
 )
-def test_any_bytes_as_a_gz_log(
-    folder: Path, data: bytes, how: str, at: int, junk: bytes
-) -> None:
+def test_any_bytes_as_a_gz_log(folder: Path, data: bytes, how: str, at: int, junk: bytes) -> None:
     packed = gzip.compress(data, compresslevel=1, mtime=0)
     file = {
         "raw": data,  # not gzip at all
@@ -175,22 +209,41 @@ def test_any_bytes_as_a_gz_log(
 _BASES = [
     simulate_run("routing", 1, 60, ansi=True, loguru_default=True, levels_noise=True).data,
     simulate_run("static", 2, 40, generation="older", crlf=True).data,
-    simulate_run("online", 3, 80, generation="newer", resume_at=60, header_repeat=True,
-                 nan_cells=True).data,
+    simulate_run(
+        "online", 3, 80, generation="newer", resume_at=60, header_repeat=True, nan_cells=True
+    ).data,
     simulate_run("confessions", 4, 30, no_prefix=True, bad_bytes=True).data,
 ]
-_HOSTILE = [b" step ", b" hack_s ", b" ref_eq ", b" arm=", b"seed=", b"argv:", b"preset=",
-            b" 99999999999999999999 ", b"seed=99999999999999999999", b" \xc2\xb2 ",
-            b" \xd9\xa3 ", b"--vhack-refresh-every=123456789012345678901 ", b"\x00", b"\t",
-            b"| INFO |", b"| DEBUG |", b"\xe2\x80\xa8", b"-", b"/0", "Δ".encode()]
+_HOSTILE = [
+    b" step ",
+    b" hack_s ",
+    b" ref_eq ",
+    b" arm=",
+    b"seed=",
+    b"argv:",
+    b"preset=",
+    b" 99999999999999999999 ",
+    b"seed=99999999999999999999",
+    b" \xc2\xb2 ",
+    b" \xd9\xa3 ",
+    b"--vhack-refresh-every=123456789012345678901 ",
+    b"\x00",
+    b"\t",
+    b"| INFO |",
+    b"| DEBUG |",
+    b"\xe2\x80\xa8",
+    b"-",
+    b"/0",
+    "Δ".encode(),
+]
 
 Lines = list[bytes]
+_DAMAGES = "delete duplicate swap insert flip ansi crlf hostile split join".split()
 
 
 def _mutation(draw: Callable, lines: Lines) -> None:
     """Apply one random damage to lines, in place."""
-    kind = draw(st.sampled_from(["delete", "duplicate", "swap", "insert", "flip", "ansi",
-                                 "crlf", "hostile", "split", "join"]))
+    kind = draw(st.sampled_from(_DAMAGES))
     i = draw(st.integers(0, len(lines) - 1))
     line = lines[i]
     at = draw(st.integers(0, len(line)))
@@ -247,8 +300,17 @@ def test_damaged_logs(folder: Path, data: bytes, gz: bool) -> None:
 
 KNOWN_ARMS = ("vanilla", "static", "online", "routing")
 arm_words = st.sampled_from(KNOWN_ARMS) | st.from_regex(r"[a-z][a-z0-9_]{0,11}", fullmatch=True)
-BENIGN = ("ansi", "loguru_default", "no_prefix", "crlf", "truncate_last", "bad_bytes",
-          "header_repeat", "nan_cells", "levels_noise")
+BENIGN = (
+    "ansi",
+    "loguru_default",
+    "no_prefix",
+    "crlf",
+    "truncate_last",
+    "bad_bytes",
+    "header_repeat",
+    "nan_cells",
+    "levels_noise",
+)
 
 
 @st.composite
@@ -266,8 +328,9 @@ def simulated_runs(draw: Callable) -> tuple[SimulatedRun, bool]:
         batch=draw(st.integers(1, 64)),
         resume_at=draw(st.none() | st.integers(1, steps)),
         drop_columns=sorted(draw(st.sets(st.sampled_from(["cos_pre_t", "cos_pre_s"])))),
-        extra_columns=draw(st.lists(st.sampled_from(["kl", "entropy", "grad_norm"]),
-                                    unique=True, max_size=3)),
+        extra_columns=draw(
+            st.lists(st.sampled_from(["kl", "entropy", "grad_norm"]), unique=True, max_size=3)
+        ),
         preset_in_argv=generation == "older" and draw(st.booleans()),
         **flags,
     )
@@ -276,9 +339,7 @@ def simulated_runs(draw: Callable) -> tuple[SimulatedRun, bool]:
 
 @examples(200)
 @given(drawn=simulated_runs())
-def test_well_formed_logs_read_back_exactly(
-    folder: Path, drawn: tuple[SimulatedRun, bool]
-) -> None:
+def test_well_formed_logs_read_back_exactly(folder: Path, drawn: tuple[SimulatedRun, bool]) -> None:
     sim, gz = drawn
     data = gzip.compress(sim.data, compresslevel=1, mtime=0) if gz else sim.data
     run = read(folder, "sim.log.gz" if gz else "sim.log", data)
