@@ -36,8 +36,9 @@ def load_sweep(
     paths = gather([inputs] if isinstance(inputs, str) else list(inputs))
     logs, warnings = parse_files(paths, jobs=jobs, progress=progress)
     if not logs:
-        shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
-        msg = f"no usable run in {len(paths)} file(s) looked at: {shown}"
+        more = [f"... and {len(warnings) - 10} more"] if len(warnings) > 10 else []
+        reasons = warnings[:10] + more
+        msg = f"no usable run in {len(paths)} file(s) looked at:\n  " + "\n  ".join(reasons)
         raise ReportError(msg)
     runs, series = build_tables(logs)
     files = sorted((lg.file for lg in logs if lg.file is not None), key=lambda f: f.path)

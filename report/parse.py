@@ -49,7 +49,11 @@ _ROW = re.compile(
     rf"^[ \t]*(?:{_TIME}[ \t]*\|[ \t]*)?(?:INFO[ \t]*\|[ \t]*)?{_CALL_SITE}?(\d+[ \t][^\r\n]*)",
     re.MULTILINE,
 )
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+# Terminal escapes: CSI (colours, cursor), OSC (titles, links), charset and keypad modes.
+_ANSI = re.compile(
+    r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[()*+][0-9A-Za-z]|[=>78])"
+)
+_ARM_WORD = re.compile(r"\barm=\w")
 _HEADER_NAME = re.compile(r"[A-Za-z_]+")  # `hack_s↑` -> `hack_s`: strip decorations
 
 _MISSING_TOKENS = frozenset({"T", "F", "-", "nan", "NaN", "NAN", "inf", "+inf", "-inf", "Inf"})
@@ -136,8 +140,11 @@ def message(line: str) -> tuple[str | None, str]:
     return m.group(1), line[m.end() :]
 
 
-def _first_line_with(text: str, *needles: str) -> str | None:
-    """The first line containing every needle (searched without splitting the text)."""
+def _first_line_with(
+    text: str, *needles: str, pattern: re.Pattern[str] | None = None
+) -> str | None:
+    """The first line containing every needle (and matching `pattern`, if given),
+    searched without splitting the text."""
     start = 0
     first = needles[0]
     while (pos := text.find(first, start)) >= 0:
@@ -145,7 +152,7 @@ def _first_line_with(text: str, *needles: str) -> str | None:
         line_end = text.find("\n", pos)
         line_end = len(text) if line_end < 0 else line_end
         line = text[line_start:line_end]
-        if all(n in line for n in needles[1:]):
+        if all(n in line for n in needles[1:]) and (pattern is None or pattern.search(line)):
             return line.rstrip("\r")
         start = line_end + 1
     return None
@@ -192,7 +199,8 @@ def parse_text(text: str, path: str, name: str | None = None) -> ParsedLog:
         msg = f"{path}: no argv line (not a training log, or it crashed before starting)"
         raise ReportError(msg)
     argv = argv_line[argv_line.index("argv:") :].strip()
-    preset = _first_line_with(text, "preset=", "arm=") or ""
+    # `arm=` as a word: `--warm=1` on an argv line does not make it the preset line.
+    preset = _first_line_with(text, "preset=", "arm=", pattern=_ARM_WORD) or ""
     notes: list[str] = []
 
     preset_arm = _last(r"\barm=(\w+)", preset)
@@ -287,29 +295,72 @@ def parse_text(text: str, path: str, name: str | None = None) -> ParsedLog:
     )
 
 
-def read_bytes(path: str) -> tuple[bytes, InputFile]:
-    """A log's bytes (`*.gz` decompressed as it streams in) and its provenance record.
+# A log this large decompressed is not a log (or is a gzip bomb): refuse, don't swap.
+MAX_LOG_BYTES = 4 << 30
 
-    The SHA-256 and size are of the file as stored (compressed or not).
-    """
+
+class _Inflater:
+    """Streams gzip members (several may be concatenated) into chunks, with a size cap."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.inflate = zlib.decompressobj(wbits=31)
+        self.members = 0  # complete members read
+        self.total = 0
+        self.trailing = False  # junk after the last complete member
+        self.pending = False  # a member started and not yet finished
+
+    def feed(self, chunk: bytes, out: list[bytes]) -> None:
+        while chunk and not self.trailing:
+            try:
+                data = self.inflate.decompress(chunk)
+            except zlib.error:
+                if self.members == 0:
+                    raise
+                self.trailing = True  # as gzip(1) does: keep the members, ignore the rest
+                return
+            self.total += len(data)
+            if self.total > MAX_LOG_BYTES:
+                msg = f"{self.path}: decompresses to more than {MAX_LOG_BYTES >> 30} GB"
+                raise ReportError(msg)
+            out.append(data)
+            if not self.inflate.eof:
+                self.pending = True
+                return
+            self.pending = False
+            self.members += 1
+            chunk = self.inflate.unused_data  # the next gzip member, if any
+            self.inflate = zlib.decompressobj(wbits=31)
+
+    def finish(self, out: list[bytes]) -> list[str]:
+        """Remarks about the stream's end (a cut-off file keeps what was read)."""
+        if self.trailing:
+            return [f"{self.path}: data after the end of the gzip stream was ignored"]
+        if self.pending:
+            out.append(self.inflate.flush())
+            return [f"{self.path}: the gzip file is cut short; read what it holds"]
+        return []
+
+
+def read_bytes(path: str) -> tuple[bytes, InputFile, list[str]]:
+    """A log's bytes (`*.gz` decompressed as it streams in), its provenance record and
+    remarks on the way it was read. The SHA-256 and size are of the file as stored."""
     digest = hashlib.sha256()
     size = 0
     chunks: list[bytes] = []
-    inflate = zlib.decompressobj(wbits=31) if path.endswith(".gz") else None
+    inflater = _Inflater(path) if path.endswith(".gz") else None
+    notes: list[str] = []
     try:
         with open(path, "rb") as fh:
             while chunk := fh.read(1 << 20):
                 digest.update(chunk)
                 size += len(chunk)
-                if inflate is None:
+                if inflater is None:
                     chunks.append(chunk)
-                    continue
-                while chunk:
-                    chunks.append(inflate.decompress(chunk))
-                    if not inflate.eof:
-                        break
-                    chunk = inflate.unused_data  # the next gzip member, if any
-                    inflate = zlib.decompressobj(wbits=31)
+                else:
+                    inflater.feed(chunk, chunks)
+        if inflater is not None and size:
+            notes = inflater.finish(chunks)
     except IsADirectoryError:
         msg = f"{path}: is a directory"
         raise ReportError(msg) from None
@@ -325,9 +376,8 @@ def read_bytes(path: str) -> tuple[bytes, InputFile]:
     except OSError as exc:
         msg = f"{path}: cannot read ({exc.strerror or exc})"
         raise ReportError(msg) from None
-    if inflate is not None and size and not inflate.eof and inflate.unused_data == b"":
-        chunks.append(inflate.flush())  # a cut-off gzip keeps what was decompressed
-    return b"".join(chunks), InputFile(path=path, size=size, sha256=digest.hexdigest())
+    file = InputFile(path=path, size=size, sha256=digest.hexdigest())
+    return b"".join(chunks), file, notes
 
 
 def parse_bytes(
@@ -347,8 +397,10 @@ def parse_bytes(
 
 def parse_file(path: str, name: str | None = None) -> ParsedLog:
     """Read and parse one log file (plain or gzip). Raises ReportError when unusable."""
-    data, file = read_bytes(path)
-    return parse_bytes(data, path, name, file)
+    data, file, notes = read_bytes(path)
+    parsed = parse_bytes(data, path, name, file)
+    parsed.notes[:0] = notes
+    return parsed
 
 
 def gather(inputs: Sequence[str]) -> list[str]:

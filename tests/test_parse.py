@@ -282,3 +282,39 @@ def test_samples_match_the_reference_parser(path: Path) -> None:
         np.testing.assert_array_equal(run.metrics[metric], expected[column])
     assert run.arm == ref.classify(expected)
     assert str(run.seed) == expected["seed"]
+
+
+def test_gzip_cut_short_or_with_trailing_junk(tmp_path: Path) -> None:
+    text = log_text().encode()
+    packed = gzip.compress(text)
+    cut = tmp_path / "cut.log.gz"
+    cut.write_bytes(packed[: len(packed) - 6])  # the trailer (CRC, size) never arrived
+    run = parse_file(str(cut))
+    np.testing.assert_array_equal(run.steps, [0, 1, 2])
+    assert any("cut short" in note for note in run.notes)
+    junk = tmp_path / "junk.log.gz"
+    junk.write_bytes(packed + b"\x00garbage after the stream")
+    run = parse_file(str(junk))
+    np.testing.assert_array_equal(run.metrics["hack"], [0.0, 0.25, 0.5])
+    assert any("after the end of the gzip stream" in note for note in run.notes)
+    two = tmp_path / "two.log.gz"
+    two.write_bytes(gzip.compress(text[:200]) + gzip.compress(text[200:]))  # two members
+    assert parse_file(str(two)).notes == []
+    assert len(parse_file(str(two)).steps) == 3
+
+
+def test_preset_line_needs_an_arm_word() -> None:
+    # `--warm=1` contains "arm=" but names no arm: the real preset line comes later.
+    text = log_text(
+        argv="train.py --preset=t --warm=1 --seed=4", preset="preset=t arm=routing seed=4"
+    )
+    run = parse_text(text, "w.log")
+    assert (run.arm, run.seed) == ("routing", 4)
+
+
+def test_other_terminal_escapes_are_dropped() -> None:
+    text = log_text().replace(" | INFO | ", " | \x1b(B\x1b]0;title\x07INFO\x1b[?25l | ")
+    from report.parse import decode
+
+    clean = parse_text(decode(text.encode()), "e.log")
+    np.testing.assert_array_equal(clean.metrics["hack"], [0.0, 0.25, 0.5])
