@@ -51,7 +51,9 @@ __all__ = [
     "arm_order",
     "downsample",
     "grid_chart",
+    "longest_line",
     "overlay_chart",
+    "static_spec",
 ]
 
 ARM_ORDER = ("vanilla", "static erasure", "online erasure", "routing")
@@ -108,12 +110,17 @@ VALUES_PARAM = "values"
 VALUE_OPTIONS = ("smoothed", "raw")
 HOVER_PARAM = "hover"
 ZOOM_PARAM = "zoom"
+# Layers that exist only for the pointer (invisible tooltip and hover targets) end so.
+POINTER_LAYER_SUFFIX = "_points"
 
 # Rows of embedded data per chart: ~30 bytes each as CSV, so the grid stays near
 # 1.2 MB and the overlay near 0.4 MB however long the sweep is.
 GRID_MAX_ROWS = 40_000
 OVERLAY_MAX_ROWS = 12_000
 _MIN_LINE_POINTS = 60
+# Invisible tooltip/hover points per chart, at most about: a 48-run grid would otherwise
+# carry 22,000 of them, a quarter of the time the browser takes to draw the page.
+POINTER_POINTS = 12_000
 
 
 # --- arms and colours -------------------------------------------------------------
@@ -230,9 +237,34 @@ def downsample(
     n_rows = len(series)
     if n_rows <= max_points:
         return series
-    max_points = max(int(max_points), 4)
     series, starts = _lines(series, by, x)
-    steps = series[x].to_numpy()
+    keep_at = None
+    if keep_steps and "run" in series.columns:
+        run_at_start = series["run"].to_numpy()[starts]
+        keep_at = [keep_steps.get(run) for run in run_at_start]
+    value_columns = [c for c in columns if c in series.columns] or ["value"]
+    keep = _thin(
+        series[x].to_numpy(),
+        [series[c].to_numpy(dtype=float) for c in value_columns],
+        starts,
+        max_points,
+        keep_at,
+    )
+    return series if keep is None else series.iloc[np.flatnonzero(keep)]
+
+
+def _thin(
+    steps: np.ndarray,
+    value_columns: Sequence[np.ndarray],
+    starts: np.ndarray,
+    max_points: int,
+    keep_at: Sequence[Any] | None,
+) -> np.ndarray | None:
+    """`downsample`'s choice of rows, on arrays whose lines start at `starts` (each in
+    step order): a mask of the rows kept, or None when every line is kept whole.
+    `keep_at[line]` is a step that line must keep (None: nothing), or `keep_at` is None."""
+    n_rows = len(steps)
+    max_points = max(int(max_points), 4)
     lengths = np.diff(np.r_[starts, n_rows])
     ends = starts + lengths
     keep = np.repeat(lengths <= max_points, lengths)  # short lines stay whole
@@ -240,21 +272,19 @@ def downsample(
     keep[ends - 1] = True
     long_lines = np.flatnonzero(lengths > max_points)
     if not len(long_lines):
-        return series
+        return None
 
     extra = 0
-    if keep_steps and "run" in series.columns:
+    if keep_at is not None:
         extra = 1
-        run_at_start = series["run"].to_numpy()[starts]
-        for line in long_lines:  # one lookup per line, never per point
-            step = keep_steps.get(run_at_start[line])
+        for line in long_lines.tolist():  # one lookup per line, never per point
+            step = keep_at[line]
             if step is None or pd.isna(step):
                 continue
             at = starts[line] + np.searchsorted(steps[starts[line] : ends[line]], step)
             if at < ends[line] and steps[at] == step:
                 keep[at] = True
 
-    value_columns = [c for c in columns if c in series.columns] or ["value"]
     n_buckets = max(1, (max_points - 2 - extra) // (2 * len(value_columns)))
     # Bucket k of a line holds its interior rows from s+1 + k*(L-2)//B on; after each
     # line's buckets one extra segment (its last row up to the next line's first
@@ -268,8 +298,8 @@ def downsample(
     offset = int(edges[0])
     counts = np.diff(np.r_[edges, n_rows])
     row_number = np.arange(offset, n_rows)
-    for col in value_columns:
-        values = series[col].to_numpy(dtype=float)[offset:]
+    for column in value_columns:
+        values = column[offset:]
         with np.errstate(invalid="ignore"):
             lows = np.fmin.reduceat(values, edges - offset)
             highs = np.fmax.reduceat(values, edges - offset)
@@ -280,8 +310,15 @@ def downsample(
             keep[first_hit[is_bucket & (first_hit < n_rows)]] = True
         # A bucket with no value at all keeps its first row, so gaps stay gaps.
         keep[edges[is_bucket & np.isnan(lows)]] = True
+    return keep
 
-    return series.iloc[np.flatnonzero(keep)]
+
+def longest_line(series: pd.DataFrame, by: Sequence[str] = ("run", "metric")) -> int:
+    """Rows in the longest line (one per `by` group): what `downsample` would thin."""
+    if not len(series):
+        return 0
+    _, starts = _lines(series, by)
+    return int(np.diff(np.r_[starts, len(series)]).max())
 
 
 def _changes(frame: pd.DataFrame, by: Sequence[str]) -> np.ndarray:
@@ -410,14 +447,16 @@ class _Sweep:
         line_metric = ordered["metric"].to_numpy()[starts]
         pairs = zip(line_run, line_metric, strict=True)
         wanted = np.array([r in self.run_index and m in metrics for r, m in pairs], dtype=bool)
-        self.series = ordered[np.repeat(wanted, lengths)] if not wanted.all() else ordered
-        kept_rows = lengths[wanted]
+        # Rows are picked by position from these arrays: no copy of the big table.
+        self.series = ordered
+        self.steps = ordered["step"].to_numpy()
+        self.columns = {c: ordered[c].to_numpy(dtype=float) for c in ("value", "ema")}
         self.lines = pd.DataFrame(
             {
                 "run": line_run[wanted],
                 "metric": line_metric[wanted],
-                "rows": kept_rows,
-                "start": np.cumsum(kept_rows) - kept_rows,  # into self.series
+                "rows": lengths[wanted],
+                "start": starts[wanted],  # into self.series
             }
         )
 
@@ -436,12 +475,17 @@ class _Sweep:
         self.means = all_means[
             all_means["arm"].isin(arm_index) & all_means["metric"].isin(metrics)
         ]
+        # (arm, metric) -> its mean rows, in table order: grouped once, not filtered per use.
+        self.mean_groups: dict[tuple[str, str], pd.DataFrame] = {
+            (str(a), str(m)): rows
+            for (a, m), rows in self.means.groupby(["arm", "metric"], sort=False)
+        }
 
-        n_lines = len(self.lines) + len(self.means[["arm", "metric"]].drop_duplicates())
+        n_lines = len(self.lines) + len(self.mean_groups)
         per_line = max(_MIN_LINE_POINTS, max_rows // max(n_lines, 1))
         self.line_points = min(int(max_points), per_line)
         self.metric_index = {m: n for n, m in enumerate(METRICS)}
-        steps = self.series["step"].to_numpy()
+        steps = self.steps
         firsts = [steps[self.lines["start"].to_numpy()]] if len(self.lines) else []
         lasts = (
             [steps[(self.lines["start"] + self.lines["rows"] - 1).to_numpy()]]
@@ -450,12 +494,22 @@ class _Sweep:
         ends = np.concatenate([*firsts, *lasts, self.means["step"].to_numpy()])
         self.x_domain = [int(ends.min()), int(ends.max())] if len(ends) else [0, 1]
 
-    def rows_of(self, metrics: Sequence[str]) -> pd.DataFrame:
-        """The series rows of `metrics`, selected line by line."""
-        chosen = self.lines["metric"].isin(metrics).to_numpy()
-        if chosen.all():
-            return self.series
-        return self.series[np.repeat(chosen, self.lines["rows"].to_numpy())]
+    def pointer_targets(self, width: int) -> int:
+        """Tooltip/hover points per line: one every two pixels of a `width`-pixel line,
+        fewer (down to one every eight) when a chart has so many lines that the points
+        would pass POINTER_POINTS -- invisible, but each one costs the browser time."""
+        per_line = POINTER_POINTS // max(len(self.lines) + len(self.mean_groups), 1)
+        return min(width // 2, max(width // 8, per_line))
+
+    def lines_of(self, metrics: Sequence[str]) -> tuple[pd.DataFrame, np.ndarray]:
+        """The lines of `metrics` and the positions of their rows in `self.series`."""
+        chosen = self.lines[self.lines["metric"].isin(metrics).to_numpy()]
+        rows = chosen["rows"].to_numpy()
+        first = chosen["start"].to_numpy() - (np.cumsum(rows) - rows)
+        return chosen, np.repeat(first, rows) + np.arange(int(rows.sum()))
+
+    def values_of(self, metrics: Sequence[str], column: str) -> np.ndarray:
+        return self.columns[column][self.lines_of(metrics)[1]]
 
     def has(self, metrics: Sequence[str]) -> bool:
         return bool(self.lines["metric"].isin(metrics).any())
@@ -471,22 +525,29 @@ class _Sweep:
 
     def seed_rows(self, metrics: Sequence[str], targets: int) -> pd.DataFrame:
         """Thinned seed lines; about `targets` rows per line also carry tooltip/hover."""
-        lines = downsample(
-            self.rows_of(metrics),
-            self.line_points,
-            keep_steps=self.onsets,
-            columns=("ema", "value"),
-        )
-        run = lines["run"].map(self.run_index).to_numpy()
+        # `downsample` on the lines' rows, by position: the same rows, without copying
+        # millions of table rows to keep a few thousand.
+        chosen, positions = self.lines_of(metrics)
+        lengths = chosen["rows"].to_numpy()
+        steps = self.steps[positions]
+        ema, value = self.columns["ema"][positions], self.columns["value"][positions]
+        keep = None
+        if len(positions) > self.line_points:
+            keep_at = [self.onsets.get(r) for r in chosen["run"]] if self.onsets else None
+            starts = np.cumsum(lengths) - lengths
+            keep = _thin(steps, [ema, value], starts, self.line_points, keep_at)
+        kept = np.flatnonzero(keep) if keep is not None else np.arange(len(positions))
+        run = np.repeat(chosen["run"].map(self.run_index).to_numpy(), lengths)[kept]
+        metric = np.repeat(chosen["metric"].map(self.metric_index).to_numpy(), lengths)[kept]
         rows = _frame(
             np.asarray(self.run_arm)[run] if len(run) else [],
             run,
-            lines["metric"].map(self.metric_index).to_numpy(),
-            lines["step"].to_numpy(),
-            lines["ema"],
-            lines["value"],
+            metric,
+            steps[kept],
+            ema[kept],
+            value[kept],
             "s",
-            n=len(lines),
+            n=len(kept),
         )
         return _mark_targets(rows, ("i", "m"), targets, "S")
 
@@ -509,7 +570,7 @@ class _Sweep:
 
     def onset_rows(self) -> pd.DataFrame:
         """One row per hacking seed: its onset step, on its own hack line."""
-        steps = self.series["step"].to_numpy()
+        steps = self.steps
         rows = []
         for line in self.lines[self.lines["metric"] == "hack"].itertuples():
             onset = self.onsets.get(line.run)
@@ -550,7 +611,7 @@ class _Sweep:
 
     def mean_ends(self, arm: str, metric: str, column: str) -> tuple[float, float] | None:
         """(step, value) where the arm's mean line of `metric` ends in `column`."""
-        rows = self.means[(self.means["arm"] == arm) & (self.means["metric"] == metric)]
+        rows = self.mean_groups.get((arm, metric), self.means.iloc[:0])
         rows = rows[rows[column].notna()]
         if rows.empty:
             return None
@@ -558,7 +619,7 @@ class _Sweep:
         return float(last["step"]), float(last[column])
 
     def mean_line(self, arm: str, metric: str, column: str) -> tuple[np.ndarray, np.ndarray]:
-        rows = self.means[(self.means["arm"] == arm) & (self.means["metric"] == metric)]
+        rows = self.mean_groups.get((arm, metric), self.means.iloc[:0])
         rows = rows[rows[column].notna()].sort_values("step")
         return rows["step"].to_numpy(dtype=float), rows[column].to_numpy(dtype=float)
 
@@ -630,15 +691,21 @@ _Y = f"{VALUES_PARAM} == 'raw' ? datum.v : datum.e"
 _HOVER_EMPTY = f"!isValid({HOVER_PARAM}.i)"
 
 
-def _hover_opacity(idle: float, picked: float, faded: float) -> dict[str, Any]:
-    """idle while no seed is hovered; the hovered seed's marks `picked`, others `faded`."""
-    return {
-        "condition": [
+def _hover_opacity(
+    idle: float, picked: float, faded: float, channel: type = alt.OpacityValue
+) -> Any:
+    """idle while no seed is hovered; the hovered seed's marks `picked`, others `faded`.
+
+    Built as the channel's own class: a plain dict would be matched against the schema's
+    candidate classes on every `encode`, a tenth of a second per chart.
+    """
+    return channel(
+        condition=[
             {"test": _HOVER_EMPTY, "value": idle},
             {"param": HOVER_PARAM, "empty": False, "value": picked},
         ],
-        "value": faded,
-    }
+        value=faded,
+    )
 
 
 # Direct labels mark where a line ends: while zoomed, show only those whose end is in view
@@ -702,6 +769,7 @@ def _tooltip_layer(name: str, sweep: _Sweep, x: alt.X) -> alt.Chart:
     chart = _with_y(alt.Chart(), "S", "M")
     for field, expr in sweep.expressions().items():
         chart = chart.transform_calculate(**{field: expr})
+    assert name.endswith(POINTER_LAYER_SUFFIX)  # static_spec finds them by name
     return (
         chart.mark_point(size=50, filled=True, opacity=0)
         .encode(
@@ -719,6 +787,55 @@ def _tooltip_layer(name: str, sweep: _Sweep, x: alt.X) -> alt.Chart:
         )
         .properties(name=name)
     )
+
+
+def static_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The same chart for a picture: a copy of `spec` without what only a pointer uses.
+
+    The invisible tooltip/hover points cost as much to render as every line together and
+    draw nothing, so they go, with the hover selection; marks that fade with the hover
+    keep their idle look. Line opacity moves to the stroke (`strokeOpacity`): for a
+    stroke-only line it draws the same, and lets the renderer skip one offscreen layer
+    per line. Zoom and the values control stay (nothing moves in a picture).
+    """
+    if not isinstance(spec, Mapping):
+        msg = f"static_spec takes a Vega-Lite dict (chart.to_dict()), not {type(spec).__name__}"
+        raise TypeError(msg)
+    return _static(spec)
+
+
+def _is_hover_condition(value: Any) -> bool:
+    conditions = value.get("condition") if isinstance(value, dict) else None
+    return isinstance(conditions, list) and any(
+        isinstance(c, dict) and c.get("param") == HOVER_PARAM for c in conditions
+    )
+
+
+def _static(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_static(item) for item in node]
+    if not isinstance(node, Mapping):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key == "layer" and isinstance(value, list):
+            value = [
+                layer for layer in value
+                if not str(layer.get("name", "")).endswith(POINTER_LAYER_SUFFIX)
+            ]
+        elif key == "params" and isinstance(value, list):
+            value = [p for p in value if not (isinstance(p, Mapping)
+                                              and p.get("name") == HOVER_PARAM)]
+        if _is_hover_condition(value):
+            # `_hover_opacity`: the first condition is the look while nothing is hovered.
+            value = {"value": value["condition"][0]["value"]}
+        out[key] = _static(value)
+    mark = out.get("mark")
+    encoding = out.get("encoding")
+    mark_type = mark.get("type") if isinstance(mark, Mapping) else mark
+    if mark_type == "line" and isinstance(encoding, dict) and "opacity" in encoding:
+        encoding["strokeOpacity"] = encoding.pop("opacity")
+    return out
 
 
 def _config() -> alt.Config:
@@ -776,14 +893,14 @@ def grid_chart(
             domain = [0.0, 1.0]
             title = "student rate"
         else:
-            cos = sweep.rows_of(COS_METRICS)["value"].to_numpy(dtype=float)
+            cos = sweep.values_of(COS_METRICS, "value")
             low = float(np.nanmin(cos)) if np.isfinite(cos).any() else 0.0
             domain = [round(min(-0.05, low - 0.02), 4), 0.45]
             title = "cos(grad, v_hack)"
         data = pd.concat(
             [
-                sweep.seed_rows(metrics, targets=panel_width // 2),
-                sweep.mean_rows(metrics, targets=panel_width // 2),
+                sweep.seed_rows(metrics, targets=sweep.pointer_targets(panel_width)),
+                sweep.mean_rows(metrics, targets=sweep.pointer_targets(panel_width)),
                 *([sweep.onset_rows()] if name == "rates" else []),
                 sweep.rule_rows(),
                 _grid_labels(sweep, metrics, domain, panel_height),
@@ -893,7 +1010,7 @@ def _grid_row(
         .encode(
             x=x, y=y, color=color, detail="i:N",
             opacity=_hover_opacity(0.35, 0.95, 0.08),
-            strokeWidth=_hover_opacity(0.8, 1.6, 0.8),
+            strokeWidth=_hover_opacity(0.8, 1.6, 0.8, alt.StrokeWidthValue),
         )
         .properties(name=f"{name}_seeds"),
         _with_y(alt.Chart(), "m", "M")
@@ -923,7 +1040,7 @@ def _grid_row(
         .mark_text(align="left", baseline="middle", dx=4, fontSize=10, clip=False)
         .encode(
             x=x, y=y, color=color, text=alt.Text("t_metric:N"),
-            opacity={"condition": {"test": _LABEL_IN_VIEW, "value": 1}, "value": 0},
+            opacity=alt.OpacityValue(condition={"test": _LABEL_IN_VIEW, "value": 1}, value=0),
         )
         .transform_calculate(t_metric=sweep.expressions()["t_metric"])
         .properties(name=f"{name}_labels"),
@@ -994,8 +1111,8 @@ def overlay_chart(
     label_raw = _spread([lb[3] for lb in labels], gap, 0.0, 1.0)
     data = pd.concat(
         [
-            sweep.seed_rows(("hack",), targets=width // 2),
-            sweep.mean_rows(("hack",), targets=width // 2),
+            sweep.seed_rows(("hack",), targets=sweep.pointer_targets(width)),
+            sweep.mean_rows(("hack",), targets=sweep.pointer_targets(width)),
             _frame(
                 [d[0] for d in dots], None, 0, [d[1] for d in dots],
                 [d[2] for d in dots], [d[3] for d in dots], "o", n=len(dots),
@@ -1031,7 +1148,7 @@ def overlay_chart(
         .encode(
             x=x, y=y, color=color, detail="i:N",
             opacity=_hover_opacity(0.25, 0.95, 0.06),
-            strokeWidth=_hover_opacity(0.7, 1.6, 0.7),
+            strokeWidth=_hover_opacity(0.7, 1.6, 0.7, alt.StrokeWidthValue),
         )
         .properties(name="overlay_seeds"),
         _with_y(alt.Chart(), "m", "M")
@@ -1050,7 +1167,7 @@ def overlay_chart(
         .mark_text(align="left", baseline="middle", dx=5, fontSize=10, clip=False)
         .encode(
             x=x, y=y, color=color, text=alt.Text("t_arm:N"),
-            opacity={"condition": {"test": _LABEL_IN_VIEW, "value": 1}, "value": 0},
+            opacity=alt.OpacityValue(condition={"test": _LABEL_IN_VIEW, "value": 1}, value=0),
         )
         .properties(name="overlay_labels"),
         _tooltip_layer("overlay_points", sweep, x),

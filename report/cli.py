@@ -15,11 +15,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
 
 from report.errors import ReportError
+
+if TYPE_CHECKING:
+    from report import export
+    from report.tables import Sweep
 
 log = logging.getLogger("report")
 
@@ -30,6 +34,15 @@ PICTURE_SCALE = 1.0
 # Above this, the tidy series no longer rides inside the page (it would dominate an
 # emailed file); it is written beside the HTML instead, and the page says so.
 SERIES_EMBED_LIMIT = 1_500_000
+# Above this many rows the gzipped series could not ride inside the page anyway, and
+# writing millions of rows as CSV takes longer than all the rest of the report (about
+# 3 s a million rows): then it is written beside the page only when asked (--series).
+SERIES_CSV_MAX_ROWS = 500_000
+# The page stays under this whatever the sweep: the series rides inside only if it fits.
+PAGE_LIMIT = 4_000_000
+# Above this many series rows the grid's pictures are drawn in a helper process, in
+# parallel with the rest of the report (below, starting the helper costs more).
+HELPER_MIN_ROWS = 50_000
 
 EXAMPLES = """\
 examples:
@@ -49,6 +62,7 @@ class Options:
     max_points: int = 1000
     png: bool = True
     png_scale: float = 2.0
+    series: bool = False  # write a big sweep's tidy series beside the page (slow)
 
 
 @dataclass
@@ -130,7 +144,9 @@ def _gzip(data: bytes) -> bytes:
 
 def _thinning_note(series: pd.DataFrame, max_points: int) -> str:
     """Say so on the page when lines were thinned for display."""
-    longest = int(series.groupby(["run", "metric"], sort=False).size().max()) if len(series) else 0
+    from report import charts
+
+    longest = charts.longest_line(series)
     if longest <= max_points:
         return ""
     return (
@@ -142,35 +158,53 @@ def _thinning_note(series: pd.DataFrame, max_points: int) -> str:
 
 def build_report(sweep: object, options: Options | None = None) -> BuiltReport:
     """Build the page and its extra files in memory; nothing is written here."""
-    from report import charts, export, render, summary
-    from report.tables import EMA_SPAN, Sweep
+    from report import export
+    from report.tables import Sweep
 
     assert isinstance(sweep, Sweep)
     options = options or Options()
-    runs, series = sweep.runs, sweep.series
-    per_run = summary.run_summary(runs, series)
-    per_arm = summary.arm_summary(runs, series)
-    onsets = summary.mean_onsets(runs, series)
-    final_hack = dict(zip(per_arm["arm"], per_arm["final_hack_mean"], strict=True))
-    colors = charts.arm_colors(runs["arm"], mode=options.arm_colors, final_hack=final_hack)
+    # A big sweep's charts are drawn in a helper process while the rest is built (it
+    # starts now, so its engine is up when the first chart is ready); small ones here.
+    # One helper: on two cores a second one only slows the others down.
+    renderer = export.Renderer(helpers=1 if len(sweep.series) > HELPER_MIN_ROWS else 0)
+    try:
+        return _build(sweep, options, renderer)
+    finally:
+        renderer.close()
 
+
+def _build(sweep: Sweep, options: Options, renderer: export.Renderer) -> BuiltReport:
+    from report import charts, export, render, summary
+    from report.tables import EMA_SPAN
+
+    runs, series = sweep.runs, sweep.series
+    # The page's own pictures, seen only with JavaScript off, are drawn at their CSS size:
+    # 2x pictures inlined as base64 would push an emailed demo page past 2 MB. The PNG
+    # files beside the page stay at `png_scale`, crisp for slides. Pictures are drawn
+    # from the static variant of each spec (no invisible pointer layers) and once per
+    # chart: the smaller picture is the larger one shrunk.
+    scales = (PICTURE_SCALE, options.png_scale) if options.png else (PICTURE_SCALE,)
     means = summary.seed_means(runs, series)
     run_onsets = summary.run_onsets(series)
-    grid = charts.grid_chart(
-        runs, series, means=means, onsets=run_onsets, max_points=options.max_points
-    )
+    per_run = summary.run_summary(runs, series, onsets=run_onsets)
+    per_arm = summary.arm_summary(runs, series, per_run=per_run)
+    onsets = summary.mean_onsets(runs, series, onsets=run_onsets)
+    final_hack = dict(zip(per_arm["arm"], per_arm["final_hack_mean"], strict=True))
+    colors = charts.arm_colors(runs["arm"], mode=options.arm_colors, final_hack=final_hack)
+    # The overlay first: quick to draw, it is done while the grid is still being built
+    # here, and the grid (the long one) follows at once. The specs are validated against
+    # the Vega-Lite schema in the tests; skipping it here saves a third of a second.
     overlay = charts.overlay_chart(
         runs, series, colors=colors, means=means, onsets=run_onsets,
         max_points=options.max_points,
     )
-    # The specs are validated against the Vega-Lite schema in the tests; skipping it here
-    # saves a third of a second on every report.
-    grid_spec, overlay_spec = grid.to_dict(validate=False), overlay.to_dict(validate=False)
-    # The page's own pictures, seen only with JavaScript off, are drawn at their CSS size:
-    # 2x pictures inlined as base64 would push an emailed demo page past 2 MB. The PNG
-    # files beside the page stay at `png_scale`, crisp for slides.
-    grid_picture = export.to_png(grid_spec, scale=PICTURE_SCALE)
-    overlay_picture = export.to_png(overlay_spec, scale=PICTURE_SCALE)
+    overlay_spec = overlay.to_dict(validate=False)
+    overlay_later = renderer.submit(charts.static_spec(overlay_spec), scales)
+    grid = charts.grid_chart(
+        runs, series, means=means, onsets=run_onsets, max_points=options.max_points
+    )
+    grid_spec = grid.to_dict(validate=False)
+    grid_later = renderer.submit(charts.static_spec(grid_spec), scales)
 
     arms_text = ", ".join(
         f"{arm} at step {onsets[arm]:.0f}" if arm in onsets else f"{arm} never"
@@ -185,7 +219,7 @@ def build_report(sweep: object, options: Options | None = None) -> BuiltReport:
         key="grid",
         title="Dynamics by arm",
         spec=grid_spec,
-        png=grid_picture,
+        png=b"",  # the grid's picture is set below, once drawn: all else is ready first
         png_scale=PICTURE_SCALE,
         alt=(
             f"Small multiples, one column per arm ({', '.join(per_arm['arm'])}): the top row "
@@ -202,7 +236,7 @@ def build_report(sweep: object, options: Options | None = None) -> BuiltReport:
         key="overlay",
         title="Hack rate by arm",
         spec=overlay_spec,
-        png=overlay_picture,
+        png=b"",  # set below, once drawn
         png_scale=PICTURE_SCALE,
         alt=(
             "One panel of the student's smoothed hack rate per arm against optimizer step, "
@@ -217,22 +251,27 @@ def build_report(sweep: object, options: Options | None = None) -> BuiltReport:
     runs_csv = per_run.merge(
         runs[["run", "path", "preset_arm", "v_hack", "refresh"]], on="run", how="left"
     )
-    series_gz = _gzip(_csv_bytes(series))
+    series_gz = None
+    if len(series) <= SERIES_CSV_MAX_ROWS or options.series:
+        series_gz = _gzip(_csv_bytes(series))
     extras: dict[str, bytes] = {}
     downloads = [
         render.Download("runs.csv", "runs table (CSV)", "text/csv", _csv_bytes(runs_csv)),
         render.Download("arms.csv", "arms table (CSV)", "text/csv", _csv_bytes(per_arm)),
     ]
-    if len(series_gz) <= SERIES_EMBED_LIMIT:
-        downloads.append(
-            render.Download(
-                "series.csv.gz", "tidy series, every step (gzipped CSV)", "application/gzip",
-                series_gz, note="run, step, metric, value, ema",
-            )
+    series_download = None
+    if series_gz is not None and len(series_gz) <= SERIES_EMBED_LIMIT:
+        series_download = render.Download(
+            "series.csv.gz", "tidy series, every step (gzipped CSV)", "application/gzip",
+            series_gz, note="run, step, metric, value, ema",
         )
-    else:
+        downloads.append(series_download)
+    elif series_gz is not None:
         extras["series.csv.gz"] = series_gz
 
+    javascript = export.javascript_bundle()  # built (a cold cache) while the charts draw
+    overlay_pngs, grid_pngs = overlay_later(), grid_later()
+    overlay_block.png, grid_block.png = overlay_pngs[0], grid_pngs[0]
     page = render.Page(
         title=options.title,
         description=describe(runs),
@@ -248,13 +287,20 @@ def build_report(sweep: object, options: Options | None = None) -> BuiltReport:
         warnings=list(sweep.warnings),
         downloads=downloads,
         series_beside="series.csv.gz" if "series.csv.gz" in extras else "",
-        javascript=export.javascript_bundle(),
+        series_omitted=series_gz is None,
+        javascript=javascript,
         ema_span=EMA_SPAN,
     )
     if options.png:
-        extras[GRID_PNG] = export.to_png(grid_spec, scale=options.png_scale)
-        extras[OVERLAY_PNG] = export.to_png(overlay_spec, scale=options.png_scale)
-    return BuiltReport(html=render.render_page(page), extras=extras)
+        extras[GRID_PNG], extras[OVERLAY_PNG] = grid_pngs[-1], overlay_pngs[-1]
+    html = render.render_page(page)
+    if series_download is not None and len(html.encode("utf-8")) > PAGE_LIMIT:
+        # With the series inside, the page would outgrow its bound: it goes beside.
+        page.downloads.remove(series_download)
+        page.series_beside = "series.csv.gz"
+        extras["series.csv.gz"] = series_download.data
+        html = render.render_page(page)
+    return BuiltReport(html=html, extras=extras)
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -341,6 +387,9 @@ def parser() -> argparse.ArgumentParser:
                     help="at most N points per line in the page (display only; numbers use "
                     "every step) (default: %(default)s)")
     ap.add_argument("--no-png", action="store_true", help="do not write the PNGs beside the HTML")
+    ap.add_argument("--series", action="store_true",
+                    help="also write a big sweep's full tidy series beside the page "
+                    "(series.csv.gz; slow: about 3 s a million rows)")
     ap.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
                     help="parse with N processes (default: one per core, for large sweeps)")
     ap.add_argument("--strict", action="store_true",
@@ -433,13 +482,22 @@ def run(argv: Sequence[str] | None = None) -> int:
     from report.tables import Sweep
 
     progress = _Progress(enabled=not args.quiet)
+
+    def on_progress(done: int, total: int) -> None:
+        progress(done, total)
+        if done == 1 and total >= 4:
+            # The parse workers have started: import the chart modules (a third of a
+            # second) while they work rather than after.
+            import report.charts  # noqa: F401
+            import report.export  # noqa: F401
+            import report.render  # noqa: F401
     try:
         if args.demo:
             sweep = _demo_sweep()
             if args.logs:
                 log.warning("--demo given: ignoring LOGS")
         else:
-            sweep = report.load_sweep(args.logs, jobs=args.jobs, progress=progress)
+            sweep = report.load_sweep(args.logs, jobs=args.jobs, progress=on_progress)
     finally:
         progress.close()
     assert isinstance(sweep, Sweep)
@@ -457,6 +515,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         arm_colors=args.arm_colors,
         max_points=args.max_points,
         png=not args.no_png,
+        series=args.series,
     )
     built = build_report(sweep, options)
     written = write_report(built, output)

@@ -4,6 +4,9 @@ vl-convert carries Vega, Vega-Lite and vega-embed itself, so neither rendering n
 page ever needs the network. The bundle costs about a second to build, so it is cached
 on disk, keyed by the vl-convert version that built it, and so are rendered PNGs, keyed
 by their spec. `REPORT_NO_CACHE=1` turns the cache off; `REPORT_CACHE_DIR` moves it.
+
+Pictures of big sweeps are drawn fast on purpose: one render per chart (smaller scales
+are that picture shrunk), and clipped lines share one clip region (see `_share_clips`).
 """
 
 from __future__ import annotations
@@ -11,43 +14,459 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import queue
+import select
+import struct
+import subprocess
+import sys
 import tempfile
+import threading
+import zlib
+from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-import altair as alt
+import numpy as np
 import vl_convert
 
 Spec = dict[str, Any]
+
+# Part of every render's cache key: bump it when the way pictures are drawn changes, so
+# pictures cached by an older version are not served.
+RENDER_METHOD = "shared-clips+box-shrink/1"
 
 
 @cache
 def vegalite_version() -> str | None:
     """The Vega-Lite version Altair writes, if vl-convert knows it (else its default)."""
+    import altair as alt  # only for its schema version: most runs never import it here
+
     wanted = ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
     return wanted if wanted in vl_convert.get_vegalite_versions() else None
 
 
 def to_png(spec: Spec, scale: float = 2.0) -> bytes:
-    """A PNG of the chart at `scale` times its CSS size (2 = crisp on slides).
+    """A PNG of the chart at `scale` times its CSS size (2 = crisp on slides)."""
+    return to_pngs(spec, (scale,))[0]
 
-    Rendering costs about a second a chart, so PNGs are kept in a content-addressed
-    disk cache: the same spec, scale and vl-convert give the same bytes anyway.
+
+def to_pngs(spec: Spec, scales: Sequence[float]) -> list[bytes]:
+    """PNGs of one chart at several scales, for the price of one render.
+
+    The largest scale is rendered; a scale that divides it by a whole number (1 from 2)
+    is that picture shrunk by averaging each square of pixels, which reads as well as a
+    render of its own (it is supersampled) and costs milliseconds instead of a second.
+    PNGs are kept in a content-addressed disk cache: the same spec, scale and
+    vl-convert give the same bytes anyway.
     """
-    text = json.dumps(spec, sort_keys=True, separators=(",", ":"))
-    key = hashlib.sha256(f"{_bundle_version_key()}|{scale}|{text}".encode()).hexdigest()
-    path = cache_dir() / "renders" / f"{key}.png"
+    paths, pngs = _cached(spec, scales)
+    fresh = [s for s in paths if s not in pngs]
+    if fresh:
+        pngs.update(_draw(spec, fresh, vegalite_version(), pngs))
+        _keep(paths, pngs, fresh)
+    return [pngs[s] for s in scales]
+
+
+def _cached(spec: Spec, scales: Sequence[float]) -> tuple[dict[float, Path], dict[float, bytes]]:
+    """Each scale's cache file, and the PNGs already there."""
+    text = json.dumps(spec, sort_keys=True, separators=(",", ":")).encode()
+    prefix = f"{_bundle_version_key()}|{RENDER_METHOD}|".encode()
+    spec_key = hashlib.sha256(prefix + text).hexdigest()
+    folder = cache_dir() / "renders"
+    paths = {
+        s: folder / f"{hashlib.sha256(f'{spec_key}|{s}'.encode()).hexdigest()}.png"
+        for s in dict.fromkeys(scales)
+    }
+    pngs: dict[float, bytes] = {}
     if _cache_enabled():
+        for scale, path in paths.items():
+            try:
+                pngs[scale] = path.read_bytes()
+            except OSError:
+                pass
+    return paths, pngs
+
+
+def _keep(paths: dict[float, Path], pngs: dict[float, bytes], fresh: Sequence[float]) -> None:
+    if fresh and _cache_enabled():
+        for scale in fresh:
+            _store(paths[scale], pngs[scale])
+        _prune(next(iter(paths.values())).parent, keep=RENDER_CACHE_FILES)
+
+
+def _draw(
+    spec: Spec, scales: Sequence[float], vl_version: str | None, have: dict[float, bytes]
+) -> dict[float, bytes]:
+    """PNGs at `scales`, largest first: a smaller one shrinks a larger one when it can."""
+    pngs = dict(have)
+    for scale in sorted(scales, reverse=True):
+        png = None
+        for big_scale, big in sorted(pngs.items(), reverse=True):
+            factor = _whole(big_scale / scale)
+            if factor > 1 and (png := _shrink(big, factor)) is not None:
+                break
+        pngs[scale] = png if png is not None else _render(spec, scale, vl_version)
+    return {s: pngs[s] for s in scales}
+
+
+def _whole(ratio: float) -> int:
+    """`ratio` if it is a whole number (2.0 -> 2), else 0."""
+    return int(ratio) if ratio == int(ratio) else 0
+
+
+def _render(spec: Spec, scale: float, vl_version: str | None) -> bytes:
+    vega = vl_convert.vegalite_to_vega(spec, vl_version=vl_version)
+    return bytes(vl_convert.vega_to_png(_share_clips(vega), scale=scale))
+
+
+# --- drawing in a helper process ------------------------------------------------------
+
+# The helper: a fresh interpreter that loads this file by path (numpy and vl-convert
+# only, not the package), answers on a copy of fd 1 and sends anything printed to fd 2.
+_HELPER = """\
+import importlib.util, os, sys
+out = os.fdopen(os.dup(1), "wb"); os.dup2(2, 1)
+spec = importlib.util.spec_from_file_location("_report_export_helper", sys.argv[1])
+module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)
+module._serve(sys.stdin.buffer, out, sys.argv[2] or None)
+"""
+# A request or an answer: one JSON line, then the byte blocks it announces.
+_HELPER_TIMEOUT = 600.0
+
+
+def _serve(requests: Any, answers: Any, vl_version: str | None) -> None:
+    """The helper's loop: warm the engine up, then draw each requested spec."""
+    warm = {"mark": "line", "data": {"values": [{"x": 0, "y": 0}, {"x": 1, "y": 1}]},
+            "encoding": {"x": {"field": "x", "type": "quantitative"},
+                         "y": {"field": "y", "type": "quantitative"}}}
+    try:
+        _render(warm, 1.0, vl_version)  # starts Deno, compiles Vega-Lite and Vega
+    except Exception:  # noqa: BLE001 - a real request will say what is wrong
+        pass
+    while line := requests.readline():
         try:
-            return path.read_bytes()
+            header = json.loads(line)
+            spec = json.loads(requests.read(header["spec_bytes"]))
+            scales = [float(s) for s in header["scales"]]
+            pngs = _draw(spec, scales, vl_version, {})
+            blocks = [pngs[s] for s in scales]
+            answer = {"ok": True, "sizes": [len(b) for b in blocks]}
+        except Exception as exc:  # noqa: BLE001 - the caller draws it itself, and raises
+            blocks, answer = [], {"ok": False, "error": repr(exc)}
+        answers.write(json.dumps(answer).encode() + b"\n")
+        for block in blocks:
+            answers.write(block)
+        answers.flush()
+
+
+class Renderer:
+    """Draws charts' pictures in helper processes, so rendering overlaps other work.
+
+    vl-convert holds the GIL while it renders, so a thread would overlap nothing. A
+    helper is a fresh interpreter, not a fork (this process may already run vl-convert's
+    engine, whose threads a fork would not copy); it starts its engine as soon as it is
+    created, while the caller is still building charts, and draws what it is given in
+    order. Charts go to the helpers in turn. Whatever goes wrong with a helper, the
+    pictures are drawn here instead: helpers only ever save time.
+
+        with Renderer(helpers=2) as renderer:
+            later = renderer.submit(spec, (1, 2))  # returns at once
+            ...                                      # other work, other charts
+            pngs = later()                           # the PNGs, as to_pngs gives them
+
+    With `helpers=0` (small charts: starting one costs more), `submit` draws at once.
+    """
+
+    def __init__(self, helpers: int = 1) -> None:
+        started = (_Helper.start() for _ in range(max(helpers, 0)))
+        self._helpers = [h for h in started if h is not None]
+        self._turn = 0
+
+    def submit(self, spec: Spec, scales: Sequence[float]) -> Callable[[], list[bytes]]:
+        """Start drawing `spec` at `scales`; call the result for the PNGs."""
+        paths, pngs = _cached(spec, scales)
+        fresh = [s for s in paths if s not in pngs]
+        live = [h for h in self._helpers if h.alive]
+        if not fresh or not live:
+            done = to_pngs(spec, scales)  # cached, or no helper: draw it now
+            return lambda: done
+        helper = live[self._turn % len(live)]
+        self._turn += 1
+        number = helper.send(spec, fresh)
+
+        def result() -> list[bytes]:
+            drawn = helper.answer(number)
+            if drawn is None or len(drawn) != len(fresh):
+                return to_pngs(spec, scales)  # raises here if the spec is at fault
+            pngs.update(zip(fresh, drawn, strict=True))
+            _keep(paths, pngs, fresh)
+            return [pngs[s] for s in scales]
+
+        return result
+
+    def close(self) -> None:
+        """Stop the helpers (one may still be starting: it is not waited for)."""
+        for helper in self._helpers:
+            helper.close()
+
+    def __enter__(self) -> Renderer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _Helper:
+    """One helper process: requests go out in order, answers come back in order."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self.proc: subprocess.Popen[bytes] | None = proc
+        self.outbox: queue.Queue[bytes | None] = queue.Queue()
+        self.sent = 0  # requests handed over
+        self.read = 0  # answers read back
+        self.answers: dict[int, list[bytes] | None] = {}
+        # Requests are written by a thread: the helper reads only once its engine is up.
+        threading.Thread(target=_write_all, args=(proc, self.outbox), daemon=True).start()
+
+    @classmethod
+    def start(cls) -> _Helper | None:
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-c", _HELPER, str(Path(__file__).resolve()),
+                 vegalite_version() or ""],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            )
         except OSError:
-            pass
-    png = bytes(vl_convert.vegalite_to_png(spec, vl_version=vegalite_version(), scale=scale))
-    if _cache_enabled():
-        _store(path, png)
-        _prune(path.parent, keep=RENDER_CACHE_FILES)
-    return png
+            return None
+        return cls(proc)
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None
+
+    def send(self, spec: Spec, scales: Sequence[float]) -> int:
+        body = json.dumps(spec).encode()
+        header = json.dumps({"spec_bytes": len(body), "scales": list(scales)}).encode()
+        self.outbox.put(header + b"\n" + body)
+        number, self.sent = self.sent, self.sent + 1
+        return number
+
+    def answer(self, number: int) -> list[bytes] | None:
+        """Answer `number`, reading (and keeping) the ones before it first."""
+        while self.read <= number:
+            if self.proc is None:
+                return None
+            blocks = _receive(self.proc)
+            if blocks is None:  # it died or hung: what it had left is drawn here
+                self.close()
+                return None
+            self.answers[self.read] = blocks
+            self.read += 1
+        return self.answers.pop(number, None)
+
+    def close(self) -> None:
+        proc, self.proc = self.proc, None
+        self.outbox.put(None)
+        if proc is not None:
+            for stream in (proc.stdin, proc.stdout):
+                try:
+                    if stream is not None:
+                        stream.close()
+                except OSError:
+                    pass
+            proc.kill()
+            proc.wait()
+
+
+def _write_all(proc: subprocess.Popen[bytes], outbox: queue.Queue[bytes | None]) -> None:
+    while (data := outbox.get()) is not None:
+        try:
+            assert proc.stdin is not None
+            proc.stdin.write(data)
+            proc.stdin.flush()
+        except (OSError, ValueError, AssertionError):
+            return  # the helper is gone: `_receive` notices
+
+
+def _receive(proc: subprocess.Popen[bytes]) -> list[bytes] | None:
+    """The helper's next answer: its PNGs ([] when it could not draw that spec), or None
+    when it died, hung or made no sense."""
+    stream = proc.stdout
+    if stream is None:
+        return None
+    try:
+        ready, _, _ = select.select([stream], [], [], _HELPER_TIMEOUT)
+        if not ready:
+            return None
+        answer = json.loads(stream.readline() or b"null")
+        if not isinstance(answer, dict):
+            return None
+        if not answer.get("ok"):
+            return []
+        sizes = [int(size) for size in answer["sizes"]]
+        blocks = [stream.read(size) for size in sizes]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if any(len(b) != size for b, size in zip(blocks, sizes, strict=True)):
+        return None
+    return blocks
+
+
+def _share_clips(vega: Spec) -> Spec:
+    """The same Vega spec with each run of clipped line groups inside one clipped group.
+
+    Vega-Lite draws a line with `detail` or `color` as one group per line, each clipping
+    its own line to the plot. resvg renders every clip as an offscreen mask the size of
+    the plot, so 200 seed lines cost 200 masks -- most of a grid's render time. One
+    clipped group around them clips to the same rectangle (the enclosing group's width
+    and height) once. Nothing else changes: the lines keep their order and z-order.
+    """
+    marks = vega.get("marks")
+    if not isinstance(marks, list):
+        return vega
+    out: list[Any] = []
+    run: list[Spec] = []
+
+    def flush() -> None:
+        if run:
+            out.append(
+                {
+                    "type": "group",
+                    "name": f"{run[0].get('name', 'lines')}_clip",
+                    "clip": True,
+                    "encode": {
+                        "enter": {
+                            "width": {"field": {"group": "width"}},
+                            "height": {"field": {"group": "height"}},
+                        }
+                    },
+                    "marks": list(run),
+                }
+            )
+            run.clear()
+
+    for mark in marks:
+        if _clipped_line_group(mark):
+            run.append({**mark, "marks": [_unclipped(m) for m in mark["marks"]]})
+            continue
+        flush()
+        out.append(_share_clips(mark) if isinstance(mark, dict) else mark)
+    flush()
+    return {**vega, "marks": out}
+
+
+def _clipped_line_group(mark: Any) -> bool:
+    """A group faceted per line (Vega-Lite's `*_pathgroup`) whose marks all clip."""
+    if not isinstance(mark, dict) or mark.get("type") != "group":
+        return False
+    children = mark.get("marks")
+    return (
+        "facet" in (mark.get("from") or {})
+        and not mark.get("clip")
+        and isinstance(children, list)
+        and bool(children)
+        and all(isinstance(c, dict) and c.get("clip") is True and c.get("type") in
+                ("line", "trail", "area") for c in children)
+    )
+
+
+def _unclipped(mark: Spec) -> Spec:
+    return {k: v for k, v in mark.items() if k != "clip"}
+
+
+def _shrink(png: bytes, factor: int) -> bytes | None:
+    """`png` made `factor` times smaller by averaging each factor x factor square of
+    pixels (alpha-weighted); None when it is not a PNG this reads (8-bit RGBA, not
+    interlaced, rows filtered None/Sub/Up, as vl-convert writes them)."""
+    if factor < 2:
+        return png if factor == 1 else None
+    chunks = _png_chunks(png)
+    if chunks is None:
+        return None
+    header = next((data for kind, data in chunks if kind == b"IHDR"), b"")
+    if len(header) != 13:
+        return None
+    width, height, depth, color, _, _, interlace = struct.unpack(">IIBBBBB", header)
+    if (depth, color, interlace) != (8, 6, 0) or width < factor or height < factor:
+        return None
+    try:
+        raw = zlib.decompress(b"".join(data for kind, data in chunks if kind == b"IDAT"))
+    except zlib.error:
+        return None
+    stride = width * 4 + 1
+    if len(raw) != stride * height:
+        return None
+    rows = np.frombuffer(raw, dtype=np.uint8).reshape(height, stride)
+    pixels = _unfilter(rows[:, 1:].reshape(height, width, 4), rows[:, 0])
+    if pixels is None:
+        return None
+    h, w = height // factor, width // factor
+    area = factor * factor
+    pixels = pixels[: h * factor, : w * factor]
+    small = np.empty((h, w, 4), dtype=np.uint8)
+    if np.all(pixels[..., 3] == 255):  # opaque (a chart on its white background): a mean
+        total = np.zeros((h, w, 4), dtype=np.uint32)
+        for dy in range(factor):  # strided adds: several times quicker than reshape + sum
+            for dx in range(factor):
+                total += pixels[dy::factor, dx::factor]
+        small[:] = (total + area // 2) // area
+    else:  # weighted by alpha, so transparent pixels lend no colour
+        blocks = pixels.reshape(h, factor, w, factor, 4).astype(np.uint32)
+        alpha = blocks[..., 3].sum(axis=(1, 3))
+        color_sum = (blocks[..., :3] * blocks[..., 3:]).sum(axis=(1, 3))
+        safe = np.maximum(alpha, 1)[..., None]
+        small[..., :3] = np.where(alpha[..., None] > 0, (color_sum + safe // 2) // safe, 0)
+        small[..., 3] = (alpha + area // 2) // area
+    # Sub filter, as vl-convert writes: each byte minus the one a pixel to its left.
+    filtered = small.copy()
+    filtered[:, 1:] -= small[:, :-1]
+    body = np.concatenate(
+        [np.ones((h, 1), dtype=np.uint8), filtered.reshape(h, w * 4)], axis=1
+    )
+    extra = [(kind, data) for kind, data in chunks if kind == b"pHYs"]
+    return _png_bytes(
+        [(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 6, 0, 0, 0)), *extra,
+         (b"IDAT", zlib.compress(body.tobytes(), 6)), (b"IEND", b"")]
+    )
+
+
+def _unfilter(filtered: np.ndarray, kinds: np.ndarray) -> np.ndarray | None:
+    """Undo PNG row filters None (0), Sub (1) and Up (2); None for Average/Paeth."""
+    if np.all(kinds == 1):  # vl-convert's choice: one cumulative sum for the whole image
+        return np.cumsum(filtered, axis=1, dtype=np.uint8)
+    if np.any(kinds > 2):
+        return None
+    pixels = np.empty_like(filtered)
+    previous = np.zeros_like(filtered[0])
+    for y, kind in enumerate(kinds):
+        row = filtered[y]
+        if kind == 1:
+            row = np.cumsum(row, axis=0, dtype=np.uint8)
+        elif kind == 2:
+            row = row + previous
+        pixels[y] = previous = row
+    return pixels
+
+
+def _png_chunks(png: bytes) -> list[tuple[bytes, bytes]] | None:
+    if not png.startswith(b"\x89PNG\r\n\x1a\n"):
+        return None
+    chunks = []
+    pos = 8
+    while pos + 8 <= len(png):
+        (length,) = struct.unpack(">I", png[pos : pos + 4])
+        chunks.append((png[pos + 4 : pos + 8], png[pos + 8 : pos + 8 + length]))
+        pos += 12 + length
+    return chunks
+
+
+def _png_bytes(chunks: Sequence[tuple[bytes, bytes]]) -> bytes:
+    out = [b"\x89PNG\r\n\x1a\n"]
+    for kind, data in chunks:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        out.append(struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc))
+    return b"".join(out)
 
 
 def to_svg(spec: Spec) -> str:

@@ -237,13 +237,19 @@ def parse_text(text: str, path: str, name: str | None = None) -> ParsedLog:
     for (start, names), end in zip(headers, bounds, strict=True):
         index = {n: i for i, n in enumerate(names)}  # duplicate names: the last wins
         width = len(names)
-        rows = [r for r in map(str.split, _ROW.findall(text, start, end)) if len(r) >= width]
-        if not rows:
-            continue
-        cells = list(zip(*rows, strict=False))  # column-major, truncated to the header width
+        rows: list[list[str]] | None = None
+        cells: Sequence[Sequence[str]] | None = _uniform_cells(text, start, end, width)
+        if cells is None:
+            rows = [r for r in map(str.split, _ROW.findall(text, start, end)) if len(r) >= width]
+            if not rows:
+                continue
+            cells = list(zip(*rows, strict=False))  # column-major, cut to the header width
         try:
             step_parts.append(np.array(cells[index["step"]], dtype=np.int64))
         except (ValueError, OverflowError):
+            if rows is None:
+                rows = [r for r in map(str.split, _ROW.findall(text, start, end))
+                        if len(r) >= width]
             steps_col = cells[index["step"]]
             # isdecimal, not isdigit: `²` is a digit that int() refuses.
             keep = [i for i, s in enumerate(steps_col) if s.isdecimal() and len(s) < 18]
@@ -252,7 +258,7 @@ def parse_text(text: str, path: str, name: str | None = None) -> ParsedLog:
             if not rows:
                 continue
             step_parts.append(np.array(cells[index["step"]], dtype=np.int64))
-        n = len(rows)
+        n = len(cells[index["step"]])
         for metric, column in columns.items():
             if column in index:
                 present.add(metric)
@@ -342,6 +348,90 @@ class _Inflater:
         return []
 
 
+# `_ROW` for one line at a time (`pattern.match(text, line_start, line_end)`).
+_ROW_LINE = re.compile(_ROW.pattern.removeprefix("^"), _ROW.flags & ~re.MULTILINE)
+_UNIFORM_MIN_CHARS = 1 << 16  # below this the regex is as quick
+
+
+def _uniform_cells(text: str, start: int, end: int, width: int) -> list[list[str]] | None:
+    """The row cells (column-major) of `text[start:end]`, found with numpy when every row
+    there has the first row's shape: the same prefix (timestamps' digits aside) and
+    exactly `width` cells -- one logger, one header, as long runs are. None whenever it
+    cannot vouch for giving exactly what `_ROW` line by line gives (then that runs).
+
+    Why it is exact: `_ROW` decides a line's prefix by character classes only, so a line
+    whose prefix matches the first row's character for character (a digit for a digit)
+    and whose message starts `<digits><space or tab>` is split at the same place; every
+    other line must not match `_ROW` at all, and is checked with it.
+    """
+    region = text[start:end]
+    if len(region) < _UNIFORM_MIN_CHARS or not region.isascii() or "\x00" in region:
+        return None
+    raw = np.frombuffer(region.encode("ascii"), dtype=np.uint8)
+    newlines = np.flatnonzero(raw == 10)
+    line_starts = np.r_[0, newlines + 1]
+    line_ends = np.r_[newlines, len(raw)]
+    first = None
+    for line in range(min(len(line_starts), 256)):
+        if m := _ROW_LINE.match(region, line_starts[line], line_ends[line]):
+            first = m
+            break
+    if first is None:
+        return None
+    prefix_len = first.start(1) - first.pos
+    if prefix_len < 2:
+        return None  # no room for the row marker below
+    prefix = raw[first.pos : first.pos + prefix_len]
+    digit_at = (prefix >= 48) & (prefix <= 57)
+    # Candidate lines: long enough, the prefix, then `\d+[ \t]` within 24 characters.
+    span = 24
+    long_enough = line_ends - line_starts >= prefix_len + 2
+    candidates = np.flatnonzero(long_enough)
+    at = line_starts[candidates]
+    padded = np.r_[raw, np.zeros(prefix_len + span, dtype=np.uint8)]
+    head = padded[at[:, None] + np.arange(prefix_len)]
+    same = np.where(digit_at, (head >= 48) & (head <= 57), head == prefix).all(axis=1)
+    message_at = at + prefix_len
+    window = message_at[:, None] + np.arange(span)
+    after = padded[window]
+    after = (after >= 48) & (after <= 57) & (window < line_ends[candidates][:, None])
+    digits = np.argmin(after, axis=1)  # length of the digit run (span: too long to tell)
+    stop = padded[message_at + digits]
+    in_line = message_at + digits < line_ends[candidates]
+    shaped = same & (digits > 0) & (stop == 32) | same & (digits > 0) & (stop == 9)
+    shaped &= in_line
+    row_lines = candidates[shaped]
+    others = np.setdiff1d(np.arange(len(line_starts)), row_lines, assume_unique=True)
+    if len(others) > len(line_starts) // 4:
+        return None  # a mixed log: the regex is the better tool
+    for line in others:
+        if _ROW_LINE.match(region, line_starts[line], line_ends[line]):
+            return None
+    if not len(row_lines):
+        return None
+    # A row's message ends at its line's end or its first carriage return (`[^\r\n]*`).
+    message_start = line_starts[row_lines] + prefix_len
+    message_end = line_ends[row_lines]
+    returns = np.flatnonzero(raw == 13)
+    if len(returns):
+        nxt = np.searchsorted(returns, message_start)
+        found = nxt < len(returns)
+        cr = returns[np.minimum(nxt, len(returns) - 1)]
+        message_end = np.where(found & (cr < message_end), cr, message_end)
+    # Everything but the messages becomes spaces: runs of (outside, inside) by np.repeat.
+    bounds = np.c_[message_start, message_end].ravel()
+    runs = np.diff(np.r_[0, bounds, len(raw)])
+    inside = np.repeat(np.tile(np.array([False, True]), len(row_lines) + 1)[: len(runs)], runs)
+    marked = np.where(inside, raw, np.uint8(32))
+    marked[message_start - 2] = 0  # "\x00 " before each row: its own token
+    tokens = marked.tobytes().decode("ascii").split()
+    stride = width + 1
+    rows = len(row_lines)
+    if len(tokens) != rows * stride or tokens[0::stride].count("\x00") != rows:
+        return None  # some row has more or fewer cells than the header
+    return [tokens[1 + j :: stride] for j in range(width)]
+
+
 def read_bytes(path: str) -> tuple[bytes, InputFile, list[str]]:
     """A log's bytes (`*.gz` decompressed as it streams in), its provenance record and
     remarks on the way it was read. The SHA-256 and size are of the file as stored."""
@@ -384,7 +474,7 @@ def parse_bytes(
     data: bytes, path: str, name: str | None = None, file: InputFile | None = None
 ) -> ParsedLog:
     """Parse one log's bytes (already decompressed). Raises ReportError when unusable."""
-    if not data.strip():
+    if not data or data.isspace():
         msg = f"{path}: empty file"
         raise ReportError(msg)
     if _looks_binary(data):

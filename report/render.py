@@ -178,6 +178,7 @@ class Page:
     downloads: list[Download]
     javascript: str
     series_beside: str = ""  # file name of the full series written beside the page, if any
+    series_omitted: bool = False  # too big to embed, and not asked for beside the page
     ema_span: int = 5
     csp: str = CONTENT_SECURITY_POLICY
 

@@ -86,9 +86,12 @@ def build_tables(logs: Sequence[ParsedLog]) -> tuple[pd.DataFrame, pd.DataFrame]
         },
         columns=RUN_COLUMNS,
     )
-    run_col: list[np.ndarray] = []
+    # One entry per line (run, metric); the string columns are repeated from them in one
+    # step each, not filled line by line: millions of object cells cost a second that way.
+    line_runs: list[str] = []
+    line_metrics: list[str] = []
+    lengths: list[int] = []
     step_col: list[np.ndarray] = []
-    metric_col: list[np.ndarray] = []
     value_col: list[np.ndarray] = []
     ema_col: list[np.ndarray] = []
     for lg in ordered:
@@ -96,26 +99,30 @@ def build_tables(logs: Sequence[ParsedLog]) -> tuple[pd.DataFrame, pd.DataFrame]
             if metric not in lg.metrics:
                 continue
             values = lg.metrics[metric]
-            n = len(values)
-            run_col.append(np.full(n, lg.name, dtype=object))
+            line_runs.append(lg.name)
+            line_metrics.append(metric)
+            lengths.append(len(values))
             step_col.append(lg.steps)
-            metric_col.append(np.full(n, metric, dtype=object))
             value_col.append(values)
             ema_col.append(ema(values))
 
     def joined(parts: list[np.ndarray], dtype: type) -> np.ndarray:
-        return np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
+        if not parts:
+            return np.empty(0, dtype=dtype)
+        return np.concatenate(parts).astype(dtype, copy=False)  # a new array: no aliasing
+
+    def repeated(names: list[str]) -> pd.api.extensions.ExtensionArray:
+        return pd.array(np.repeat(np.array(names, dtype=object), lengths), dtype="str")
 
     series = pd.DataFrame(
         {
-            "run": joined(run_col, object),
-            "step": joined(step_col, np.int64).astype(np.int64),
-            "metric": joined(metric_col, object),
-            "value": joined(value_col, float).astype(float),
-            "ema": joined(ema_col, float).astype(float),
+            "run": repeated(line_runs),
+            "step": joined(step_col, np.int64),
+            "metric": repeated(line_metrics),
+            "value": joined(value_col, float),
+            "ema": joined(ema_col, float),
         },
         columns=SERIES_COLUMNS,
+        copy=False,
     )
-    series["run"] = series["run"].astype("str")
-    series["metric"] = series["metric"].astype("str")
     return runs, series

@@ -522,3 +522,56 @@ def test_long_sweeps_stay_small_enough_to_embed():
     overlay = json.dumps(charts.overlay_chart(runs, series).to_dict())
     assert len(grid) < 1_500_000 and len(overlay) < 500_000, (len(grid), len(overlay))
     assert len(grid) > 300_000  # thinned, not emptied
+
+
+# --- the static variant for pictures, and the pointer budget -----------------------
+
+
+@needs_samples
+def test_static_spec_keeps_what_is_drawn(grid_spec, overlay_spec) -> None:
+    for spec in (grid_spec, overlay_spec):
+        before = json.dumps(spec, sort_keys=True)
+        static = charts.static_spec(spec)
+        assert json.dumps(spec, sort_keys=True) == before  # the page's spec is untouched
+        kept, drawn = layers(static), layers(spec)
+        assert set(kept) == {n for n in drawn if not n.endswith("_points")}
+        assert "hover" not in json.dumps(static)  # selection and its conditions are gone
+        assert {p["name"] for p in static["params"]} == {"zoom", "values"}
+        for name, layer in kept.items():
+            encoding = layer.get("encoding", {})
+            if layer["mark"]["type"] == "line":
+                assert "opacity" not in encoding and "value" in encoding["strokeOpacity"]
+            assert encoding == {
+                k: v for k, v in drawn[name].get("encoding", {}).items()
+                if k not in ("opacity", "strokeOpacity", "strokeWidth")
+            } | {k: v for k, v in encoding.items()
+                 if k in ("opacity", "strokeOpacity", "strokeWidth")}
+        assert vl_convert.vegalite_to_png(static, scale=1)[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_static_spec_wants_a_dict() -> None:
+    with pytest.raises(TypeError):
+        charts.static_spec(object())  # type: ignore[arg-type]
+
+
+def test_pointer_points_are_budgeted() -> None:
+    from report import simulate
+
+    logs = [simulate.simulate_run(arm, seed, 600) for arm in ("vanilla", "static", "online",
+                                                              "routing") for seed in range(1, 13)]
+    sweep = _sweep_of(logs)
+    spec = charts.grid_chart(sweep.runs, sweep.series).to_dict()
+    data = json.dumps(spec)  # the inline CSVs, newlines escaped
+    targets = data.count(",S\\n") + data.count(",M\\n")
+    lines = 48 * 4 + 4 * 4
+    assert targets <= charts.POINTER_POINTS + 2 * lines  # each line also keeps its end
+    assert targets > charts.POINTER_POINTS // 2
+
+
+def _sweep_of(runs: list) -> report.Sweep:
+    from report.parse import parse_bytes
+    from report.tables import build_tables
+
+    parsed = [parse_bytes(run.data, run.name, run.name) for run in runs]
+    table, series = build_tables(parsed)
+    return report.Sweep(runs=table, series=series)

@@ -221,3 +221,31 @@ def test_a_run_that_never_hacks(tmp_path: Path) -> None:
     ]
     _, arms = table_rows(page, "arms")
     assert arms[0][:4] == ["routing", "2", "1.0", "1"]  # one seed's onset, one never hacked
+
+
+def test_a_big_series_rides_along_only_when_asked(monkeypatch) -> None:
+    from bs4 import BeautifulSoup
+
+    from report import cli
+
+    sweep = cli._demo_sweep()
+    monkeypatch.setattr(cli, "SERIES_CSV_MAX_ROWS", 10)  # the demo counts as big
+    built = cli.build_report(sweep, cli.Options(png=False))
+    page = BeautifulSoup(built.html, "html.parser")
+    assert page.find("a", attrs={"download": "series.csv.gz"}) is None
+    assert "series.csv.gz" not in built.extras
+    assert "--series writes it beside the page" in page.find(id="provenance").get_text()
+    asked = cli.build_report(sweep, cli.Options(png=False, series=True))
+    page = BeautifulSoup(asked.html, "html.parser")
+    assert page.find("a", attrs={"download": "series.csv.gz"}) is not None  # small: inside
+
+
+def test_the_series_goes_beside_a_page_it_would_overgrow(monkeypatch) -> None:
+    from report import cli
+
+    sweep = cli._demo_sweep()
+    monkeypatch.setattr(cli, "PAGE_LIMIT", 100_000)
+    built = cli.build_report(sweep, cli.Options(png=False))
+    assert "download=\"series.csv.gz\"" not in built.html
+    assert built.extras["series.csv.gz"][:2] == b"\x1f\x8b"
+    assert "written beside it as" in built.html

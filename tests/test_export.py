@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import struct
+import zlib
 from pathlib import Path
 
+import numpy as np
 import pytest
+import vl_convert
 from helpers import png_size
 
 from report import export
@@ -67,3 +71,91 @@ def test_no_cache_and_unwritable_cache(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("REPORT_CACHE_DIR", str(tmp_path / "unused"))
     export.to_png(SPEC, scale=1)
     assert not (tmp_path / "unused").exists()
+
+
+# --- one render per chart, shared clips, the helper process ----------------------------
+
+LINES = {
+    "$schema": "https://vega.github.io/schema/vega-lite/v6.json",
+    "data": {"values": [{"x": x, "y": (x * 7 % 5) / 5, "s": s} for s in range(3)
+                        for x in range(40)]},
+    "mark": {"type": "line", "clip": True},
+    "encoding": {
+        "x": {"field": "x", "type": "quantitative"},
+        "y": {"field": "y", "type": "quantitative", "scale": {"domain": [0.1, 0.7]}},
+        "detail": {"field": "s", "type": "nominal"},
+        "strokeOpacity": {"value": 0.4},
+    },
+    "width": 200,
+    "height": 100,
+}
+
+
+def test_smaller_scales_shrink_the_one_render(cache: Path, monkeypatch) -> None:
+    calls: list[float] = []
+    render = export._render
+    monkeypatch.setattr(export, "_render", lambda spec, scale, v: calls.append(scale)
+                        or render(spec, scale, v))
+    one, two = export.to_pngs(LINES, (1, 2))
+    assert calls == [2]  # the 1x picture is the 2x one shrunk, not a second render
+    (w1, h1), (w2, h2) = png_size(one), png_size(two)
+    assert (w2, h2) == (2 * w1, 2 * h1)
+    assert export.to_pngs(LINES, (1, 2)) == [one, two] and calls == [2]  # cached
+
+
+def test_shrink_averages_each_square() -> None:
+    pixels = np.zeros((4, 4, 4), dtype=np.uint8)
+    pixels[..., 3] = 255
+    pixels[:2, :2, 0] = 255  # a red square top left, black elsewhere
+    pixels[2:, 2:, 1] = 100
+    rows = b"".join(b"\x00" + pixels[r].tobytes() for r in range(4))
+    png = export._png_bytes([
+        (b"IHDR", struct.pack(">IIBBBBB", 4, 4, 8, 6, 0, 0, 0)),
+        (b"IDAT", zlib.compress(rows)), (b"IEND", b""),
+    ])
+    small = export._shrink(png, 2)
+    assert small is not None and png_size(small) == (2, 2)
+    raw = zlib.decompress(b"".join(d for k, d in export._png_chunks(small) if k == b"IDAT"))
+    lines = np.frombuffer(raw, dtype=np.uint8).reshape(2, 9)
+    assert set(lines[:, 0]) == {1}  # Sub-filtered rows, as vl-convert writes them
+    got = np.cumsum(lines[:, 1:].reshape(2, 2, 4), axis=1, dtype=np.uint8)
+    assert got.tolist() == [[[255, 0, 0, 255], [0, 0, 0, 255]], [[0, 0, 0, 255], [0, 100, 0, 255]]]
+    assert export._shrink(b"not a png", 2) is None
+
+
+def test_clipped_lines_share_one_clip() -> None:
+    vega = vl_convert.vegalite_to_vega(LINES, vl_version=export.vegalite_version())
+    shared = export._share_clips(vega)
+    (wrapper,) = [m for m in shared["marks"] if m.get("name", "").endswith("_clip")]
+    assert wrapper["clip"] is True and wrapper["type"] == "group"
+    lines = [c for g in wrapper["marks"] for c in g["marks"]]
+    assert lines and all("clip" not in c for c in lines)
+    # The same picture: the clip rectangle is the plot's, as each line's was.
+    before = vl_convert.vega_to_png(vega, scale=1)
+    after = vl_convert.vega_to_png(shared, scale=1)
+    assert png_size(before) == png_size(after)
+
+
+def test_helper_draws_what_this_process_draws(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("REPORT_NO_CACHE", "1")
+    with export.Renderer(helpers=1) as renderer:
+        later_lines = renderer.submit(LINES, (1, 2))
+        later_spec = renderer.submit(SPEC, (1,))
+        assert later_spec() == export.to_pngs(SPEC, (1,))  # answers come back in order
+        assert later_lines() == export.to_pngs(LINES, (1, 2))
+
+
+def test_helper_failure_is_raised_here(monkeypatch) -> None:
+    monkeypatch.setenv("REPORT_NO_CACHE", "1")
+    with export.Renderer(helpers=1) as renderer:
+        bad = renderer.submit({"mark": "no such mark"}, (1,))
+        good = renderer.submit(SPEC, (1,))
+        with pytest.raises(ValueError):
+            bad()  # the helper could not draw it, so this process tries, and says why
+        assert good()[0][:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_without_helper_submit_draws_at_once(monkeypatch) -> None:
+    monkeypatch.setenv("REPORT_NO_CACHE", "1")
+    with export.Renderer(helpers=0) as renderer:
+        assert renderer.submit(SPEC, (1,))() == export.to_pngs(SPEC, (1,))

@@ -318,3 +318,53 @@ def test_other_terminal_escapes_are_dropped() -> None:
 
     clean = parse_text(decode(text.encode()), "e.log")
     np.testing.assert_array_equal(clean.metrics["hack"], [0.0, 0.25, 0.5])
+
+
+@pytest.mark.parametrize(
+    "mess",
+    [{}, {"crlf": True}, {"loguru_default": True}, {"no_prefix": True}, {"ansi": True},
+     {"header_repeat": True, "resume_at": 150}, {"nan_cells": True, "levels_noise": True},
+     {"extra_columns": ["zz"]}, {"truncate_last": True, "bad_bytes": True}],
+)
+@pytest.mark.parametrize("arm", ["vanilla", "routing"])
+def test_long_logs_read_the_same_by_numpy_and_by_regex(monkeypatch, arm: str, mess: dict) -> None:
+    """The fast path for uniform rows (numpy) gives exactly what `_ROW` line by line gives."""
+    from report import parse, simulate
+
+    data = simulate.simulate_run(arm, 3, 400, **mess).data
+    monkeypatch.setattr(parse, "_UNIFORM_MIN_CHARS", 0)  # every region, not only long ones
+    fast = parse.parse_bytes(data, "x.log")
+    monkeypatch.setattr(parse, "_uniform_cells", lambda *args: None)
+    slow = parse.parse_bytes(data, "x.log")
+    np.testing.assert_array_equal(fast.steps, slow.steps)
+    assert fast.metrics.keys() == slow.metrics.keys() and fast.notes == slow.notes
+    for metric, values in slow.metrics.items():
+        np.testing.assert_array_equal(fast.metrics[metric], values)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda i, line: line + "  extra" if i == 30 else line,  # one row wider
+        lambda i, line: line.rsplit("  ", 2)[0] if i == 40 else line,  # one row narrower
+        lambda i, line: line[:45] + "\r" + line[45:] if i % 7 == 0 else line,  # stray CR
+        lambda i, line: line.split(" | ", 2)[-1] if i == 50 else line,  # no prefix
+        lambda i, line: line.replace("| INFO |", "| INFO    |") if i % 3 else line,
+        lambda i, line: line + "\n2026-11-20 14:02:15.761 | WARNING | 5  1 2 3" if i == 60
+        else line,
+        lambda i, line: line.replace("  ", "\t", 1) if i % 5 == 0 else line,
+        lambda i, line: line + " é" if i == 70 else line,  # not ASCII
+    ],
+)
+def test_uneven_rows_read_the_same_by_numpy_and_by_regex(monkeypatch, edit) -> None:
+    from report import parse, simulate
+
+    lines = simulate.simulate_run("vanilla", 1, 300).data.decode().split("\n")
+    data = "\n".join(edit(i, line) for i, line in enumerate(lines)).encode()
+    monkeypatch.setattr(parse, "_UNIFORM_MIN_CHARS", 0)
+    fast = parse.parse_bytes(data, "x.log")
+    monkeypatch.setattr(parse, "_uniform_cells", lambda *args: None)
+    slow = parse.parse_bytes(data, "x.log")
+    np.testing.assert_array_equal(fast.steps, slow.steps)
+    for metric, values in slow.metrics.items():
+        np.testing.assert_array_equal(fast.metrics[metric], values)

@@ -87,3 +87,50 @@ def test_arm_summary_by_hand() -> None:
     assert table.loc["routing", "never_hacked"] == 1
     assert np.isnan(table.loc["routing", "onset_mean"])
     assert np.isnan(table.loc["routing", "final_hack_sd"])  # one seed: no spread
+
+
+def _plain_seed_means(runs: pd.DataFrame, series: pd.DataFrame) -> pd.DataFrame:
+    """seed_means by its definition, with pandas alone (slow, obviously right)."""
+    merged = series.merge(runs[["run", "arm"]], on="run", how="left", sort=False)
+    means = (
+        merged.groupby(["arm", "metric", "step"], sort=False)
+        .agg(value=("value", "mean"), ema=("ema", "mean"), seeds=("run", "size"))
+        .reset_index()
+    )
+    arm_rank = {a: i for i, a in enumerate(["vanilla", "routing"])}
+    metric_rank = {m: i for i, m in enumerate(["hack", "solve", "teacher", "student"])}
+    means = means.assign(_a=means["arm"].map(arm_rank), _m=means["metric"].map(metric_rank))
+    means = means.sort_values(["_a", "_m", "step"], kind="stable")
+    return means.drop(columns=["_a", "_m"]).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("order", ["tables", "shuffled", "gaps"])
+def test_seed_means_are_the_plain_group_means_to_the_bit(order: str) -> None:
+    rng = np.random.default_rng(7)
+    runs = pd.DataFrame({"run": [f"r{i}" for i in range(6)],
+                         "arm": ["vanilla"] * 4 + ["routing"] * 2})
+    rows = []
+    for run in runs["run"]:
+        steps = np.arange(50) if order != "gaps" else np.sort(rng.choice(10**6, 50, replace=False))
+        for metric in ("hack", "solve"):
+            values = rng.random(50) * 10.0 ** rng.integers(-8, 9, 50)  # sums that round
+            values[rng.random(50) < 0.2] = np.nan
+            rows += [(run, int(s), metric, v, v / 3) for s, v in zip(steps, values, strict=True)]
+    series = pd.DataFrame(rows, columns=["run", "step", "metric", "value", "ema"])
+    if order == "shuffled":
+        series = series.sample(frac=1, random_state=1).reset_index(drop=True)
+    got = seed_means(runs, series)
+    pd.testing.assert_frame_equal(got, _plain_seed_means(runs, series), check_exact=True)
+
+
+def test_precomputed_parts_give_the_same_tables() -> None:
+    from report.summary import run_onsets
+
+    runs, series = _tables()
+    onsets = run_onsets(series)
+    per_run = run_summary(runs, series, onsets=onsets)
+    pd.testing.assert_frame_equal(per_run, run_summary(runs, series))
+    pd.testing.assert_frame_equal(
+        arm_summary(runs, series, per_run=per_run), arm_summary(runs, series)
+    )
+    assert mean_onsets(runs, series, onsets=onsets) == mean_onsets(runs, series)
