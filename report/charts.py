@@ -842,7 +842,9 @@ def _config() -> alt.Config:
     """The reference's look: no frame, no grid, quiet type (passed in, not chained:
     each `configure_*` call deep-copies the whole chart)."""
     return alt.Config(
-        view=alt.ViewConfig(stroke=None),
+        # A transparent fill makes the whole panel, not only its lines, take the pointer:
+        # zoom and pan work wherever the wheel or drag starts.
+        view=alt.ViewConfig(stroke=None, fill="transparent"),
         axis=alt.AxisConfig(
             grid=False,
             labelFontSize=10,
@@ -990,7 +992,17 @@ def _grid_row(
         # A fixed axis width keeps the rows' panels aligned whatever their tick labels.
         axis=alt.Axis(title=y_title, tickCount=5, minExtent=32, maxExtent=32),
     )
-    layers: list[alt.Chart] = []
+    # A transparent panel-sized rect, first and under everything: pointer events in the
+    # empty part of a panel land on it, inside the cell, so wheel-zoom and drag-pan work
+    # anywhere in the panel (the cell's own background is outside the selection's scope).
+    layers: list[alt.Chart] = [
+        alt.Chart()
+        .transform_filter(_kind("z"))
+        # A tooltip (that shows nothing) is what makes Vega-Lite keep a mark pickable.
+        .mark_rect(fill="transparent", stroke=None, tooltip=alt.ExprRef(expr="null"))
+        .encode(x=alt.value(0), x2=alt.value(width), y=alt.value(0), y2=alt.value(height))
+        .properties(name=f"{name}_background")
+    ]
     if name == "cos":
         layers.append(
             alt.Chart()
