@@ -124,8 +124,10 @@ def _render(spec: Spec, scale: float, vl_version: str | None) -> bytes:
 
 # The helper: a fresh interpreter that loads this file by path (numpy and vl-convert
 # only, not the package), answers on a copy of fd 1 and sends anything printed to fd 2.
+# Ctrl-C is the caller's to handle (it stops the helper); the helper ends at end of input.
 _HELPER = """\
-import importlib.util, os, sys
+import importlib.util, os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_IGN)
 out = os.fdopen(os.dup(1), "wb"); os.dup2(2, 1)
 spec = importlib.util.spec_from_file_location("_report_export_helper", sys.argv[1])
 module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)

@@ -137,3 +137,11 @@ def test_wheel_installs_and_runs_from_elsewhere(project_copy: Path, tmp_path: Pa
     assert made.returncode == 0, made.stderr
     _, body = table_rows(soup(elsewhere / "out" / "index.html"), "runs")
     assert len(body) == 12
+
+
+def test_readme_pictures_exist() -> None:
+    text = README.read_text(encoding="utf-8")
+    pictures = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert {"docs/report.png", "docs/overlay-fixed.png", "docs/overlay-rank.png"} <= set(pictures)
+    for picture in pictures:
+        assert png_size((ROOT / picture).read_bytes())[0] > 500, picture
