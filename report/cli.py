@@ -44,6 +44,11 @@ PAGE_LIMIT = 4_000_000
 # parallel with the rest of the report (below, starting the helper costs more).
 HELPER_MIN_ROWS = 50_000
 
+INTERACTION = (
+    "Point at a line for its numbers (the seed lights up in every panel); scroll over a "
+    "panel to zoom the step axis of all panels, drag to pan, double-click to reset."
+)
+
 EXAMPLES = """\
 examples:
   python -m report logs/ -o site/index.html
@@ -229,7 +234,7 @@ def _build(sweep: Sweep, options: Options, renderer: export.Renderer) -> BuiltRe
             f"{arms_text}."
         ),
         caption="EMA-5 smoothed; thin lines are seeds, bold lines their mean; open circles "
-        "mark each seed's first hack; the dashed line is the arm's mean onset.",
+        "mark each seed's first hack; the dashed line is the arm's mean onset. " + INTERACTION,
         notes=[downsampled] if downsampled else [],
     )
     overlay_block = render.ChartBlock(
@@ -244,7 +249,7 @@ def _build(sweep: Sweep, options: Options, renderer: export.Renderer) -> BuiltRe
             f"Mean onset: {arms_text}."
         ),
         caption="EMA-5 smoothed hack rate; faint lines are seeds, bold lines arm means; the "
-        "dot marks each arm's mean onset.",
+        "dot marks each arm's mean onset. " + INTERACTION,
         notes=[downsampled] if downsampled else [],
     )
 
