@@ -39,6 +39,8 @@ import pandas as pd
 
 from report import summary
 from report.errors import ReportError
+from report.parse import ARM_ORDER
+from report.tables import arm_order
 
 __all__ = [
     "ARM_COLORS",
@@ -56,7 +58,6 @@ __all__ = [
     "static_spec",
 ]
 
-ARM_ORDER = ("vanilla", "static erasure", "online erasure", "routing")
 # Arms, not series (the overlay): grey baseline -> amber static -> blue online -> green
 # routing, ordered by increasing intervention, as the reference colours them.
 ARM_COLORS = {
@@ -124,12 +125,6 @@ POINTER_POINTS = 12_000
 
 
 # --- arms and colours -------------------------------------------------------------
-
-
-def arm_order(arms: Iterable[str]) -> list[str]:
-    """vanilla, static erasure, online erasure, routing, then any other arm by name."""
-    present = {str(a) for a in arms if not pd.isna(a)}
-    return [a for a in ARM_ORDER if a in present] + sorted(present - set(ARM_ORDER))
 
 
 def arm_colors(

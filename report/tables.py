@@ -33,7 +33,7 @@ SERIES_COLUMNS = ["run", "step", "metric", "value", "ema"]
 
 def arm_order(arms: Iterable[str]) -> list[str]:
     """vanilla, static erasure, online erasure, routing, then any other arm by name."""
-    present = set(arms)
+    present = {str(arm) for arm in arms if not pd.isna(arm)}
     known = [a for a in ARM_ORDER if a in present]
     return known + sorted(present - set(ARM_ORDER))
 
