@@ -84,7 +84,10 @@ def test_same_inputs_any_order_give_identical_bytes(tmp_path: Path) -> None:
 
 def test_ctrl_c_is_one_line_not_a_traceback(tmp_path: Path) -> None:
     logs = tmp_path / "logs"
-    shutil.copytree(EXAMPLES, logs)
+    # Big enough that the run is still going when Ctrl-C comes, on any machine.
+    from report import simulate
+
+    simulate.write_sweep(logs, steps=4000)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "REPORT_CACHE_DIR": str(tmp_path / "cache")}
     process = subprocess.Popen(
         [sys.executable, "-m", "report", str(logs), "-o", str(tmp_path / "site" / "index.html")],
