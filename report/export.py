@@ -270,25 +270,33 @@ class _Helper:
     def close(self) -> None:
         proc, self.proc = self.proc, None
         self.outbox.put(None)
-        if proc is not None:
-            for stream in (proc.stdin, proc.stdout):
-                try:
-                    if stream is not None:
-                        stream.close()
-                except OSError:
-                    pass
-            proc.kill()
-            proc.wait()
+        if proc is None:
+            return
+        # Kill first: the writer thread may be blocked on a full pipe (say, on Ctrl-C while
+        # the helper draws), and closing its stream from here would wait for it forever.
+        # Killed, the helper's end closes and the writer fails and lets go; it closes stdin.
+        proc.kill()
+        proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()  # read by this thread only
 
 
 def _write_all(proc: subprocess.Popen[bytes], outbox: queue.Queue[bytes | None]) -> None:
-    while (data := outbox.get()) is not None:
+    """The writer thread: requests in order, then stdin closed (the helper's end of input)."""
+    stdin = proc.stdin
+    if stdin is None:
+        return
+    try:
+        while (data := outbox.get()) is not None:
+            stdin.write(data)
+            stdin.flush()
+    except (OSError, ValueError):
+        pass  # the helper is gone: `_receive` notices
+    finally:
         try:
-            assert proc.stdin is not None
-            proc.stdin.write(data)
-            proc.stdin.flush()
-        except (OSError, ValueError, AssertionError):
-            return  # the helper is gone: `_receive` notices
+            stdin.close()
+        except OSError:
+            pass
 
 
 def _receive(proc: subprocess.Popen[bytes]) -> list[bytes] | None:

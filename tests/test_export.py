@@ -159,3 +159,20 @@ def test_without_helper_submit_draws_at_once(monkeypatch) -> None:
     monkeypatch.setenv("REPORT_NO_CACHE", "1")
     with export.Renderer(helpers=0) as renderer:
         assert renderer.submit(SPEC, (1,))() == export.to_pngs(SPEC, (1,))
+
+
+def test_closing_a_busy_helper_does_not_hang(monkeypatch) -> None:
+    """Ctrl-C while the helper draws: the pipe to it is full, and closing must not wait."""
+    import threading
+    import time
+
+    monkeypatch.setenv("REPORT_NO_CACHE", "1")
+    big = {**LINES, "description": "x" * 3_000_000}  # far more than a pipe holds
+    renderer = export.Renderer(helpers=1)
+    renderer.submit(big, (12,))  # its answer, a big PNG, fills the pipe back: unread
+    renderer.submit(big, (1,))  # so the helper stops reading this one: the writer blocks
+    time.sleep(3)
+    closing = threading.Thread(target=renderer.close, daemon=True)
+    closing.start()
+    closing.join(timeout=20)
+    assert not closing.is_alive()

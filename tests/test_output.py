@@ -4,7 +4,6 @@ bytes whatever the input order, and Ctrl-C without a traceback."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
