@@ -248,8 +248,9 @@ def parse_text(text: str, path: str, name: str | None = None) -> ParsedLog:
             step_parts.append(np.array(cells[index["step"]], dtype=np.int64))
         except (ValueError, OverflowError):
             if rows is None:
-                rows = [r for r in map(str.split, _ROW.findall(text, start, end))
-                        if len(r) >= width]
+                rows = [
+                    r for r in map(str.split, _ROW.findall(text, start, end)) if len(r) >= width
+                ]
             steps_col = cells[index["step"]]
             # isdecimal, not isdigit: `²` is a digit that int() refuses.
             keep = [i for i, s in enumerate(steps_col) if s.isdecimal() and len(s) < 18]
@@ -273,12 +274,14 @@ def parse_text(text: str, path: str, name: str | None = None) -> ParsedLog:
     steps = np.concatenate(step_parts)
     # A resumed job repeats steps from its checkpoint: the later occurrence wins.
     reversed_unique, reversed_index = np.unique(steps[::-1], return_index=True)
-    keep = len(steps) - 1 - reversed_index
-    if len(keep) != len(steps):
+    last_rows = len(steps) - 1 - reversed_index
+    if len(last_rows) != len(steps):
         notes.append(
-            f"{path}: {len(steps) - len(keep)} repeated steps (resumed run); kept the later"
+            f"{path}: {len(steps) - len(last_rows)} repeated steps (resumed run); kept the later"
         )
-    metrics = {m: np.concatenate(parts)[keep] for m, parts in value_parts.items() if m in present}
+    metrics = {
+        m: np.concatenate(parts)[last_rows] for m, parts in value_parts.items() if m in present
+    }
     missing = tuple(m for m in METRICS if m not in present)
     if not present:  # e.g. a routing run whose only rows sit under a header without *_abl
         msg = f"{path}: its rows have no column for any metric ({', '.join(columns.values())})"
