@@ -49,16 +49,10 @@ QUICK_SIZES = ("12x200", "12x2000")
 ARMS = ("vanilla", "static", "online", "routing")
 DEMO = (12, 200)  # what `python -m report --demo` draws: 4 arms x 3 seeds x 200 steps
 
-CHROMIUM = Path("/usr/bin/chromium")
-# The browser tests' hermetic flags: no GPU, no background fetches, no first-run work.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+# The browser tests' Chromium and its hermetic flags (one definition for both).
+sys.path.insert(0, str(ROOT / "tests"))
+from browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+
 # Runs before the page's own scripts: note the moment (performance.now(), i.e. since
 # navigation start) when every figure.chart carries data-drawn="true" (set by
 # templates/_embed.js once vega-embed has drawn it), or "error".
