@@ -276,7 +276,8 @@ def _build(sweep: Sweep, options: Options, renderer: export.Renderer) -> BuiltRe
 
     javascript = export.javascript_bundle()  # built (a cold cache) while the charts draw
     overlay_pngs, grid_pngs = overlay_later(), grid_later()
-    overlay_block.png, grid_block.png = overlay_pngs[0], grid_pngs[0]
+    overlay_block.png = export.compact_png(overlay_pngs[0])
+    grid_block.png = export.compact_png(grid_pngs[0])
     page = render.Page(
         title=options.title,
         description=describe(runs),

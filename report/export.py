@@ -479,6 +479,27 @@ def _png_bytes(chunks: Sequence[tuple[bytes, bytes]]) -> bytes:
     return b"".join(out)
 
 
+def compact_png(png: bytes, level: int = 6) -> bytes:
+    """The same image, losslessly deflated again: about half the bytes of vl-convert's.
+
+    vl-convert favours speed over size when it compresses; an emailed page carries its
+    pictures as base64, so they are recompressed once (same filters, same pixels).
+    Anything that is not a PNG this reads comes back unchanged, as does a larger result.
+    """
+    chunks = _png_chunks(png)
+    if chunks is None:
+        return png
+    try:
+        pixels = zlib.decompress(b"".join(data for kind, data in chunks if kind == b"IDAT"))
+    except zlib.error:
+        return png
+    first_idat = next(i for i, (kind, _) in enumerate(chunks) if kind == b"IDAT")
+    others = [(kind, data) for kind, data in chunks if kind != b"IDAT"]
+    others.insert(first_idat, (b"IDAT", zlib.compress(pixels, level)))
+    smaller = _png_bytes(others)
+    return smaller if len(smaller) < len(png) else png
+
+
 def to_svg(spec: Spec) -> str:
     """A standalone SVG of the chart."""
     return str(vl_convert.vegalite_to_svg(spec, vl_version=vegalite_version()))

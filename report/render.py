@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import struct
-import zlib
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -82,39 +81,6 @@ def fixed(value: Any, digits: int = 3) -> str:
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def compact_png(png: bytes, level: int = 6) -> bytes:
-    """The same image, losslessly deflated again: about half the bytes of vl-convert's.
-
-    vl-convert favours speed over size when it compresses; an emailed page carries its
-    pictures as base64, so the pixels are recompressed once (same filters, same pixels).
-    Anything that is not a plain PNG comes back unchanged.
-    """
-    if not png.startswith(PNG_SIGNATURE):
-        return png
-    chunks: list[tuple[bytes, bytes]] = []
-    pos = len(PNG_SIGNATURE)
-    try:
-        while pos < len(png):
-            (length,) = struct.unpack(">I", png[pos : pos + 4])
-            chunks.append((png[pos + 4 : pos + 8], png[pos + 8 : pos + 8 + length]))
-            pos += 12 + length
-        pixels = zlib.decompress(b"".join(data for kind, data in chunks if kind == b"IDAT"))
-    except (struct.error, zlib.error):
-        return png
-    deflated = zlib.compress(pixels, level)
-    out = [PNG_SIGNATURE]
-    pixels_written = False
-    for kind, data in chunks:
-        if kind == b"IDAT":
-            if pixels_written:
-                continue  # all the pixels went out in the first IDAT
-            data, pixels_written = deflated, True
-        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
-        out.append(struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc))
-    smaller = b"".join(out)
-    return smaller if len(smaller) < len(png) else png
-
-
 @dataclass
 class ChartBlock:
     """One chart on the page: its spec for vega-embed and its static picture."""
@@ -130,7 +96,7 @@ class ChartBlock:
 
     @property
     def png_data_uri(self) -> str:
-        data = base64.b64encode(compact_png(self.png)).decode("ascii")
+        data = base64.b64encode(self.png).decode("ascii")
         return "data:image/png;base64," + data
 
     @property

@@ -176,3 +176,15 @@ def test_closing_a_busy_helper_does_not_hang(monkeypatch) -> None:
     closing.start()
     closing.join(timeout=20)
     assert not closing.is_alive()
+
+
+def test_compact_png_keeps_the_pixels(cache: Path) -> None:
+    png = export.to_png(SPEC, scale=2)
+    small = export.compact_png(png, level=9)
+    assert len(small) <= len(png) and png_size(small) == png_size(png)
+
+    def pixels(data: bytes) -> bytes:
+        return zlib.decompress(b"".join(d for k, d in export._png_chunks(data) if k == b"IDAT"))
+
+    assert pixels(small) == pixels(png)
+    assert export.compact_png(b"not a png") == b"not a png"
