@@ -1,4 +1,4 @@
-"""Vega-Lite specs -> PNG/SVG bytes through vl-convert, and the offline JavaScript bundle.
+"""Vega-Lite specs -> PNG bytes through vl-convert, and the offline JavaScript bundle.
 
 vl-convert carries Vega, Vega-Lite and vega-embed itself, so neither rendering nor the
 page ever needs the network. The bundle costs about a second to build, so it is cached
@@ -498,11 +498,6 @@ def compact_png(png: bytes, level: int = 6) -> bytes:
     others.insert(first_idat, (b"IDAT", zlib.compress(pixels, level)))
     smaller = _png_bytes(others)
     return smaller if len(smaller) < len(png) else png
-
-
-def to_svg(spec: Spec) -> str:
-    """A standalone SVG of the chart."""
-    return str(vl_convert.vegalite_to_svg(spec, vl_version=vegalite_version()))
 
 
 RENDER_CACHE_FILES = 64
