@@ -40,7 +40,7 @@ import pandas as pd
 from report import summary
 from report.errors import ReportError
 from report.parse import ARM_ORDER
-from report.tables import arm_order
+from report.tables import arm_order, row_keys, values_at
 
 __all__ = [
     "ARM_COLORS",
@@ -235,7 +235,7 @@ def downsample(
     series, starts = _lines(series, by, x)
     keep_at = None
     if keep_steps and "run" in series.columns:
-        run_at_start = series["run"].to_numpy()[starts]
+        run_at_start = values_at(series["run"], starts)
         keep_at = [keep_steps.get(run) for run in run_at_start]
     value_columns = [c for c in columns if c in series.columns] or ["value"]
     keep = _thin(
@@ -321,7 +321,7 @@ def _changes(frame: pd.DataFrame, by: Sequence[str]) -> np.ndarray:
     starts = np.zeros(len(frame), dtype=bool)
     starts[:1] = True
     for col in by:
-        values = frame[col].to_numpy()
+        values = row_keys(frame[col])
         starts[1:] |= values[1:] != values[:-1]
     return starts
 
@@ -438,8 +438,8 @@ class _Sweep:
         # Work line by line (run, metric): a handful of lines, millions of rows.
         ordered, starts = _lines(series, ("run", "metric"))
         lengths = np.diff(np.r_[starts, len(ordered)])
-        line_run = ordered["run"].to_numpy()[starts]
-        line_metric = ordered["metric"].to_numpy()[starts]
+        line_run = values_at(ordered["run"], starts)
+        line_metric = values_at(ordered["metric"], starts)
         pairs = zip(line_run, line_metric, strict=True)
         wanted = np.array([r in self.run_index and m in metrics for r, m in pairs], dtype=bool)
         # Rows are picked by position from these arrays: no copy of the big table.

@@ -185,12 +185,15 @@ class Renderer:
         self._helpers = [h for h in started if h is not None]
         self._turn = 0
 
-    def submit(self, spec: Spec, scales: Sequence[float]) -> Callable[[], list[bytes]]:
-        """Start drawing `spec` at `scales`; call the result for the PNGs."""
+    def submit(
+        self, spec: Spec, scales: Sequence[float], *, here: bool = False
+    ) -> Callable[[], list[bytes]]:
+        """Start drawing `spec` at `scales`; call the result for the PNGs. `here`: draw it
+        in this process, now (a quick chart, while a helper draws a slow one)."""
         paths, pngs = _cached(spec, scales)
         fresh = [s for s in paths if s not in pngs]
         live = [h for h in self._helpers if h.alive]
-        if not fresh or not live:
+        if not fresh or not live or here:
             done = to_pngs(spec, scales)  # cached, or no helper: draw it now
             return lambda: done
         helper = live[self._turn % len(live)]

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from report.errors import ReportError
 
@@ -236,37 +237,20 @@ def parse_text(text: str, path: str, name: str | None = None) -> ParsedLog:
     bounds = [pos for pos, _ in headers[1:]] + [len(text)]
     for (start, names), end in zip(headers, bounds, strict=True):
         index = {n: i for i, n in enumerate(names)}  # duplicate names: the last wins
-        width = len(names)
-        rows: list[list[str]] | None = None
-        cells: Sequence[Sequence[str]] | None = _uniform_cells(text, start, end, width)
-        if cells is None:
-            rows = [r for r in map(str.split, _ROW.findall(text, start, end)) if len(r) >= width]
-            if not rows:
+        wanted = {m: index[c] for m, c in columns.items() if c in index}
+        cells = _uniform_cells(text, start, end, len(names))
+        steps = cells.integers(index["step"]) if cells is not None else None
+        if cells is not None and steps is not None:
+            values = {m: cells.values(i, cache) for m, i in wanted.items()}
+        else:
+            read = _split_rows(text, start, end, len(names), index["step"], wanted, cache)
+            if read is None:
                 continue
-            cells = list(zip(*rows, strict=False))  # column-major, cut to the header width
-        try:
-            step_parts.append(np.array(cells[index["step"]], dtype=np.int64))
-        except (ValueError, OverflowError):
-            if rows is None:
-                rows = [
-                    r for r in map(str.split, _ROW.findall(text, start, end)) if len(r) >= width
-                ]
-            steps_col = cells[index["step"]]
-            # isdecimal, not isdigit: `²` is a digit that int() refuses.
-            keep = [i for i, s in enumerate(steps_col) if s.isdecimal() and len(s) < 18]
-            rows = [rows[i] for i in keep]
-            cells = list(zip(*rows, strict=False)) if rows else []
-            if not rows:
-                continue
-            step_parts.append(np.array(cells[index["step"]], dtype=np.int64))
-        n = len(cells[index["step"]])
-        for metric, column in columns.items():
-            if column in index:
-                present.add(metric)
-                col = cells[index[column]]
-                value_parts[metric].append(np.fromiter(map(cache.__getitem__, col), float, n))
-            else:
-                value_parts[metric].append(np.full(n, np.nan))
+            steps, values = read
+        step_parts.append(steps)
+        present.update(values)
+        for metric in columns:
+            value_parts[metric].append(values.get(metric, np.full(len(steps), np.nan)))
     if not step_parts:
         msg = f"{path}: a header but no metric rows (the run crashed before its first step)"
         raise ReportError(msg)
@@ -302,6 +286,29 @@ def parse_text(text: str, path: str, name: str | None = None) -> ParsedLog:
         missing=missing,
         notes=notes,
     )
+
+
+def _split_rows(
+    text: str, start: int, end: int, width: int, step: int, wanted: dict[str, int],
+    cache: _CellCache,
+) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
+    """The rows of `text[start:end]` line by line (`_ROW`): (steps, metric -> values), or
+    None when there is none. A row needs at least `width` cells and a decimal step."""
+    rows = [r for r in map(str.split, _ROW.findall(text, start, end)) if len(r) >= width]
+    try:
+        steps = np.array([r[step] for r in rows], dtype=np.int64)
+    except (ValueError, OverflowError):
+        # isdecimal, not isdigit: `²` is a digit that int() refuses.
+        rows = [r for r in rows if r[step].isdecimal() and len(r[step]) < 18]
+        steps = np.array([r[step] for r in rows], dtype=np.int64)
+    if not rows:
+        return None
+    n = len(rows)
+    values = {
+        metric: np.fromiter((cache[r[i]] for r in rows), float, n)
+        for metric, i in wanted.items()
+    }
+    return steps, values
 
 
 # A log this large decompressed is not a log (or is a gzip bomb): refuse, don't swap.
@@ -356,22 +363,95 @@ _ROW_LINE = re.compile(_ROW.pattern.removeprefix("^"), _ROW.flags & ~re.MULTILIN
 _UNIFORM_MIN_CHARS = 1 << 16  # below this the regex is as quick
 
 
-def _uniform_cells(text: str, start: int, end: int, width: int) -> list[list[str]] | None:
-    """The row cells (column-major) of `text[start:end]`, found with numpy when every row
-    there has the first row's shape: the same prefix (timestamps' digits aside) and
-    exactly `width` cells -- one logger, one header, as long runs are. None whenever it
-    cannot vouch for giving exactly what `_ROW` line by line gives (then that runs).
+# str.split()'s whitespace among ASCII bytes: what separates cells.
+_WHITESPACE = np.zeros(256, dtype=bool)
+_WHITESPACE[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
+_PAD = 64  # zero bytes after a region, so that reading a few bytes past a cell is safe
+
+
+def _windows(array: np.ndarray, width: int) -> np.ndarray:
+    """Every run of `width` consecutive elements, as a read-only view (row i starts at i)."""
+    return np.lib.stride_tricks.sliding_window_view(array, width)
+
+
+@dataclass
+class _Cells:
+    """The cells of a block of uniform rows, as offsets into the region's bytes: cell
+    (row, column) is `raw[starts[row, column]:ends[row, column]]`."""
+
+    raw: np.ndarray  # uint8, the region then _PAD zero bytes
+    starts: np.ndarray  # (rows, width)
+    ends: np.ndarray
+
+    def _chars(self, column: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each row's cell as `width` bytes (zeros after its end), with its length and a
+        mask of the bytes that belong to it."""
+        starts = self.starts[:, column]
+        lengths = self.ends[:, column] - starts
+        chars = _windows(self.raw, width)[starts]
+        inside = np.arange(width) < lengths[:, None]
+        chars[~inside] = 0
+        return chars, lengths, inside
+
+    def integers(self, column: int) -> np.ndarray | None:
+        """A column of plain decimal integers (steps), or None if any cell is not one."""
+        longest = int((self.ends[:, column] - self.starts[:, column]).max())
+        if longest > 18:
+            return None  # beyond int64: the line-by-line reader decides what it is
+        chars, _, inside = self._chars(column, longest)
+        digits = chars.astype(np.int64) - 48
+        if np.any(inside & ((digits < 0) | (digits > 9))):
+            return None
+        value = np.zeros(len(chars), dtype=np.int64)
+        for k in range(longest):
+            value = np.where(inside[:, k], value * 10 + digits[:, k], value)
+        return value
+
+    def values(self, column: int, cache: _CellCache) -> np.ndarray:
+        """A column of cells as numbers (`cell_value`): each distinct cell is read once."""
+        longest = int((self.ends[:, column] - self.starts[:, column]).max())
+        if longest > _PAD:  # a freak cell: slice it out rather than make a wide table
+            text = self.raw.tobytes()
+            cells = [
+                text[s:e].decode("ascii")
+                for s, e in zip(self.starts[:, column], self.ends[:, column], strict=True)
+            ]
+            return np.fromiter(map(cache.__getitem__, cells), float, len(cells))
+        chars, _, _ = self._chars(column, -(-longest // 8) * 8)
+        # Each cell as words of 8 bytes; equal cells get one code (hashing, not sorting).
+        words = chars.view(np.uint64)
+        codes, _ = pd.factorize(words[:, 0])
+        for k in range(1, words.shape[1]):
+            more, distinct = pd.factorize(words[:, k])
+            codes, _ = pd.factorize(codes.astype(np.int64) * len(distinct) + more)
+        example = np.empty(int(codes.max()) + 1, dtype=np.int64)
+        example[codes] = np.arange(len(codes))  # a row holding each distinct cell
+        lookup = np.array(
+            [cache[chars[row].tobytes().rstrip(b"\0").decode("ascii")] for row in example],
+            dtype=float,
+        )
+        return lookup[codes]
+
+
+def _uniform_cells(text: str, start: int, end: int, width: int) -> _Cells | None:
+    """The row cells of `text[start:end]`, found with numpy when every row there has the
+    first row's shape: the same prefix (timestamps' digits aside) and exactly `width`
+    cells -- one logger, one header, as long runs are. None whenever it cannot vouch
+    for giving exactly what `_ROW` line by line gives (then that runs).
 
     Why it is exact: `_ROW` decides a line's prefix by character classes only, so a line
     whose prefix matches the first row's character for character (a digit for a digit)
     and whose message starts `<digits><space or tab>` is split at the same place; every
-    other line must not match `_ROW` at all, and is checked with it.
+    other line must not match `_ROW` at all, and is checked with it. Cells are then cut
+    at str.split()'s whitespace.
     """
     region = text[start:end]
     if len(region) < _UNIFORM_MIN_CHARS or not region.isascii() or "\x00" in region:
         return None
     raw = np.frombuffer(region.encode("ascii"), dtype=np.uint8)
-    newlines = np.flatnonzero(raw == 10)
+    controls = np.flatnonzero(raw < 32)  # line ends, tabs, carriage returns (the region is ASCII)
+    control_kinds = raw[controls]
+    newlines = controls[control_kinds == 10]
     line_starts = np.r_[0, newlines + 1]
     line_ends = np.r_[newlines, len(raw)]
     first = None
@@ -382,22 +462,22 @@ def _uniform_cells(text: str, start: int, end: int, width: int) -> list[list[str
     if first is None:
         return None
     prefix_len = first.start(1) - first.pos
-    if prefix_len < 2:
-        return None  # no room for the row marker below
-    prefix = raw[first.pos : first.pos + prefix_len]
-    digit_at = (prefix >= 48) & (prefix <= 57)
+    padded = np.zeros(len(raw) + max(prefix_len + 24, _PAD), dtype=np.uint8)
+    padded[: len(raw)] = raw
+    # Digits read as "0": a prefix is the first row's, but for the digits of its time.
+    is_digit = padded - np.uint8(48) < 10
+    shape = np.where(is_digit, np.uint8(48), padded)
+    prefix = shape[first.pos : first.pos + prefix_len]
     # Candidate lines: long enough, the prefix, then `\d+[ \t]` within 24 characters.
     span = 24
     long_enough = line_ends - line_starts >= prefix_len + 2
     candidates = np.flatnonzero(long_enough)
     at = line_starts[candidates]
-    padded = np.r_[raw, np.zeros(prefix_len + span, dtype=np.uint8)]
-    head = padded[at[:, None] + np.arange(prefix_len)]
-    same = np.where(digit_at, (head >= 48) & (head <= 57), head == prefix).all(axis=1)
+    same = (_windows(shape, prefix_len)[at] == prefix).all(axis=1)
     message_at = at + prefix_len
-    window = message_at[:, None] + np.arange(span)
-    after = padded[window]
-    after = (after >= 48) & (after <= 57) & (window < line_ends[candidates][:, None])
+    after = _windows(is_digit, span)[message_at] & (
+        np.arange(span) < (line_ends[candidates] - message_at)[:, None]
+    )
     digits = np.argmin(after, axis=1)  # length of the digit run (span: too long to tell)
     stop = padded[message_at + digits]
     in_line = message_at + digits < line_ends[candidates]
@@ -415,24 +495,32 @@ def _uniform_cells(text: str, start: int, end: int, width: int) -> list[list[str
     # A row's message ends at its line's end or its first carriage return (`[^\r\n]*`).
     message_start = line_starts[row_lines] + prefix_len
     message_end = line_ends[row_lines]
-    returns = np.flatnonzero(raw == 13)
+    returns = controls[control_kinds == 13]
     if len(returns):
         nxt = np.searchsorted(returns, message_start)
         found = nxt < len(returns)
         cr = returns[np.minimum(nxt, len(returns) - 1)]
         message_end = np.where(found & (cr < message_end), cr, message_end)
-    # Everything but the messages becomes spaces: runs of (outside, inside) by np.repeat.
+    # Everything but the messages counts as whitespace: runs of (outside, inside).
     bounds = np.c_[message_start, message_end].ravel()
     runs = np.diff(np.r_[0, bounds, len(raw)])
     inside = np.repeat(np.tile(np.array([False, True]), len(row_lines) + 1)[: len(runs)], runs)
-    marked = np.where(inside, raw, np.uint8(32))
-    marked[message_start - 2] = 0  # "\x00 " before each row: its own token
-    tokens = marked.tobytes().decode("ascii").split()
-    stride = width + 1
+    # Cells: runs of message bytes that are not str.split() whitespace (among ASCII: space
+    # and 9-13, 28-31; other control bytes belong to cells).
+    cell = np.zeros(len(raw) + 2, dtype=bool)  # a separator on either side
+    np.logical_and(inside, raw > 32, out=cell[1:-1])
+    odd = controls[~_WHITESPACE[control_kinds]]
+    cell[odd + 1] = inside[odd]
+    edges = np.flatnonzero(cell[1:] != cell[:-1])  # where cells start, then end
+    cell_starts, cell_ends = edges[0::2], edges[1::2]
     rows = len(row_lines)
-    if len(tokens) != rows * stride or tokens[0::stride].count("\x00") != rows:
+    # Every cell lies in a message; each row must hold exactly `width` of them.
+    firsts = np.searchsorted(cell_starts, message_start)
+    if len(cell_starts) != rows * width or np.any(np.diff(firsts) != width):
         return None  # some row has more or fewer cells than the header
-    return [tokens[1 + j :: stride] for j in range(width)]
+    return _Cells(
+        raw=padded, starts=cell_starts.reshape(rows, width), ends=cell_ends.reshape(rows, width)
+    )
 
 
 def read_bytes(path: str) -> tuple[bytes, InputFile, list[str]]:
@@ -559,11 +647,33 @@ def run_names(paths: Iterable[str]) -> dict[str, str]:
     return names
 
 
-def _ignore_interrupts() -> None:
-    """Workers leave Ctrl-C to the parent, which reports it once, without tracebacks."""
+def _start_worker() -> None:
+    """Workers leave Ctrl-C to the parent, which reports it once, without tracebacks; and
+    they keep the memory they free for the next file (`keep_freed_memory`)."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    keep_freed_memory()
+
+
+def keep_freed_memory() -> None:
+    """Let this process reuse the big blocks it frees instead of handing them back.
+
+    glibc gives blocks of a few MB back to the system as soon as they are freed, and maps
+    fresh ones for the next file: every page of them faults again when first touched,
+    which costs a third of a log's parse. A short-lived process that handles one big
+    array after another keeps them instead. Nothing happens where malloc is not glibc's.
+    """
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return
+    m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
+    mallopt(m_mmap_threshold, 32 << 20)  # glibc's ceiling on 64-bit systems
+    mallopt(m_trim_threshold, 512 << 20)
+    mallopt(m_top_pad, 64 << 20)
 
 
 def _parse_one(args: tuple[str, str]) -> ParsedLog | ReportError:
@@ -595,7 +705,7 @@ def parse_files(
         # fork: workers start in milliseconds with numpy already imported.
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(
-            max_workers=workers, mp_context=context, initializer=_ignore_interrupts
+            max_workers=workers, mp_context=context, initializer=_start_worker
         ) as pool:
             results = []
             for i, result in enumerate(pool.map(_parse_one, tasks, chunksize=1)):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from report.tables import arm_order
+from report.tables import arm_order, row_keys, values_at
 
 METRIC_ORDER = ("hack", "solve", "teacher", "student")
 
@@ -46,8 +46,8 @@ class _Blocks:
 
     @classmethod
     def of(cls, series: pd.DataFrame) -> _Blocks:
-        runs = series["run"].to_numpy()
-        metrics = series["metric"].to_numpy()
+        runs = row_keys(series["run"])
+        metrics = row_keys(series["metric"])
         n = len(series)
         new = np.zeros(n, dtype=bool)
         new[:1] = True
@@ -55,7 +55,9 @@ class _Blocks:
         new[1:] = (runs[1:] != runs[:-1]) | (metrics[1:] != metrics[:-1])
         starts = np.flatnonzero(new)
         stops = np.r_[starts[1:], n].astype(np.int64)
-        return cls(starts, stops, runs[starts], metrics[starts])
+        return cls(
+            starts, stops, values_at(series["run"], starts), values_at(series["metric"], starts)
+        )
 
     def of_metric(self, metric: str) -> np.ndarray:
         """Indices of the blocks of `metric`."""

@@ -111,14 +111,17 @@ def build_tables(logs: Sequence[ParsedLog]) -> tuple[pd.DataFrame, pd.DataFrame]
             return np.empty(0, dtype=dtype)
         return np.concatenate(parts).astype(dtype, copy=False)  # a new array: no aliasing
 
-    def repeated(names: list[str]) -> pd.api.extensions.ExtensionArray:
-        return pd.array(np.repeat(np.array(names, dtype=object), lengths), dtype="str")
+    def repeated(names: list[str], categories: Sequence[str]) -> pd.Categorical:
+        # Categorical: one integer per row (millions of rows) instead of a string each.
+        code = {name: i for i, name in enumerate(categories)}
+        codes = np.repeat(np.array([code[n] for n in names], dtype=np.int32), lengths)
+        return pd.Categorical.from_codes(codes, categories=pd.Index(categories, dtype="str"))
 
     series = pd.DataFrame(
         {
-            "run": repeated(line_runs),
+            "run": repeated(line_runs, list(dict.fromkeys(lg.name for lg in ordered))),
             "step": joined(step_col, np.int64),
-            "metric": repeated(line_metrics),
+            "metric": repeated(line_metrics, METRICS),
             "value": joined(value_col, float),
             "ema": joined(ema_col, float),
         },
@@ -126,3 +129,17 @@ def build_tables(logs: Sequence[ParsedLog]) -> tuple[pd.DataFrame, pd.DataFrame]
         copy=False,
     )
     return runs, series
+
+
+def row_keys(column: pd.Series) -> np.ndarray:
+    """Values whose equality is `column`'s, cheap to compare row by row: a categorical's
+    integer codes (missing: -1), else the values themselves."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.cat.codes.to_numpy()
+    return column.to_numpy()
+
+
+def values_at(column: pd.Series, rows: np.ndarray) -> np.ndarray:
+    """`column.to_numpy()[rows]`, without first turning every row of a categorical into
+    an object."""
+    return column.iloc[rows].to_numpy(dtype=object)

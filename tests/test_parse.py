@@ -368,3 +368,58 @@ def test_uneven_rows_read_the_same_by_numpy_and_by_regex(monkeypatch, edit) -> N
     np.testing.assert_array_equal(fast.steps, slow.steps)
     for metric, values in slow.metrics.items():
         np.testing.assert_array_equal(fast.metrics[metric], values)
+
+
+def test_long_uniform_log_cells_read_by_hand() -> None:
+    """The numpy reader on a long log whose cells take every form a cell can take: its
+    numbers are the ones worked out by hand here, and the line-by-line reader's."""
+    from report import parse
+
+    header = "step  loss  hack_s↑  gt_s↑  hack_t  gt_t  cos_pre_t  cos_pre_s  ref_eq  dt"
+    # (hack_s, gt_s, cos_pre_t, cos_pre_s) cells and the numbers they stand for.
+    forms = [
+        (("7/28", "0/0", "+0.264", "-0.031"), (0.25, math.nan, 0.264, -0.031)),
+        (("28/28", "3/12", "1e-05", "nan"), (1.0, 0.25, 1e-05, math.nan)),
+        (("-", "1/3", "+0.12345678901234", "inf"), (math.nan, 1 / 3, 0.12345678901234, math.nan)),
+        (("x" * 70, "2/8", "-0", "T"), (math.nan, 0.25, -0.0, math.nan)),
+        (("0/28", "5/20", "0.5\x01", "+0.25"), (0.0, 0.25, math.nan, 0.25)),
+    ]
+    lines = [
+        "2026-11-20 14:02:11.411 | INFO | argv: train.py --preset=t --seed=3",
+        "2026-11-20 14:02:11.412 | INFO | preset=t arm=vanilla seed=3",
+        f"2026-11-20 14:02:11.413 | INFO | {header}",
+    ]
+    expected = []
+    for step in range(3000):
+        cells, numbers = forms[step % len(forms)]
+        sep = "\x0b " if step % 7 == 0 else "  "  # a vertical tab separates cells too
+        row = "  ".join([str(step), "0.69", cells[0] + sep + cells[1], "0/28", "3/28",
+                         cells[2], cells[3], "T", "1.25"])
+        lines.append(f"2026-11-20 14:{step // 60 % 60:02d}:{step % 60:02d}.000 | INFO | {row}")
+        expected.append(numbers)
+    text = "\n".join(lines) + "\n"
+    assert parse._uniform_cells(text, text.index("dt\n") + 2, len(text), 10) is not None
+    run = parse_text(text, "forms.log")
+    np.testing.assert_array_equal(run.steps, np.arange(3000))
+    for column, metric in enumerate(("hack", "solve", "teacher", "student")):
+        np.testing.assert_array_equal(run.metrics[metric], [row[column] for row in expected])
+    assert math.copysign(1, run.metrics["teacher"][3]) == -1  # "-0" is minus zero
+
+
+def test_long_uniform_log_reads_as_the_regex_reads_it(monkeypatch) -> None:
+    """Rows the numpy reader must hand back to the regex: one a cell wider, one a cell short."""
+    from report import parse, simulate
+
+    lines = simulate.simulate_run("online", 2, 3000).data.decode().split("\n")
+    for edit in (
+        lambda i, line: line.replace("| INFO | 100  ", "| INFO | 100  +1  ") if i == 120 else line,
+        lambda i, line: line.rsplit("  ", 1)[0] if i == 2500 else line,
+    ):
+        data = "\n".join(edit(i, line) for i, line in enumerate(lines)).encode()
+        fast = parse.parse_bytes(data, "x.log")
+        monkeypatch.setattr(parse, "_uniform_cells", lambda *args: None)
+        slow = parse.parse_bytes(data, "x.log")
+        monkeypatch.undo()
+        np.testing.assert_array_equal(fast.steps, slow.steps)
+        for metric, values in slow.metrics.items():
+            np.testing.assert_array_equal(fast.metrics[metric], values)

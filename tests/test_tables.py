@@ -68,3 +68,9 @@ def test_tables_are_tidy_and_ordered_whatever_the_input_order() -> None:
     np.testing.assert_allclose(v2["value"], [0, 0.25, 0.5])
     np.testing.assert_allclose(v2["ema"], [0, 0.25 / 3, 0.5 / 3 + 0.25 / 3 * 2 / 3])
     assert list(series["metric"].unique()) == ["hack", "solve", "teacher", "student"]
+    # Categoricals: one small integer per row of millions, categories in table order.
+    assert list(series["run"].cat.categories) == list(runs["run"])
+    assert list(series["metric"].cat.categories) == ["hack", "solve", "teacher", "student"]
+    assert series.groupby("run", observed=True).size().to_dict() == {
+        "v1.log": 4, "v2.log": 12, "r2.log": 8, "c1.log": 4
+    }
