@@ -791,12 +791,15 @@ def static_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
     draw nothing, so they go, with the hover selection; marks that fade with the hover
     keep their idle look. Line opacity moves to the stroke (`strokeOpacity`): for a
     stroke-only line it draws the same, and lets the renderer skip one offscreen layer
-    per line. Zoom and the values control stay (nothing moves in a picture).
+    per line. Zoom and the values control stay (nothing moves in a picture). No ARIA
+    labels: a picture has no use for them, and writing one per mark takes time.
     """
     if not isinstance(spec, Mapping):
         msg = f"static_spec takes a Vega-Lite dict (chart.to_dict()), not {type(spec).__name__}"
         raise TypeError(msg)
-    return _static(spec)
+    static = _static(spec)
+    static["config"] = {**static.get("config", {}), "aria": False}
+    return static
 
 
 def _is_hover_condition(value: Any) -> bool:

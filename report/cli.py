@@ -168,9 +168,9 @@ def build_report(sweep: object, options: Options | None = None) -> BuiltReport:
 
     assert isinstance(sweep, Sweep)
     options = options or Options()
-    # A big sweep's charts are drawn in a helper process while the rest is built (it
+    # A big sweep's charts are drawn with a helper process while the rest is built (it
     # starts now, so its engine is up when the first chart is ready); small ones here.
-    # One helper: on two cores a second one only slows the others down.
+    # One: on two cores a second one only slows the others down.
     renderer = export.Renderer(helpers=1 if len(sweep.series) > HELPER_MIN_ROWS else 0)
     try:
         return _build(sweep, options, renderer)
@@ -191,26 +191,26 @@ def _build(sweep: Sweep, options: Options, renderer: export.Renderer) -> BuiltRe
     scales = (PICTURE_SCALE, options.png_scale) if options.png else (PICTURE_SCALE,)
     means = summary.seed_means(runs, series)
     run_onsets = summary.run_onsets(series)
-    # The grid first: its picture takes longest, so it goes to the helper as soon as its
-    # spec exists. The specs are validated against the Vega-Lite schema in the tests;
-    # skipping it here saves a third of a second.
-    grid = charts.grid_chart(
-        runs, series, means=means, onsets=run_onsets, max_points=options.max_points
-    )
-    grid_spec = grid.to_dict(validate=False)
-    grid_later = renderer.submit(charts.static_spec(grid_spec), scales)
     per_run = summary.run_summary(runs, series, onsets=run_onsets)
     per_arm = summary.arm_summary(runs, series, per_run=per_run)
     onsets = summary.mean_onsets(runs, series, onsets=run_onsets)
     final_hack = dict(zip(per_arm["arm"], per_arm["final_hack_mean"], strict=True))
     colors = charts.arm_colors(runs["arm"], mode=options.arm_colors, final_hack=final_hack)
+    # The overlay first: its SVG is compiled (by the helper, when there is one) while the
+    # grid is built here, and its picture drawn here while the helper compiles the grid.
+    # The specs are validated against the Vega-Lite schema in the tests; skipping it here
+    # saves a third of a second.
     overlay = charts.overlay_chart(
         runs, series, colors=colors, means=means, onsets=run_onsets,
         max_points=options.max_points,
     )
     overlay_spec = overlay.to_dict(validate=False)
-    # Quick to draw: here, while the helper draws the grid.
-    overlay_later = renderer.submit(charts.static_spec(overlay_spec), scales, here=True)
+    overlay_later = renderer.submit(charts.static_spec(overlay_spec), scales)
+    grid = charts.grid_chart(
+        runs, series, means=means, onsets=run_onsets, max_points=options.max_points
+    )
+    grid_spec = grid.to_dict(validate=False)
+    grid_later = renderer.submit(charts.static_spec(grid_spec), scales)
 
     arms_text = ", ".join(
         f"{arm} at step {onsets[arm]:.0f}" if arm in onsets else f"{arm} never"
@@ -486,8 +486,10 @@ def run(argv: Sequence[str] | None = None) -> int:
     _check_output(output)
 
     import report
+    from report.parse import keep_freed_memory
     from report.tables import Sweep
 
+    keep_freed_memory()  # a short-lived process that makes and drops big tables
     progress = _Progress(enabled=not args.quiet)
 
     def on_progress(done: int, total: int) -> None:

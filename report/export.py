@@ -15,14 +15,17 @@ import hashlib
 import json
 import os
 import queue
+import re
 import select
 import struct
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 import zlib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -101,13 +104,18 @@ def _draw(
     """PNGs at `scales`, largest first: a smaller one shrinks a larger one when it can."""
     pngs = dict(have)
     for scale in sorted(scales, reverse=True):
-        png = None
-        for big_scale, big in sorted(pngs.items(), reverse=True):
-            factor = _whole(big_scale / scale)
-            if factor > 1 and (png := _shrink(big, factor)) is not None:
-                break
-        pngs[scale] = png if png is not None else _render(spec, scale, vl_version)
+        if scale not in pngs:
+            pngs[scale] = _shrunk(pngs, scale) or _render(spec, scale, vl_version)
     return {s: pngs[s] for s in scales}
+
+
+def _shrunk(pngs: dict[float, bytes], scale: float) -> bytes | None:
+    """A picture at `scale` made from a larger one in `pngs`, if one divides it."""
+    for big_scale, big in sorted(pngs.items(), reverse=True):
+        factor = _whole(big_scale / scale)
+        if factor > 1 and (png := _shrink(big, factor)) is not None:
+            return png
+    return None
 
 
 def _whole(ratio: float) -> int:
@@ -115,9 +123,141 @@ def _whole(ratio: float) -> int:
     return int(ratio) if ratio == int(ratio) else 0
 
 
+_WARM_SPEC: Spec = {
+    "mark": "line",
+    "data": {"values": [{"x": 0, "y": 0}, {"x": 1, "y": 1}]},
+    "encoding": {"x": {"field": "x", "type": "quantitative"},
+                 "y": {"field": "y", "type": "quantitative"}},
+}
+
+
 def _render(spec: Spec, scale: float, vl_version: str | None) -> bytes:
+    """One picture of `spec`, drawn here, band by band (see `_bands`)."""
+    svg = _svg(spec, vl_version)
+    bands = _bands(svg)
+    return _combine(svg, bands, [_raster(band, scale) for band in bands], scale)
+
+
+def _svg(spec: Spec, vl_version: str | None) -> str:
+    """The chart as Vega draws it: Vega-Lite compiled, clips shared, the scene as SVG."""
     vega = vl_convert.vegalite_to_vega(spec, vl_version=vl_version)
-    return bytes(vl_convert.vega_to_png(_share_clips(vega), scale=scale))
+    return str(vl_convert.vega_to_svg(_share_clips(vega)))
+
+
+def _raster(svg: str, scale: float) -> bytes:
+    """SVG -> PNG (resvg, inside vl-convert: the same pixels `vega_to_png` draws)."""
+    return bytes(vl_convert.svg_to_png(svg, scale=scale))
+
+
+def _combine(svg: str, bands: Sequence[str], pngs: Sequence[bytes], scale: float) -> bytes:
+    """The picture from its bands' pictures; the whole SVG drawn at once if they do not
+    stitch (see `_stitch`)."""
+    if len(bands) == 1:
+        return pngs[0]
+    stitched = _stitch(pngs)
+    return stitched if stitched is not None else _raster(svg, scale)
+
+
+# --- drawing a picture in bands --------------------------------------------------------
+
+# Rasterising is most of a big chart's drawing time, and it goes path by path: a band is
+# the chart's SVG with only some of its concatenated views (the grid's rows), so bands
+# draw in parallel and a picture costs its slowest band. They are laid on top of each
+# other row by row: each keeps the pixel rows where it drew something.
+_SVG_TAG = re.compile(r"<(/?)([A-Za-z][\w:.-]*)((?:\s[^<>]*?)?)(/?)>")
+_CLASS = re.compile(r'\bclass="([^"]*)"')
+
+
+@dataclass
+class _Element:
+    name: str
+    classes: list[str]
+    start: int  # offset of its opening tag
+    end: int = -1  # offset after its closing tag
+    children: list[_Element] = field(default_factory=list)
+
+
+def _svg_tree(svg: str) -> _Element | None:
+    """The element tree of an SVG as Vega writes it (tags, no comments, no CDATA, `<`
+    only in tags); None for anything else."""
+    if "<!" in svg or "<?" in svg:
+        return None
+    stack: list[_Element] = []
+    root = None
+    tags = 0
+    for m in _SVG_TAG.finditer(svg):
+        tags += 1
+        closing, name, attributes, self_closing = m.groups()
+        if closing:
+            if not stack or stack[-1].name != name or attributes or self_closing:
+                return None
+            element = stack.pop()
+            element.end = m.end()
+            continue
+        if root is not None and not stack:
+            return None  # a second root
+        found = _CLASS.search(attributes)
+        element = _Element(name, found.group(1).split() if found else [], m.start())
+        if stack:
+            stack[-1].children.append(element)
+        else:
+            root = element
+        if self_closing:
+            element.end = m.end()
+        else:
+            stack.append(element)
+    if stack or root is None or tags != svg.count("<"):
+        return None
+    return root
+
+
+def _bands(svg: str) -> list[str]:
+    """The SVG as bands: one per concatenated view (Vega's `role-scope` groups side by
+    side under the root), each the whole document without the other views; the first
+    also keeps what lies beside them (the title). `[svg]` when it has no such views."""
+    node = _svg_tree(svg)
+    while node is not None:
+        views = [c for c in node.children if c.name == "g" and "role-scope" in c.classes]
+        if len(views) >= 2:
+            break
+        groups = [c for c in node.children if c.name == "g"]
+        node = groups[0] if len(groups) == 1 else None
+    if node is None:
+        return [svg]
+    others = [c for c in node.children if c not in views]
+    bands = []
+    for number, view in enumerate(views):
+        drop = [v for v in views if v is not view] + (others if number else [])
+        kept, at = [], 0
+        for element in sorted(drop, key=lambda e: e.start):
+            kept.append(svg[at : element.start])
+            at = element.end
+        kept.append(svg[at:])
+        bands.append("".join(kept))
+    return bands
+
+
+def _stitch(pngs: Sequence[bytes]) -> bytes | None:
+    """The bands' pictures as one: each pixel row from the band that drew in it. None
+    unless that is the whole picture drawn at once -- every band on the same opaque
+    background, and no two drawing in one pixel row."""
+    images = [_pixels(png) for png in pngs]
+    first = images[0]
+    if first is None or any(i is None or i.shape != first.shape for i in images):
+        return None
+    words = [np.ascontiguousarray(i).view(np.uint32)[..., 0] for i in images]  # type: ignore[union-attr]
+    background = words[0][0, 0]
+    if first[0, 0, 3] != 255 or any(w[0, 0] != background for w in words):
+        return None
+    out = first.copy()
+    taken = np.zeros(len(out), dtype=bool)
+    for image, word in zip(images, words, strict=True):
+        drawn = (word != background).any(axis=1)
+        if np.any(drawn & taken):
+            return None  # two bands in one row: their overlap would need compositing
+        taken |= drawn
+        out[drawn] = image[drawn]  # type: ignore[index]
+    return _encode(out, _ancillary(pngs[0]))
 
 
 # --- drawing in a helper process ------------------------------------------------------
@@ -130,7 +270,8 @@ import importlib.util, os, signal, sys
 signal.signal(signal.SIGINT, signal.SIG_IGN)
 out = os.fdopen(os.dup(1), "wb"); os.dup2(2, 1)
 spec = importlib.util.spec_from_file_location("_report_export_helper", sys.argv[1])
-module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)
+module = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
 module._serve(sys.stdin.buffer, out, sys.argv[2] or None)
 """
 # A request or an answer: one JSON line, then the byte blocks it announces.
@@ -138,22 +279,25 @@ _HELPER_TIMEOUT = 600.0
 
 
 def _serve(requests: Any, answers: Any, vl_version: str | None) -> None:
-    """The helper's loop: warm the engine up, then draw each requested spec."""
-    warm = {"mark": "line", "data": {"values": [{"x": 0, "y": 0}, {"x": 1, "y": 1}]},
-            "encoding": {"x": {"field": "x", "type": "quantitative"},
-                         "y": {"field": "y", "type": "quantitative"}}}
+    """The helper's loop: warm the engine up, then answer each request in turn: `svg`
+    (a Vega-Lite spec -> its SVG, `_svg`; with `draw`, also its PNG at `scale` when it
+    is one band) or `png` (an SVG -> PNG at `scale`)."""
     try:
-        _render(warm, 1.0, vl_version)  # starts Deno, compiles Vega-Lite and Vega
+        _render(_WARM_SPEC, 1.0, vl_version)  # starts Deno, compiles Vega-Lite and Vega
     except Exception:  # noqa: BLE001 - a real request will say what is wrong
         pass
     while line := requests.readline():
         try:
             header = json.loads(line)
-            spec = json.loads(requests.read(header["spec_bytes"]))
-            scales = [float(s) for s in header["scales"]]
-            pngs = _draw(spec, scales, vl_version, {})
-            blocks = [pngs[s] for s in scales]
-            answer = {"ok": True, "sizes": [len(b) for b in blocks]}
+            body = requests.read(header["bytes"])
+            if header["op"] == "svg":
+                svg = _svg(json.loads(body), vl_version)
+                blocks = [svg.encode("utf-8")]
+                if header.get("draw") and len(_bands(svg)) == 1:  # no band to share
+                    blocks.append(_raster(svg, float(header["scale"])))
+            else:
+                blocks = [_raster(body.decode("utf-8"), float(header["scale"]))]
+            answer = {"ok": True, "sizes": [len(block) for block in blocks]}
         except Exception as exc:  # noqa: BLE001 - the caller draws it itself, and raises
             blocks, answer = [], {"ok": False, "error": repr(exc)}
         answers.write(json.dumps(answer).encode() + b"\n")
@@ -162,17 +306,39 @@ def _serve(requests: Any, answers: Any, vl_version: str | None) -> None:
         answers.flush()
 
 
+@dataclass
+class _Job:
+    """One chart's pictures, drawn with a helper's help."""
+
+    spec: Spec
+    scales: Sequence[float]
+    paths: dict[float, Path]
+    pngs: dict[float, bytes]  # cached ones, then the rest
+    fresh: list[float]  # the scales still to draw
+    helper: _Helper
+    svg_answer: int  # the number of the helper's answer that holds the SVG
+    svg: str = ""
+    whole: bytes = b""  # the picture, when the helper drew it whole
+    bands: list[str] = field(default_factory=list)
+    band_answers: list[int] = field(default_factory=list)  # bands the helper draws
+    band_pngs: list[bytes] = field(default_factory=list)  # bands drawn here
+    done: bool = False
+    failed: bool = False
+
+
 class Renderer:
-    """Draws charts' pictures in helper processes, so rendering overlaps other work.
+    """Draws charts' pictures with helper processes, so rendering overlaps other work.
 
     vl-convert holds the GIL while it renders, so a thread would overlap nothing. A
     helper is a fresh interpreter, not a fork (this process may already run vl-convert's
     engine, whose threads a fork would not copy); it starts its engine as soon as it is
-    created, while the caller is still building charts, and draws what it is given in
-    order. Charts go to the helpers in turn. Whatever goes wrong with a helper, the
+    created, while the caller is still building charts. A submitted chart goes to a
+    helper at once to be compiled to SVG (Vega runs there, warm); once it is asked for,
+    its picture is drawn in bands (`_bands`): all but the last by the helper, the last
+    here, at the same time, then stitched. Whatever goes wrong with a helper, the
     pictures are drawn here instead: helpers only ever save time.
 
-        with Renderer(helpers=2) as renderer:
+        with Renderer(helpers=1) as renderer:
             later = renderer.submit(spec, (1, 2))  # returns at once
             ...                                      # other work, other charts
             pngs = later()                           # the PNGs, as to_pngs gives them
@@ -184,31 +350,67 @@ class Renderer:
         started = (_Helper.start() for _ in range(max(helpers, 0)))
         self._helpers = [h for h in started if h is not None]
         self._turn = 0
+        self._jobs: list[_Job] = []
 
-    def submit(
-        self, spec: Spec, scales: Sequence[float], *, here: bool = False
-    ) -> Callable[[], list[bytes]]:
-        """Start drawing `spec` at `scales`; call the result for the PNGs. `here`: draw it
-        in this process, now (a quick chart, while a helper draws a slow one)."""
+    def submit(self, spec: Spec, scales: Sequence[float]) -> Callable[[], list[bytes]]:
+        """Start drawing `spec` at `scales`; call the result for the PNGs."""
         paths, pngs = _cached(spec, scales)
         fresh = [s for s in paths if s not in pngs]
         live = [h for h in self._helpers if h.alive]
-        if not fresh or not live or here:
+        if not fresh or not live:
             done = to_pngs(spec, scales)  # cached, or no helper: draw it now
             return lambda: done
         helper = live[self._turn % len(live)]
         self._turn += 1
-        number = helper.send(spec, fresh)
+        # With helpers to spare, one draws a chart that cannot be shared out itself, at
+        # once; with one, this process does, while the helper draws another's band.
+        request = {"op": "svg", "scale": max(fresh), "draw": len(live) > 1}
+        number = helper.send(request, json.dumps(spec).encode())
+        job = _Job(spec, scales, paths, pngs, fresh, helper, number)
+        self._jobs.append(job)
 
         def result() -> list[bytes]:
-            drawn = helper.answer(number)
-            if drawn is None or len(drawn) != len(fresh):
-                return to_pngs(spec, scales)  # raises here if the spec is at fault
-            pngs.update(zip(fresh, drawn, strict=True))
-            _keep(paths, pngs, fresh)
-            return [pngs[s] for s in scales]
+            if not job.done:
+                self._finish()
+            return [job.pngs[s] for s in job.scales]
 
         return result
+
+    def _finish(self) -> None:
+        """Draw every pending job: each one's bands handed out as soon as its SVG is
+        back (the helper draws them while this process draws its own), then stitched."""
+        pending = [job for job in self._jobs if not job.done]
+        for job in pending:
+            answer = job.helper.answer(job.svg_answer)
+            if not answer:
+                job.failed = True
+                continue
+            job.svg = answer[0].decode("utf-8")
+            if len(answer) > 1:
+                job.whole = answer[1]
+                continue
+            job.bands = _bands(job.svg)
+            scale = max(job.fresh)
+            for band in job.bands[:-1]:
+                job.band_answers.append(job.helper.send({"op": "png", "scale": scale},
+                                                        band.encode("utf-8")))
+            job.helper.flush()
+            job.band_pngs = [_raster(job.bands[-1], scale)]
+        for job in pending:
+            job.done = True
+            if job.failed:  # drawn here from the start; raises if the spec is at fault
+                job.pngs.update(zip(job.scales, to_pngs(job.spec, job.scales), strict=True))
+                continue
+            scale = max(job.fresh)
+            drawn = []
+            for band, number in zip(job.bands, job.band_answers, strict=False):
+                answer = job.helper.answer(number)
+                drawn.append(answer[0] if answer else _raster(band, scale))
+            top = job.whole or _combine(job.svg, job.bands, drawn + job.band_pngs, scale)
+            job.pngs.update(
+                _draw(job.spec, job.fresh, vegalite_version(), {**job.pngs, scale: top})
+            )
+            _keep(job.paths, job.pngs, job.fresh)
 
     def close(self) -> None:
         """Stop the helpers (one may still be starting: it is not waited for)."""
@@ -232,7 +434,8 @@ class _Helper:
         self.read = 0  # answers read back
         self.answers: dict[int, list[bytes] | None] = {}
         # Requests are written by a thread: the helper reads only once its engine is up.
-        threading.Thread(target=_write_all, args=(proc, self.outbox), daemon=True).start()
+        self.writer = threading.Thread(target=_write_all, args=(proc, self.outbox), daemon=True)
+        self.writer.start()
 
     @classmethod
     def start(cls) -> _Helper | None:
@@ -250,12 +453,26 @@ class _Helper:
     def alive(self) -> bool:
         return self.proc is not None
 
-    def send(self, spec: Spec, scales: Sequence[float]) -> int:
-        body = json.dumps(spec).encode()
-        header = json.dumps({"spec_bytes": len(body), "scales": list(scales)}).encode()
-        self.outbox.put(header + b"\n" + body)
+    def send(self, header: dict[str, Any], body: bytes) -> int:
+        """Queue a request (see `_serve`); returns the number of its answer."""
+        line = json.dumps({**header, "bytes": len(body)}).encode()
+        self.outbox.put(line + b"\n" + body)
         number, self.sent = self.sent, self.sent + 1
         return number
+
+    def flush(self, timeout: float = 5.0) -> None:
+        """Wait (at most `timeout` seconds) until every request is in the helper's hands.
+
+        Call it before drawing here: vl-convert holds the GIL while it draws, and the
+        writer thread needs it to hand requests over, so the helper would sit idle.
+        """
+        deadline = time.monotonic() + timeout
+        with self.outbox.all_tasks_done:
+            while self.outbox.unfinished_tasks and self.proc and self.writer.is_alive():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                self.outbox.all_tasks_done.wait(min(remaining, 0.05))
 
     def answer(self, number: int) -> list[bytes] | None:
         """Answer `number`, reading (and keeping) the ones before it first."""
@@ -293,6 +510,7 @@ def _write_all(proc: subprocess.Popen[bytes], outbox: queue.Queue[bytes | None])
         while (data := outbox.get()) is not None:
             stdin.write(data)
             stdin.flush()
+            outbox.task_done()
     except (OSError, ValueError):
         pass  # the helper is gone: `_receive` notices
     finally:
@@ -390,31 +608,13 @@ def _unclipped(mark: Spec) -> Spec:
 
 def _shrink(png: bytes, factor: int) -> bytes | None:
     """`png` made `factor` times smaller by averaging each factor x factor square of
-    pixels (alpha-weighted); None when it is not a PNG this reads (8-bit RGBA, not
-    interlaced, rows filtered None/Sub/Up, as vl-convert writes them)."""
+    pixels (alpha-weighted); None when it is not a PNG this reads (see `_pixels`)."""
     if factor < 2:
         return png if factor == 1 else None
-    chunks = _png_chunks(png)
-    if chunks is None:
+    pixels = _pixels(png)
+    if pixels is None or pixels.shape[0] < factor or pixels.shape[1] < factor:
         return None
-    header = next((data for kind, data in chunks if kind == b"IHDR"), b"")
-    if len(header) != 13:
-        return None
-    width, height, depth, color, _, _, interlace = struct.unpack(">IIBBBBB", header)
-    if (depth, color, interlace) != (8, 6, 0) or width < factor or height < factor:
-        return None
-    try:
-        raw = zlib.decompress(b"".join(data for kind, data in chunks if kind == b"IDAT"))
-    except zlib.error:
-        return None
-    stride = width * 4 + 1
-    if len(raw) != stride * height:
-        return None
-    rows = np.frombuffer(raw, dtype=np.uint8).reshape(height, stride)
-    pixels = _unfilter(rows[:, 1:].reshape(height, width, 4), rows[:, 0])
-    if pixels is None:
-        return None
-    h, w = height // factor, width // factor
+    h, w = pixels.shape[0] // factor, pixels.shape[1] // factor
     area = factor * factor
     pixels = pixels[: h * factor, : w * factor]
     small = np.empty((h, w, 4), dtype=np.uint8)
@@ -431,17 +631,48 @@ def _shrink(png: bytes, factor: int) -> bytes | None:
         safe = np.maximum(alpha, 1)[..., None]
         small[..., :3] = np.where(alpha[..., None] > 0, (color_sum + safe // 2) // safe, 0)
         small[..., 3] = (alpha + area // 2) // area
-    # Sub filter, as vl-convert writes: each byte minus the one a pixel to its left.
-    filtered = small.copy()
-    filtered[:, 1:] -= small[:, :-1]
-    body = np.concatenate(
-        [np.ones((h, 1), dtype=np.uint8), filtered.reshape(h, w * 4)], axis=1
-    )
-    extra = [(kind, data) for kind, data in chunks if kind == b"pHYs"]
+    return _encode(small, _ancillary(png))
+
+
+def _pixels(png: bytes) -> np.ndarray | None:
+    """A PNG's pixels, (height, width, 4) bytes; None unless it is 8-bit RGBA, not
+    interlaced, rows filtered None/Sub/Up (as vl-convert writes them)."""
+    chunks = _png_chunks(png)
+    if chunks is None:
+        return None
+    header = next((data for kind, data in chunks if kind == b"IHDR"), b"")
+    if len(header) != 13:
+        return None
+    width, height, depth, color, _, _, interlace = struct.unpack(">IIBBBBB", header)
+    if (depth, color, interlace) != (8, 6, 0):
+        return None
+    try:
+        raw = zlib.decompress(b"".join(data for kind, data in chunks if kind == b"IDAT"))
+    except zlib.error:
+        return None
+    stride = width * 4 + 1
+    if len(raw) != stride * height:
+        return None
+    rows = np.frombuffer(raw, dtype=np.uint8).reshape(height, stride)
+    return _unfilter(rows[:, 1:].reshape(height, width, 4), rows[:, 0])
+
+
+def _encode(pixels: np.ndarray, extra: Sequence[tuple[bytes, bytes]] = ()) -> bytes:
+    """RGBA pixels as a PNG, rows Sub-filtered as vl-convert writes them (each byte minus
+    the one a pixel to its left), with `extra` chunks (pHYs) after the header."""
+    h, w = pixels.shape[:2]
+    filtered = pixels.copy()
+    filtered[:, 1:] -= pixels[:, :-1]
+    body = np.concatenate([np.ones((h, 1), dtype=np.uint8), filtered.reshape(h, w * 4)], axis=1)
     return _png_bytes(
         [(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 6, 0, 0, 0)), *extra,
          (b"IDAT", zlib.compress(body.tobytes(), 6)), (b"IEND", b"")]
     )
+
+
+def _ancillary(png: bytes) -> list[tuple[bytes, bytes]]:
+    """The chunks of `png` that a redrawn copy keeps (its pixel density)."""
+    return [(kind, data) for kind, data in _png_chunks(png) or [] if kind == b"pHYs"]
 
 
 def _unfilter(filtered: np.ndarray, kinds: np.ndarray) -> np.ndarray | None:

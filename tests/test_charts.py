@@ -537,6 +537,7 @@ def test_static_spec_keeps_what_is_drawn(grid_spec, overlay_spec) -> None:
         assert set(kept) == {n for n in drawn if not n.endswith("_points")}
         assert "hover" not in json.dumps(static)  # selection and its conditions are gone
         assert {p["name"] for p in static["params"]} == {"zoom", "values"}
+        assert static["config"] == {**spec["config"], "aria": False}
         for name, layer in kept.items():
             encoding = layer.get("encoding", {})
             if layer["mark"]["type"] == "line":

@@ -188,3 +188,71 @@ def test_compact_png_keeps_the_pixels(cache: Path) -> None:
 
     assert pixels(small) == pixels(png)
     assert export.compact_png(b"not a png") == b"not a png"
+
+
+# --- pictures drawn in bands, helpers that really draw ---------------------------------
+
+
+def _concat(direction: str) -> dict:
+    view = {k: v for k, v in LINES.items() if k != "$schema"}
+    return {"$schema": LINES["$schema"], "title": "two views", direction: [view, view]}
+
+
+def test_rows_of_a_concat_are_drawn_as_bands_and_stitched_exactly() -> None:
+    svg = export._svg(_concat("vconcat"), export.vegalite_version())
+    bands = export._bands(svg)
+    assert len(bands) == 2 and all(len(b) < len(svg) for b in bands)
+    assert "two views" in bands[0] and "two views" not in bands[1]  # the title: once
+    whole = export._pixels(export._raster(svg, 2))
+    stitched = export._pixels(export._combine(svg, bands, [export._raster(b, 2) for b in bands],
+                                              2))
+    np.testing.assert_array_equal(stitched, whole)  # every pixel, not just alike
+    # Each band drew only its own rows: the first the title and top view, the second the
+    # bottom view, and the stitched picture is each band where it drew.
+    first, second = (export._pixels(export._raster(b, 2)) for b in bands)
+    drawn = [(p != p[0, 0]).any(axis=(1, 2)) for p in (first, second)]
+    assert drawn[0].any() and drawn[1].any() and not (drawn[0] & drawn[1]).any()
+    assert np.flatnonzero(drawn[0]).max() < np.flatnonzero(drawn[1]).min()
+
+
+def test_bands_drawing_in_the_same_rows_are_drawn_whole() -> None:
+    svg = export._svg(_concat("hconcat"), export.vegalite_version())  # side by side
+    bands = export._bands(svg)
+    assert len(bands) == 2
+    pngs = [export._raster(b, 1) for b in bands]
+    assert export._stitch(pngs) is None  # both draw in every row: no stitching
+    combined = export._combine(svg, bands, pngs, 1)
+    np.testing.assert_array_equal(export._pixels(combined), export._pixels(export._raster(svg, 1)))
+
+
+@pytest.mark.parametrize(
+    "svg",
+    [
+        '<svg xmlns="http://www.w3.org/2000/svg"><!-- a comment --><g></g></svg>',
+        '<svg xmlns="http://www.w3.org/2000/svg"><g class="mark-group role-scope"></g>'
+        '<g class="mark-group role-scope"><path d="M0,0" title="a > b"/></g></svg>',
+        '<svg xmlns="http://www.w3.org/2000/svg"><g><rect/></svg>',
+    ],
+)
+def test_svg_it_cannot_vouch_for_is_one_band(svg: str) -> None:
+    assert export._bands(svg) == [svg]
+
+
+def test_helper_really_draws(monkeypatch) -> None:
+    """Not only the fallback: the helper answers the SVG and draws the first band."""
+    monkeypatch.setenv("REPORT_NO_CACHE", "1")
+    drawn_here: list[str] = []
+    raster = export._raster
+    monkeypatch.setattr(export, "_raster", lambda svg, scale: drawn_here.append(svg)
+                        or raster(svg, scale))
+    monkeypatch.setattr(export, "_svg", lambda *a: pytest.fail("compiled here, not there"))
+    spec = _concat("vconcat")
+    with export.Renderer(helpers=1) as renderer:
+        later = renderer.submit(spec, (1, 2))
+        one, two = later()
+        (helper,) = renderer._helpers
+        assert helper.alive and helper.read == 2  # its answers: the SVG, then a band
+    assert len(drawn_here) == 1  # the other band, drawn here meanwhile
+    monkeypatch.undo()
+    monkeypatch.setenv("REPORT_NO_CACHE", "1")
+    assert [one, two] == export.to_pngs(spec, (1, 2))  # as this process alone draws it
