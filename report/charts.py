@@ -28,14 +28,16 @@ facet; `transform_lookup` inside it fails in Vega-Lite 6.4). Names shown to read
 
 from __future__ import annotations
 
+import functools
 import json
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Literal
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Literal, ParamSpec, TypeVar
 
 import altair as alt
 import numpy as np
 import pandas as pd
+from altair.utils.schemapi import debug_mode
 
 from report import summary
 from report.errors import ReportError
@@ -57,6 +59,9 @@ __all__ = [
     "overlay_chart",
     "static_spec",
 ]
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 # Arms, not series (the overlay): grey baseline -> amber static -> blue online -> green
 # routing, ordered by increasing intervention, as the reference colours them.
@@ -836,6 +841,19 @@ def _static(node: Any) -> Any:
     return out
 
 
+def _unchecked(build: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Build a chart without Altair checking each object against the Vega-Lite schema as
+    it is made (its debug mode: a sixth of a second per chart). The whole spec is still
+    checked when it becomes a dict with validation, as the tests do."""
+
+    @functools.wraps(build)
+    def unchecked(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with debug_mode(False):
+            return build(*args, **kwargs)
+
+    return unchecked
+
+
 def _config() -> alt.Config:
     """The reference's look: no frame, no grid, quiet type (passed in, not chained:
     each `configure_*` call deep-copies the whole chart)."""
@@ -858,6 +876,7 @@ def _config() -> alt.Config:
 # --- the grid ----------------------------------------------------------------------
 
 
+@_unchecked
 def grid_chart(
     runs: pd.DataFrame,
     series: pd.DataFrame,
@@ -998,7 +1017,9 @@ def _grid_row(
         .transform_filter(_kind("z"))
         # A tooltip (that shows nothing) is what makes Vega-Lite keep a mark pickable.
         .mark_rect(fill="transparent", stroke=None, tooltip=alt.ExprRef(expr="null"))
-        .encode(x=alt.value(0), x2=alt.value(width), y=alt.value(0), y2=alt.value(height))
+        .encode(
+            x=alt.XValue(0), x2=alt.X2Value(width), y=alt.YValue(0), y2=alt.Y2Value(height)
+        )
         .properties(name=f"{name}_background")
     ]
     if name == "cos":
@@ -1018,7 +1039,7 @@ def _grid_row(
         _with_y(alt.Chart(), "s", "S")
         .mark_line(strokeWidth=0.8, strokeCap="round", clip=True)
         .encode(
-            x=x, y=y, color=color, detail="i:N",
+            x=x, y=y, color=color, detail=alt.Detail("i:N"),
             opacity=_hover_opacity(0.35, 0.95, 0.08),
             strokeWidth=_hover_opacity(0.8, 1.6, 0.8, alt.StrokeWidthValue),
         )
@@ -1033,7 +1054,7 @@ def _grid_row(
             _with_y(alt.Chart(), "o")
             .mark_point(shape="circle", filled=False, size=30, strokeWidth=1.2, clip=True)
             .encode(
-                x=x, y=y, color=color, detail="i:N", opacity=_hover_opacity(0.9, 1.0, 0.15)
+                x=x, y=y, color=color, detail=alt.Detail("i:N"), opacity=_hover_opacity(0.9, 1.0, 0.15)
             )
             .properties(name=f"{name}_onsets"),
             alt.Chart()
@@ -1042,7 +1063,7 @@ def _grid_row(
                 text="first hack", align="left", baseline="top", dx=3, dy=1,
                 fontSize=9, color=LABEL_GREY, clip=True,
             )
-            .encode(x=x, y=alt.value(0))
+            .encode(x=x, y=alt.YValue(0))
             .properties(name=f"{name}_onset_text"),
         ]
     layers += [
@@ -1079,6 +1100,7 @@ def _grid_row(
 # --- the overlay -------------------------------------------------------------------
 
 
+@_unchecked
 def overlay_chart(
     runs: pd.DataFrame,
     series: pd.DataFrame,
@@ -1156,14 +1178,14 @@ def overlay_chart(
         _with_y(alt.Chart(), "s", "S")
         .mark_line(strokeWidth=0.7, strokeCap="round", clip=True)
         .encode(
-            x=x, y=y, color=color, detail="i:N",
+            x=x, y=y, color=color, detail=alt.Detail("i:N"),
             opacity=_hover_opacity(0.25, 0.95, 0.06),
             strokeWidth=_hover_opacity(0.7, 1.6, 0.7, alt.StrokeWidthValue),
         )
         .properties(name="overlay_seeds"),
         _with_y(alt.Chart(), "m", "M")
         .mark_line(strokeWidth=2, strokeCap="round", clip=True)
-        .encode(x=x, y=y, color=color, detail="a:N", opacity=_hover_opacity(1.0, 1.0, 0.3))
+        .encode(x=x, y=y, color=color, detail=alt.Detail("a:N"), opacity=_hover_opacity(1.0, 1.0, 0.3))
         .properties(name="overlay_means"),
         _with_y(alt.Chart(), "o")
         .mark_point(

@@ -378,7 +378,8 @@ class Renderer:
 
     def _finish(self) -> None:
         """Draw every pending job: each one's bands handed out as soon as its SVG is
-        back (the helper draws them while this process draws its own), then stitched."""
+        back (the helper draws them while this process draws its own), then stitched.
+        A job drawn whole here is finished at once, while the helper works on."""
         pending = [job for job in self._jobs if not job.done]
         for job in pending:
             answer = job.helper.answer(job.svg_answer)
@@ -396,21 +397,28 @@ class Renderer:
                                                         band.encode("utf-8")))
             job.helper.flush()
             job.band_pngs = [_raster(job.bands[-1], scale)]
+            if not job.band_answers:
+                self._complete(job)
         for job in pending:
-            job.done = True
-            if job.failed:  # drawn here from the start; raises if the spec is at fault
-                job.pngs.update(zip(job.scales, to_pngs(job.spec, job.scales), strict=True))
-                continue
-            scale = max(job.fresh)
-            drawn = []
-            for band, number in zip(job.bands, job.band_answers, strict=False):
-                answer = job.helper.answer(number)
-                drawn.append(answer[0] if answer else _raster(band, scale))
-            top = job.whole or _combine(job.svg, job.bands, drawn + job.band_pngs, scale)
-            job.pngs.update(
-                _draw(job.spec, job.fresh, vegalite_version(), {**job.pngs, scale: top})
-            )
-            _keep(job.paths, job.pngs, job.fresh)
+            if not job.done:
+                self._complete(job)
+
+    @staticmethod
+    def _complete(job: _Job) -> None:
+        """The job's picture from its bands (or drawn here, if the helper failed it), the
+        smaller scales shrunk from it, all of them cached."""
+        job.done = True
+        if job.failed:  # drawn here from the start; raises if the spec is at fault
+            job.pngs.update(zip(job.scales, to_pngs(job.spec, job.scales), strict=True))
+            return
+        scale = max(job.fresh)
+        drawn = []
+        for band, number in zip(job.bands, job.band_answers, strict=False):
+            answer = job.helper.answer(number)
+            drawn.append(answer[0] if answer else _raster(band, scale))
+        top = job.whole or _combine(job.svg, job.bands, drawn + job.band_pngs, scale)
+        job.pngs.update(_draw(job.spec, job.fresh, vegalite_version(), {**job.pngs, scale: top}))
+        _keep(job.paths, job.pngs, job.fresh)
 
     def close(self) -> None:
         """Stop the helpers (one may still be starting: it is not waited for)."""
@@ -637,6 +645,8 @@ def _shrink(png: bytes, factor: int) -> bytes | None:
 def _pixels(png: bytes) -> np.ndarray | None:
     """A PNG's pixels, (height, width, 4) bytes; None unless it is 8-bit RGBA, not
     interlaced, rows filtered None/Sub/Up (as vl-convert writes them)."""
+    if _last_encoded[0] is png:  # the picture `_encode` just made: no need to decode it
+        return _last_encoded[1]
     chunks = _png_chunks(png)
     if chunks is None:
         return None
@@ -664,10 +674,16 @@ def _encode(pixels: np.ndarray, extra: Sequence[tuple[bytes, bytes]] = ()) -> by
     filtered = pixels.copy()
     filtered[:, 1:] -= pixels[:, :-1]
     body = np.concatenate([np.ones((h, 1), dtype=np.uint8), filtered.reshape(h, w * 4)], axis=1)
-    return _png_bytes(
+    png = _png_bytes(
         [(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 6, 0, 0, 0)), *extra,
          (b"IDAT", zlib.compress(body.tobytes(), 6)), (b"IEND", b"")]
     )
+    _last_encoded[:] = [png, pixels]  # read-only from here on: `_pixels` hands it out
+    pixels.flags.writeable = False
+    return png
+
+
+_last_encoded: list[Any] = [None, None]  # (PNG bytes, their pixels), see `_pixels`
 
 
 def _ancillary(png: bytes) -> list[tuple[bytes, bytes]]:
