@@ -276,14 +276,22 @@ def _dense_means(
                 for c in ("value", "ema")}
         for start, stop in spans:  # row order: the order pandas adds them in
             at = steps[start:stop] - low
-            counts[at] += 1
+            # A line without gaps in its steps fills a run of slots: a slice, not an index
+            # array (the same additions, several times quicker).
+            run: slice | np.ndarray = (
+                slice(int(at[0]), int(at[-1]) + 1) if at[-1] - at[0] == len(at) - 1 else at
+            )
+            counts[run] += 1
             for column, data in (("value", values), ("ema", emas)):
                 total, compensation, seen = sums[column]
                 chunk = data[start:stop]
                 ok = ~np.isnan(chunk)
-                where = at[ok]
+                if ok.all():
+                    where = run
+                else:
+                    where, chunk = at[ok], chunk[ok]
                 with np.errstate(invalid="ignore"):  # inf - inf is NaN, reset just below
-                    y = chunk[ok] - compensation[where]
+                    y = chunk - compensation[where]
                     t = total[where] + y
                     c = (t - total[where]) - y
                 c[np.isnan(c)] = 0.0  # an infinite value: keep it, not NaN (pandas GH#50367)
