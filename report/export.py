@@ -6,7 +6,9 @@ on disk, keyed by the vl-convert version that built it, and so are rendered PNGs
 by their spec. `REPORT_NO_CACHE=1` turns the cache off; `REPORT_CACHE_DIR` moves it.
 
 Pictures of big sweeps are drawn fast on purpose: one render per chart (smaller scales
-are that picture shrunk), and clipped lines share one clip region (see `_share_clips`).
+are that picture shrunk), clipped lines share one clip region (`_share_clips`), and a
+chart of several rows is rasterised in bands that a helper process and this one draw at
+the same time (`_bands`, `Renderer`).
 """
 
 from __future__ import annotations
@@ -280,8 +282,7 @@ _HELPER_TIMEOUT = 600.0
 
 def _serve(requests: Any, answers: Any, vl_version: str | None) -> None:
     """The helper's loop: warm the engine up, then answer each request in turn: `svg`
-    (a Vega-Lite spec -> its SVG, `_svg`; with `draw`, also its PNG at `scale` when it
-    is one band) or `png` (an SVG -> PNG at `scale`)."""
+    (a Vega-Lite spec -> its SVG, `_svg`) or `png` (an SVG -> PNG at `scale`)."""
     try:
         _render(_WARM_SPEC, 1.0, vl_version)  # starts Deno, compiles Vega-Lite and Vega
     except Exception:  # noqa: BLE001 - a real request will say what is wrong
@@ -291,13 +292,11 @@ def _serve(requests: Any, answers: Any, vl_version: str | None) -> None:
             header = json.loads(line)
             body = requests.read(header["bytes"])
             if header["op"] == "svg":
-                svg = _svg(json.loads(body), vl_version)
-                blocks = [svg.encode("utf-8")]
-                if header.get("draw") and len(_bands(svg)) == 1:  # no band to share
-                    blocks.append(_raster(svg, float(header["scale"])))
+                block = _svg(json.loads(body), vl_version).encode("utf-8")
             else:
-                blocks = [_raster(body.decode("utf-8"), float(header["scale"]))]
-            answer = {"ok": True, "sizes": [len(block) for block in blocks]}
+                block = _raster(body.decode("utf-8"), float(header["scale"]))
+            blocks = [block]
+            answer = {"ok": True, "sizes": [len(block)]}
         except Exception as exc:  # noqa: BLE001 - the caller draws it itself, and raises
             blocks, answer = [], {"ok": False, "error": repr(exc)}
         answers.write(json.dumps(answer).encode() + b"\n")
@@ -318,7 +317,6 @@ class _Job:
     helper: _Helper
     svg_answer: int  # the number of the helper's answer that holds the SVG
     svg: str = ""
-    whole: bytes = b""  # the picture, when the helper drew it whole
     bands: list[str] = field(default_factory=list)
     band_answers: list[int] = field(default_factory=list)  # bands the helper draws
     band_pngs: list[bytes] = field(default_factory=list)  # bands drawn here
@@ -362,10 +360,7 @@ class Renderer:
             return lambda: done
         helper = live[self._turn % len(live)]
         self._turn += 1
-        # With helpers to spare, one draws a chart that cannot be shared out itself, at
-        # once; with one, this process does, while the helper draws another's band.
-        request = {"op": "svg", "scale": max(fresh), "draw": len(live) > 1}
-        number = helper.send(request, json.dumps(spec).encode())
+        number = helper.send({"op": "svg"}, json.dumps(spec).encode())
         job = _Job(spec, scales, paths, pngs, fresh, helper, number)
         self._jobs.append(job)
 
@@ -387,9 +382,6 @@ class Renderer:
                 job.failed = True
                 continue
             job.svg = answer[0].decode("utf-8")
-            if len(answer) > 1:
-                job.whole = answer[1]
-                continue
             job.bands = _bands(job.svg)
             scale = max(job.fresh)
             for band in job.bands[:-1]:
@@ -416,7 +408,7 @@ class Renderer:
         for band, number in zip(job.bands, job.band_answers, strict=False):
             answer = job.helper.answer(number)
             drawn.append(answer[0] if answer else _raster(band, scale))
-        top = job.whole or _combine(job.svg, job.bands, drawn + job.band_pngs, scale)
+        top = _combine(job.svg, job.bands, drawn + job.band_pngs, scale)
         job.pngs.update(_draw(job.spec, job.fresh, vegalite_version(), {**job.pngs, scale: top}))
         _keep(job.paths, job.pngs, job.fresh)
 
