@@ -661,14 +661,16 @@ def _pixels(png: bytes) -> np.ndarray | None:
 
 def _encode(pixels: np.ndarray, extra: Sequence[tuple[bytes, bytes]] = ()) -> bytes:
     """RGBA pixels as a PNG, rows Sub-filtered as vl-convert writes them (each byte minus
-    the one a pixel to its left), with `extra` chunks (pHYs) after the header."""
+    the one a pixel to its left), with `extra` chunks (pHYs) after the header. Deflate
+    level 3: twice as quick as 6 for 4% more bytes (and a third fewer than vl-convert's);
+    the page's own pictures are compressed harder (`compact_png`)."""
     h, w = pixels.shape[:2]
     filtered = pixels.copy()
     filtered[:, 1:] -= pixels[:, :-1]
     body = np.concatenate([np.ones((h, 1), dtype=np.uint8), filtered.reshape(h, w * 4)], axis=1)
     png = _png_bytes(
         [(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 6, 0, 0, 0)), *extra,
-         (b"IDAT", zlib.compress(body.tobytes(), 6)), (b"IEND", b"")]
+         (b"IDAT", zlib.compress(body.tobytes(), 3)), (b"IEND", b"")]
     )
     _last_encoded[:] = [png, pixels]  # read-only from here on: `_pixels` hands it out
     pixels.flags.writeable = False
