@@ -790,14 +790,56 @@ def _bundle_version_key() -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
+# Builds the bundle into the disk cache, in a process of its own (see `prefetch_bundle`).
+_BUNDLER = """\
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("_report_export_bundler", sys.argv[1])
+module = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+module.javascript_bundle()
+"""
+_prefetch: list[subprocess.Popen[bytes]] = []  # the process building it, if one was started
+_PREFETCH_TIMEOUT = 300.0
+
+
+def prefetch_bundle() -> None:
+    """On a machine whose disk cache lacks the JavaScript bundle, start building it in a
+    process of its own: it takes one to two seconds of a core that the report's own work
+    can overlap. `javascript_bundle` waits for it. Does nothing when it is cached, being
+    built already, or the cache is off."""
+    if _prefetch or not _cache_enabled() or javascript_bundle.cache_info().currsize:
+        return
+    if _bundle_path().is_file():
+        return
+    try:
+        _prefetch.append(subprocess.Popen(
+            [sys.executable, "-c", _BUNDLER, str(Path(__file__).resolve())],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ))
+    except OSError:
+        pass  # built here when needed
+
+
+def _bundle_path() -> Path:
+    return cache_dir() / f"vega-bundle-{_bundle_version_key()}.js"
+
+
 @cache
 def javascript_bundle() -> str:
     """Vega + Vega-Lite + vega-embed as one script that needs no network.
 
-    Read from the disk cache when a previous run built it with the same vl-convert;
-    a cache that cannot be read or written is simply rebuilt (never an error).
+    Read from the disk cache when a previous run built it with the same vl-convert (or
+    a `prefetch_bundle` process just did); a cache that cannot be read or written is
+    simply rebuilt (never an error).
     """
-    path = cache_dir() / f"vega-bundle-{_bundle_version_key()}.js"
+    path = _bundle_path()
+    while _prefetch:
+        building = _prefetch.pop()
+        try:
+            building.wait(timeout=_PREFETCH_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            building.kill()
+            building.wait()
     if _cache_enabled():
         try:
             return path.read_text(encoding="utf-8")

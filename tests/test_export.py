@@ -256,3 +256,31 @@ def test_helper_really_draws(monkeypatch) -> None:
     monkeypatch.undo()
     monkeypatch.setenv("REPORT_NO_CACHE", "1")
     assert [one, two] == export.to_pngs(spec, (1, 2))  # as this process alone draws it
+
+
+def test_first_run_builds_the_bundle_in_a_process_of_its_own(cache: Path, monkeypatch) -> None:
+    """prefetch_bundle: the bundle comes from another process (this one may not build
+    it), lands in the cache, and equals vl-convert's own."""
+    export.prefetch_bundle()
+    assert len(export._prefetch) == 1
+    export.prefetch_bundle()  # one is enough
+    assert len(export._prefetch) == 1
+    expected = vl_convert.javascript_bundle(vl_version=export.vegalite_version())
+    monkeypatch.setattr(vl_convert, "javascript_bundle",
+                        lambda **kw: pytest.fail("built here, not by the prefetch process"))
+    assert export.javascript_bundle() == expected
+    assert not export._prefetch  # waited for, and forgotten
+    (entry,) = cache.glob("vega-bundle-*.js")
+    assert entry.read_text(encoding="utf-8") == expected
+    export.javascript_bundle.cache_clear()
+    export.prefetch_bundle()  # cached now: nothing to start
+    assert not export._prefetch
+
+
+def test_no_prefetch_without_a_cache(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("REPORT_NO_CACHE", "1")
+    monkeypatch.setenv("REPORT_CACHE_DIR", str(tmp_path / "unused"))
+    export.javascript_bundle.cache_clear()
+    export.prefetch_bundle()
+    assert not export._prefetch and not (tmp_path / "unused").exists()
+    export.javascript_bundle.cache_clear()
