@@ -1054,7 +1054,8 @@ def _grid_row(
             _with_y(alt.Chart(), "o")
             .mark_point(shape="circle", filled=False, size=30, strokeWidth=1.2, clip=True)
             .encode(
-                x=x, y=y, color=color, detail=alt.Detail("i:N"), opacity=_hover_opacity(0.9, 1.0, 0.15)
+                x=x, y=y, color=color, detail=alt.Detail("i:N"),
+                opacity=_hover_opacity(0.9, 1.0, 0.15),
             )
             .properties(name=f"{name}_onsets"),
             alt.Chart()
@@ -1185,7 +1186,10 @@ def overlay_chart(
         .properties(name="overlay_seeds"),
         _with_y(alt.Chart(), "m", "M")
         .mark_line(strokeWidth=2, strokeCap="round", clip=True)
-        .encode(x=x, y=y, color=color, detail=alt.Detail("a:N"), opacity=_hover_opacity(1.0, 1.0, 0.3))
+        .encode(
+            x=x, y=y, color=color, detail=alt.Detail("a:N"),
+            opacity=_hover_opacity(1.0, 1.0, 0.3),
+        )
         .properties(name="overlay_means"),
         _with_y(alt.Chart(), "o")
         .mark_point(

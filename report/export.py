@@ -247,7 +247,7 @@ def _stitch(pngs: Sequence[bytes]) -> bytes | None:
     first = images[0]
     if first is None or any(i is None or i.shape != first.shape for i in images):
         return None
-    words = [np.ascontiguousarray(i).view(np.uint32)[..., 0] for i in images]  # type: ignore[union-attr]
+    words = [np.ascontiguousarray(i).view(np.uint32)[..., 0] for i in images]
     background = words[0][0, 0]
     if first[0, 0, 3] != 255 or any(w[0, 0] != background for w in words):
         return None
