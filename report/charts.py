@@ -42,7 +42,7 @@ from altair.utils.schemapi import debug_mode
 from report import summary
 from report.errors import ReportError
 from report.parse import ARM_ORDER
-from report.tables import arm_order, row_keys, values_at
+from report.tables import arm_order, line_starts, values_at
 
 __all__ = [
     "ARM_COLORS",
@@ -321,16 +321,6 @@ def longest_line(series: pd.DataFrame, by: Sequence[str] = ("run", "metric")) ->
     return int(np.diff(np.r_[starts, len(series)]).max())
 
 
-def _changes(frame: pd.DataFrame, by: Sequence[str]) -> np.ndarray:
-    """True where a row starts a new line: the first row, or any `by` value changed."""
-    starts = np.zeros(len(frame), dtype=bool)
-    starts[:1] = True
-    for col in by:
-        values = row_keys(frame[col])
-        starts[1:] |= values[1:] != values[:-1]
-    return starts
-
-
 def _lines(
     frame: pd.DataFrame, by: Sequence[str], x: str = "step"
 ) -> tuple[pd.DataFrame, np.ndarray]:
@@ -340,7 +330,7 @@ def _lines(
     per column -- ~10x cheaper than factorizing the strings; anything else is sorted.
     """
     by = list(by)
-    starts = _changes(frame, by)
+    starts = line_starts(frame, by)
     steps = frame[x].to_numpy()
     inner = ~starts[1:]
     if np.any(steps[1:][inner] <= steps[:-1][inner]):
@@ -349,7 +339,7 @@ def _lines(
             col_codes, uniques = pd.factorize(frame[col], sort=False, use_na_sentinel=False)
             codes = codes * len(uniques) + col_codes
         frame = frame.iloc[np.lexsort((steps, codes))]
-        starts = _changes(frame, by)
+        starts = line_starts(frame, by)
     return frame, np.flatnonzero(starts)
 
 
@@ -646,7 +636,7 @@ def _mark_targets(rows: pd.DataFrame, by: Sequence[str], per_line: int, kind: st
     """
     if rows.empty:
         return rows
-    starts = np.flatnonzero(_changes(rows, by))
+    starts = np.flatnonzero(line_starts(rows, by))
     lengths = np.diff(np.r_[starts, len(rows)])
     stride = np.repeat(-(-lengths // max(per_line, 1)), lengths)
     position = np.arange(len(rows)) - np.repeat(starts, lengths)

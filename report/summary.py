@@ -17,9 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from report.tables import arm_order, row_keys, values_at
-
-METRIC_ORDER = ("hack", "solve", "teacher", "student")
+from report.parse import METRICS
+from report.tables import arm_order, line_starts, values_at
 
 
 def onset_step(steps: np.ndarray, hack: np.ndarray) -> int | None:
@@ -46,14 +45,8 @@ class _Blocks:
 
     @classmethod
     def of(cls, series: pd.DataFrame) -> _Blocks:
-        runs = row_keys(series["run"])
-        metrics = row_keys(series["metric"])
         n = len(series)
-        new = np.zeros(n, dtype=bool)
-        new[:1] = True
-        # Adjacent comparisons, not factorizing millions of strings (~10x cheaper).
-        new[1:] = (runs[1:] != runs[:-1]) | (metrics[1:] != metrics[:-1])
-        starts = np.flatnonzero(new)
+        starts = np.flatnonzero(line_starts(series, ("run", "metric")))
         stops = np.r_[starts[1:], n].astype(np.int64)
         return cls(
             starts, stops, values_at(series["run"], starts), values_at(series["metric"], starts)
@@ -159,8 +152,8 @@ def seed_means(runs: pd.DataFrame, series: pd.DataFrame) -> pd.DataFrame:
     arm_rank = {a: i for i, a in enumerate(arms)}
     run_arm = dict(zip(runs["run"], runs["arm"], strict=False))  # a repeated run: the last
     blocks = _Blocks.of(series)
-    metrics = list(METRIC_ORDER) + [
-        m for m in dict.fromkeys(blocks.metric) if m not in METRIC_ORDER and not pd.isna(m)
+    metrics = list(METRICS) + [
+        m for m in dict.fromkeys(blocks.metric) if m not in METRICS and not pd.isna(m)
     ]
     metric_rank = {m: i for i, m in enumerate(metrics)}
     # One integer code per block, spread over its rows: grouping three integer columns

@@ -131,6 +131,17 @@ def build_tables(logs: Sequence[ParsedLog]) -> tuple[pd.DataFrame, pd.DataFrame]
     return runs, series
 
 
+def line_starts(frame: pd.DataFrame, by: Sequence[str] = ("run", "metric")) -> np.ndarray:
+    """True where a row starts a new line: the first row, or any `by` value changed from
+    the row before (adjacent comparisons: ~10x cheaper than factorizing the strings)."""
+    starts = np.zeros(len(frame), dtype=bool)
+    starts[:1] = True
+    for col in by:
+        values = row_keys(frame[col])
+        starts[1:] |= values[1:] != values[:-1]
+    return starts
+
+
 def row_keys(column: pd.Series) -> np.ndarray:
     """Values whose equality is `column`'s, cheap to compare row by row: a categorical's
     integer codes (missing: -1), else the values themselves."""
