@@ -264,20 +264,36 @@ def _stitch(pngs: Sequence[bytes]) -> bytes | None:
 
 # --- drawing in a helper process ------------------------------------------------------
 
-# The helper: a fresh interpreter that loads this file by path (numpy and vl-convert
-# only, not the package), answers on a copy of fd 1 and sends anything printed to fd 2.
-# Ctrl-C is the caller's to handle (it stops the helper); the helper ends at end of input.
-_HELPER = """\
-import importlib.util, os, signal, sys
-signal.signal(signal.SIGINT, signal.SIG_IGN)
-out = os.fdopen(os.dup(1), "wb"); os.dup2(2, 1)
-spec = importlib.util.spec_from_file_location("_report_export_helper", sys.argv[1])
+# A fresh interpreter that loads this file by path (numpy and vl-convert only, not the
+# package; registered, so that its dataclasses work) and calls one of its functions with
+# the remaining arguments: the helper (`_helper_main`) and the bundle's builder.
+_RUN_THIS_FILE = """\
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("_report_export", sys.argv[1])
 module = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
-module._serve(sys.stdin.buffer, out, sys.argv[2] or None)
+getattr(module, sys.argv[2])(*sys.argv[3:])
 """
+
+
+def _this_file_command(function: str, *args: str) -> list[str]:
+    """The command that runs `function(*args)` of this file in a fresh interpreter."""
+    return [sys.executable, "-c", _RUN_THIS_FILE, str(Path(__file__).resolve()), function, *args]
+
+
 # A request or an answer: one JSON line, then the byte blocks it announces.
 _HELPER_TIMEOUT = 600.0
+
+
+def _helper_main(vl_version: str) -> None:
+    """The helper process: answers on a copy of fd 1, anything printed goes to fd 2.
+    Ctrl-C is the caller's to handle (it stops the helper); it ends at end of input."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    _serve(sys.stdin.buffer, out, vl_version or None)
 
 
 def _serve(requests: Any, answers: Any, vl_version: str | None) -> None:
@@ -441,8 +457,7 @@ class _Helper:
     def start(cls) -> _Helper | None:
         try:
             proc = subprocess.Popen(
-                [sys.executable, "-c", _HELPER, str(Path(__file__).resolve()),
-                 vegalite_version() or ""],
+                _this_file_command("_helper_main", vegalite_version() or ""),
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             )
         except OSError:
@@ -790,14 +805,6 @@ def _bundle_version_key() -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
-# Builds the bundle into the disk cache, in a process of its own (see `prefetch_bundle`).
-_BUNDLER = """\
-import importlib.util, sys
-spec = importlib.util.spec_from_file_location("_report_export_bundler", sys.argv[1])
-module = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(module)
-module.javascript_bundle()
-"""
 _prefetch: list[subprocess.Popen[bytes]] = []  # the process building it, if one was started
 _PREFETCH_TIMEOUT = 300.0
 
@@ -813,7 +820,7 @@ def prefetch_bundle() -> None:
         return
     try:
         _prefetch.append(subprocess.Popen(
-            [sys.executable, "-c", _BUNDLER, str(Path(__file__).resolve())],
+            _this_file_command("javascript_bundle"),  # builds it into the disk cache
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         ))
     except OSError:
