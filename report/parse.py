@@ -15,7 +15,7 @@ import os
 import re
 import stat
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -141,40 +141,39 @@ def message(line: str) -> tuple[str | None, str]:
     return m.group(1), line[m.end() :]
 
 
-def _first_line_with(
-    text: str, *needles: str, pattern: re.Pattern[str] | None = None
-) -> str | None:
-    """The first line containing every needle (and matching `pattern`, if given),
-    searched without splitting the text."""
+def _lines_with(text: str, needle: str) -> Iterator[tuple[str, int]]:
+    """Each line containing `needle` (its text, `\r` dropped, and the offset of its end),
+    found without splitting the text."""
     start = 0
-    first = needles[0]
-    while (pos := text.find(first, start)) >= 0:
+    while (pos := text.find(needle, start)) >= 0:
         line_start = text.rfind("\n", 0, pos) + 1
         line_end = text.find("\n", pos)
         line_end = len(text) if line_end < 0 else line_end
-        line = text[line_start:line_end]
-        if all(n in line for n in needles[1:]) and (pattern is None or pattern.search(line)):
-            return line.rstrip("\r")
+        yield text[line_start:line_end].rstrip("\r"), line_end
         start = line_end + 1
+
+
+def _first_line_with(
+    text: str, *needles: str, pattern: re.Pattern[str] | None = None
+) -> str | None:
+    """The first line containing every needle (and matching `pattern`, if given)."""
+    for line, _ in _lines_with(text, needles[0]):
+        if all(n in line for n in needles[1:]) and (pattern is None or pattern.search(line)):
+            return line
     return None
 
 
 def _header_positions(text: str) -> list[tuple[int, list[str]]]:
     """Every header line (a logger restart prints it again): (offset after it, names)."""
     headers = []
-    start = 0
-    while (pos := text.find("ref_eq", start)) >= 0:
-        line_start = text.rfind("\n", 0, pos) + 1
-        line_end = text.find("\n", pos)
-        line_end = len(text) if line_end < 0 else line_end
-        level, msg = message(text[line_start:line_end].rstrip("\r"))
+    for line, line_end in _lines_with(text, "ref_eq"):
+        level, msg = message(line)
         if "hack_s" in msg and level in (None, "INFO"):
             # Every token is a column: one with no name to strip (`Δkl`, `2nd`) keeps its
             # place, or every column after it would read its neighbour's cells.
             names = [m.group(0) if (m := _HEADER_NAME.match(t)) else t for t in msg.split()]
             if "step" in names and "hack_s" in names:
                 headers.append((line_end, names))
-        start = line_end + 1
     return headers
 
 
