@@ -10,12 +10,14 @@ In a notebook::
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from report.errors import ReportError
 from report.tables import Sweep
 
-__all__ = ["ReportError", "Sweep", "__version__", "load_sweep"]
+__all__ = ["ReportError", "Sweep", "__version__", "demo_logs", "load_demo", "load_sweep"]
 __version__ = "0.1.0"
 
 
@@ -43,3 +45,28 @@ def load_sweep(
     runs, series = build_tables(logs)
     files = sorted((lg.file for lg in logs if lg.file is not None), key=lambda f: f.path)
     return Sweep(runs=runs, series=series, files=files, warnings=warnings)
+
+
+def demo_logs() -> Path:
+    """The example logs shipped with the package (`report/examples` in an installed wheel,
+    the checkout's `examples/logs` otherwise): 4 arms x 3 seeds x 200 steps."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "examples", here.parent / "examples" / "logs"):
+        if candidate.is_dir():
+            return candidate
+    msg = f"report's example logs are missing (looked in {here / 'examples'})"
+    raise ReportError(msg)
+
+
+def load_demo() -> Sweep:
+    """The example logs as a `Sweep`, their paths shown as `examples/<file>` wherever the
+    package is installed (so the demo page is the same on every machine)."""
+    folder = demo_logs()
+    sweep = load_sweep([str(folder)], jobs=1)
+
+    def shown(path: str) -> str:
+        return f"examples/{Path(path).name}"
+
+    sweep.runs["path"] = sweep.runs["path"].map(shown)
+    sweep.files = [dataclasses.replace(f, path=shown(f.path)) for f in sweep.files]
+    return sweep

@@ -2,24 +2,24 @@
 
 A port of reference/plot_dynamics.py's two figures (`dynamics.png` and
 `dynamics_hack_overlay.png`) to Vega-Lite, plus what a page can add to a picture:
-tooltips, a hovered seed highlighted in every panel, drag-to-zoom on the step axis and a
-smoothed/raw switch -- all Vega-Lite params, so the same spec also renders to PNG.
+tooltips, a hovered seed highlighted in every panel, zoom on the step axis and a
+smoothed/raw switch -- all Vega-Lite params, so the same spec also draws the picture.
 
-Functions here take the tidy `runs` and `series` tables (docs/architecture.md) and
-never parse. Lines are thinned for display only (`downsample`); every number a reader
-quotes comes from `report.summary`, which reads the full-resolution table.
+Functions here take the tidy `runs` and `series` tables (docs/architecture.md) and the
+numbers `report.summary` computed from them; they never parse and never compute a number
+a reader quotes. Lines are thinned for display only (`downsample`).
 
 The chart data is embedded in the page, so it is kept small on purpose: each chart
-holds one inline CSV table with one-letter columns and integer codes
+holds one inline CSV table whose columns are
 
-    a  arm index into the chart's arm order (the facet field)
-    i  run index (empty on per-arm rows)
-    m  metric index into METRICS
-    x  optimizer step
-    e  EMA-5 value       v  raw value (label rows: the label's y in each mode)
-    k  row kind: s seed line, m seed mean (S, M: the same, and also a tooltip/hover
-       target), o seed onset, r mean onset, l direct label, z one row per arm
-       (keeps every column present)
+    arm       the arm's index into the chart's arm order (the facet field)
+    run       the run's index (empty on per-arm rows)
+    metric    the metric's index into METRICS
+    step      optimizer step
+    smoothed  EMA value          raw  raw value (label rows: the label's y in each mode)
+    kind      row kind: s seed line, m seed mean (S, M: the same, and also a tooltip and
+              hover target), o seed onset, r mean onset, l direct label, z one row per
+              arm (keeps every column present)
 
 and every layer filters the rows it draws (a faceted layer must take its data from the
 facet; `transform_lookup` inside it fails in Vega-Lite 6.4). Names shown to readers
@@ -39,10 +39,10 @@ import numpy as np
 import pandas as pd
 from altair.utils.schemapi import debug_mode
 
-from report import summary
 from report.errors import ReportError
-from report.parse import ARM_ORDER
-from report.tables import arm_order, line_starts, values_at
+from report.parse import ARM_ORDER, METRICS
+from report.summary import Summary, summarize
+from report.tables import Lines, arm_order, in_line_order, line_starts, values_at
 
 __all__ = [
     "ARM_COLORS",
@@ -51,6 +51,7 @@ __all__ = [
     "METRICS",
     "METRIC_COLORS",
     "OVERLAY_TITLE",
+    "Chart",
     "arm_colors",
     "arm_order",
     "downsample",
@@ -59,6 +60,8 @@ __all__ = [
     "overlay_chart",
     "static_spec",
 ]
+
+Chart = alt.VConcatChart | alt.LayerChart
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -84,7 +87,6 @@ EXTRA_ARM_COLORS = (
 # RdYlGn darkened so every step reads on white (contrast >= 3.5:1): most -> least hacking.
 RANK_RAMP = ("#c1432b", "#c8661f", "#a0861a", "#62922e", "#2f7d4f")
 
-METRICS = ("hack", "solve", "teacher", "student")
 # The two rows measure different things, so they must not share a palette:
 # red hack vs green solve, blue teacher-cos vs amber student-cos (the reference's).
 METRIC_COLORS = {"hack": "#c1432b", "solve": "#2f7d4f", "teacher": "#33508c", "student": "#c98a2b"}
@@ -237,7 +239,7 @@ def downsample(
     n_rows = len(series)
     if n_rows <= max_points:
         return series
-    series, starts = _lines(series, by, x)
+    series, starts = in_line_order(series, by, x)
     keep_at = None
     if keep_steps and "run" in series.columns:
         run_at_start = values_at(series["run"], starts)
@@ -317,54 +319,13 @@ def longest_line(series: pd.DataFrame, by: Sequence[str] = ("run", "metric")) ->
     """Rows in the longest line (one per `by` group): what `downsample` would thin."""
     if not len(series):
         return 0
-    _, starts = _lines(series, by)
+    _, starts = in_line_order(series, by)
     return int(np.diff(np.r_[starts, len(series)]).max())
-
-
-def _lines(
-    frame: pd.DataFrame, by: Sequence[str], x: str = "step"
-) -> tuple[pd.DataFrame, np.ndarray]:
-    """`frame` grouped by line in step order, and the row where each line starts.
-
-    The tables come that way (their contract), and then this is one adjacent comparison
-    per column -- ~10x cheaper than factorizing the strings; anything else is sorted.
-    """
-    by = list(by)
-    starts = line_starts(frame, by)
-    steps = frame[x].to_numpy()
-    inner = ~starts[1:]
-    if np.any(steps[1:][inner] <= steps[:-1][inner]):
-        codes = np.zeros(len(frame), dtype=np.int64)
-        for col in by:
-            col_codes, uniques = pd.factorize(frame[col], sort=False, use_na_sentinel=False)
-            codes = codes * len(uniques) + col_codes
-        frame = frame.iloc[np.lexsort((steps, codes))]
-        starts = line_starts(frame, by)
-    return frame, np.flatnonzero(starts)
 
 
 # --- the chart data ----------------------------------------------------------------
 
-
-def _onset_map(series: pd.DataFrame, onsets: Mapping[str, Any] | pd.Series | None) -> dict:
-    """run -> onset step, for the runs that hack (given, else from summary)."""
-    if onsets is None:
-        return dict(summary.run_onsets(series))
-    items = onsets.items()
-    return {str(r): int(s) for r, s in items if s is not None and not pd.isna(s)}
-
-
-def _means_frame(
-    runs: pd.DataFrame, series: pd.DataFrame, means: pd.DataFrame | None
-) -> pd.DataFrame:
-    """The seed means (arm, metric, step, value, ema), aligned by step over present seeds."""
-    if means is None:
-        if series.empty:
-            return pd.DataFrame(columns=["arm", "metric", "step", "value", "ema"])
-        means = summary.seed_means(runs, series)
-    if "value" not in means.columns:  # an ema-only table still draws; raw mode reads ema
-        means = means.assign(value=means["ema"])
-    return means[["arm", "metric", "step", "value", "ema"]]
+COLUMNS = ("arm", "run", "metric", "step", "smoothed", "raw", "kind")
 
 
 def _numbers(values: np.ndarray) -> np.ndarray:
@@ -378,13 +339,15 @@ def _numbers(values: np.ndarray) -> np.ndarray:
 def _csv_data(frame: pd.DataFrame) -> alt.InlineData:
     """Inline CSV: about half the bytes of JSON records, and deterministic."""
     text = pd.DataFrame(
-        {c: frame[c] if c == "k" else _numbers(frame[c].to_numpy(dtype=float)) for c in frame}
+        {c: frame[c] if c == "kind" else _numbers(frame[c].to_numpy(dtype=float))
+         for c in frame}
     ).to_csv(index=False, lineterminator="\n")
-    parse = {c: "number" for c in frame.columns if c != "k"}
+    parse = {c: "number" for c in frame.columns if c != "kind"}
     return alt.InlineData(values=text, format=alt.CsvDataFormat(type="csv", parse=parse))
 
 
-def _frame(a: Any, i: Any, m: Any, x: Any, e: Any, v: Any, k: str, n: int) -> pd.DataFrame:
+def _frame(arm: Any, run: Any, metric: Any, step: Any, smoothed: Any, raw: Any, kind: str,
+           n: int) -> pd.DataFrame:
     """Chart rows (see the module docstring); None/NaN cells are written empty."""
 
     def column(values: Any) -> np.ndarray:
@@ -392,97 +355,87 @@ def _frame(a: Any, i: Any, m: Any, x: Any, e: Any, v: Any, k: str, n: int) -> pd
         return np.broadcast_to(values, n)
 
     return pd.DataFrame(
-        {"a": column(a), "i": column(i), "m": column(m), "x": column(x),
-         "e": column(e), "v": column(v), "k": np.full(n, k)}
+        {"arm": column(arm), "run": column(run), "metric": column(metric),
+         "step": column(step), "smoothed": column(smoothed), "raw": column(raw),
+         "kind": np.full(n, kind)}
     )
 
 
 class _Sweep:
-    """What both charts need, computed once: indices, onsets, means, thinned lines."""
+    """What a chart needs of a sweep, gathered once: indices, its lines, the numbers."""
 
     def __init__(
         self,
         runs: pd.DataFrame,
         series: pd.DataFrame,
+        numbers: Summary | None,
         *,
         metrics: Sequence[str],
-        means: pd.DataFrame | None,
-        onsets: Mapping[str, Any] | pd.Series | None,
         max_points: int,
         max_rows: int,
     ) -> None:
         if runs is None or runs.empty:
             msg = "no runs to chart"
             raise ReportError(msg)
+        numbers = numbers if numbers is not None else summarize(runs, series)
         self.arms = arm_order(runs["arm"])
-        arm_index = {a: n for n, a in enumerate(self.arms)}
+        self.arm_index = {a: n for n, a in enumerate(self.arms)}
+        self.metric_index = {m: n for n, m in enumerate(METRICS)}
+        self._index_runs(runs)
+        self.seed_counts = numbers.seeds_by_arm()
+        self.mean_onset = {
+            a: s for a, s in numbers.mean_onset_by_arm().items() if a in self.arm_index
+        }
+        self.onsets = {r: s for r, s in numbers.onsets.items() if r in self.run_index}
+        self._index_lines(series, metrics)
+        means = numbers.means
+        self.means = means[means["arm"].isin(self.arm_index) & means["metric"].isin(metrics)]
+        # (arm, metric) -> its mean rows, in table order: grouped once, not filtered per use.
+        self.mean_groups: dict[tuple[str, str], pd.DataFrame] = {
+            (str(a), str(m)): rows
+            for (a, m), rows in self.means.groupby(["arm", "metric"], sort=False, observed=True)
+        }
+        n_lines = len(self.lines) + len(self.mean_groups)
+        self.line_points = min(int(max_points), max(_MIN_LINE_POINTS, max_rows // max(n_lines, 1)))
+        self.x_domain = self._x_domain()
+
+    def _index_runs(self, runs: pd.DataFrame) -> None:
         order = runs.assign(
-            _a=runs["arm"].map(arm_index), _s=runs["seed"].astype("Float64").fillna(np.inf)
+            _a=runs["arm"].map(self.arm_index), _s=runs["seed"].astype("Float64").fillna(np.inf)
         )
         self.runs = order.sort_values(["_a", "_s", "run"], kind="stable").reset_index(drop=True)
         self.run_names = [str(r) for r in self.runs["run"]]
         self.run_index = {r: n for n, r in enumerate(self.run_names)}
-        self.run_arm = [arm_index[str(a)] for a in self.runs["arm"]]
-        self.seed_labels = [
-            "?" if pd.isna(s) else str(int(s)) for s in self.runs["seed"]
-        ]
-        self.seed_counts = {
-            arm: self._seed_count(self.runs[self.runs["arm"] == arm]["seed"]) for arm in self.arms
-        }
+        self.run_arm = np.array([self.arm_index[str(a)] for a in self.runs["arm"]], dtype=int)
+        self.seed_labels = ["?" if pd.isna(s) else str(int(s)) for s in self.runs["seed"]]
 
-        # Work line by line (run, metric): a handful of lines, millions of rows.
-        ordered, starts = _lines(series, ("run", "metric"))
-        lengths = np.diff(np.r_[starts, len(ordered)])
-        line_run = values_at(ordered["run"], starts)
-        line_metric = values_at(ordered["metric"], starts)
-        pairs = zip(line_run, line_metric, strict=True)
+    def _index_lines(self, series: pd.DataFrame, metrics: Sequence[str]) -> None:
+        """The (run, metric) lines of `metrics`; their rows are picked by position from
+        the arrays kept here: no copy of the big table."""
+        ordered, _ = in_line_order(series, ("run", "metric"))
+        lines = Lines.of(ordered)
+        pairs = zip(lines.run, lines.metric, strict=True)
         wanted = np.array([r in self.run_index and m in metrics for r, m in pairs], dtype=bool)
-        # Rows are picked by position from these arrays: no copy of the big table.
         self.series = ordered
         self.steps = ordered["step"].to_numpy()
         self.columns = {c: ordered[c].to_numpy(dtype=float) for c in ("value", "ema")}
         self.lines = pd.DataFrame(
             {
-                "run": line_run[wanted],
-                "metric": line_metric[wanted],
-                "rows": lengths[wanted],
-                "start": starts[wanted],  # into self.series
+                "run": lines.run[wanted],
+                "metric": lines.metric[wanted],
+                "rows": lines.lengths[wanted],
+                "start": lines.starts[wanted],  # into self.series
             }
         )
 
-        self.onsets = {
-            r: s for r, s in _onset_map(self.series, onsets).items() if r in self.run_index
-        }
-        self.mean_onset: dict[str, float] = {}
-        for arm in self.arms:
-            steps = [
-                self.onsets[r] for r in self.runs.loc[self.runs["arm"] == arm, "run"]
-                if r in self.onsets
-            ]
-            if steps:
-                self.mean_onset[arm] = float(np.mean(steps))
-        all_means = _means_frame(self.runs, self.series, means)
-        self.means = all_means[
-            all_means["arm"].isin(arm_index) & all_means["metric"].isin(metrics)
-        ]
-        # (arm, metric) -> its mean rows, in table order: grouped once, not filtered per use.
-        self.mean_groups: dict[tuple[str, str], pd.DataFrame] = {
-            (str(a), str(m)): rows
-            for (a, m), rows in self.means.groupby(["arm", "metric"], sort=False)
-        }
-
-        n_lines = len(self.lines) + len(self.mean_groups)
-        per_line = max(_MIN_LINE_POINTS, max_rows // max(n_lines, 1))
-        self.line_points = min(int(max_points), per_line)
-        self.metric_index = {m: n for n, m in enumerate(METRICS)}
-        steps = self.steps
-        firsts = [steps[self.lines["start"].to_numpy()]] if len(self.lines) else []
-        lasts = (
-            [steps[(self.lines["start"] + self.lines["rows"] - 1).to_numpy()]]
-            if len(self.lines) else []
-        )
-        ends = np.concatenate([*firsts, *lasts, self.means["step"].to_numpy()])
-        self.x_domain = [int(ends.min()), int(ends.max())] if len(ends) else [0, 1]
+    def _x_domain(self) -> list[int]:
+        starts = self.lines["start"].to_numpy()
+        ends = np.concatenate([
+            self.steps[starts],
+            self.steps[starts + self.lines["rows"].to_numpy() - 1],
+            self.means["step"].to_numpy(),
+        ]) if len(self.lines) else self.means["step"].to_numpy()
+        return [int(ends.min()), int(ends.max())] if len(ends) else [0, 1]
 
     def pointer_targets(self, width: int) -> int:
         """Tooltip/hover points per line: one every two pixels of a `width`-pixel line,
@@ -504,19 +457,12 @@ class _Sweep:
     def has(self, metrics: Sequence[str]) -> bool:
         return bool(self.lines["metric"].isin(metrics).any())
 
-    @staticmethod
-    def _seed_count(seeds: pd.Series) -> int:
-        # Distinct seeds, as the reference counts them; a run without one counts alone.
-        return int(seeds.dropna().nunique() + seeds.isna().sum())
-
     def header(self, arm: str) -> list[str]:
-        n = self.seed_counts[arm]
+        n = self.seed_counts.get(arm, 0)
         return [arm, f"n={n} seed{'s' if n != 1 else ''}"]
 
     def seed_rows(self, metrics: Sequence[str], targets: int) -> pd.DataFrame:
         """Thinned seed lines; about `targets` rows per line also carry tooltip/hover."""
-        # `downsample` on the lines' rows, by position: the same rows, without copying
-        # millions of table rows to keep a few thousand.
         chosen, positions = self.lines_of(metrics)
         lengths = chosen["rows"].to_numpy()
         steps = self.steps[positions]
@@ -529,17 +475,9 @@ class _Sweep:
         kept = np.flatnonzero(keep) if keep is not None else np.arange(len(positions))
         run = np.repeat(chosen["run"].map(self.run_index).to_numpy(), lengths)[kept]
         metric = np.repeat(chosen["metric"].map(self.metric_index).to_numpy(), lengths)[kept]
-        rows = _frame(
-            np.asarray(self.run_arm)[run] if len(run) else [],
-            run,
-            metric,
-            steps[kept],
-            ema[kept],
-            value[kept],
-            "s",
-            n=len(kept),
-        )
-        return _mark_targets(rows, ("i", "m"), targets, "S")
+        rows = _frame(self.run_arm[run] if len(run) else [], run, metric, steps[kept],
+                      ema[kept], value[kept], "s", n=len(kept))
+        return _mark_targets(rows, ("run", "metric"), targets, "S")
 
     def mean_rows(self, metrics: Sequence[str], targets: int) -> pd.DataFrame:
         means = self.means[self.means["metric"].isin(metrics)]
@@ -547,7 +485,7 @@ class _Sweep:
             means, self.line_points, by=("arm", "metric"), columns=("ema", "value")
         )
         rows = _frame(
-            means["arm"].map({a: n for n, a in enumerate(self.arms)}).to_numpy(),
+            means["arm"].map(self.arm_index).to_numpy(),
             None,
             means["metric"].map(self.metric_index).to_numpy(),
             means["step"].to_numpy(),
@@ -556,44 +494,29 @@ class _Sweep:
             "m",
             n=len(means),
         )
-        return _mark_targets(rows, ("a", "m"), targets, "M")
+        return _mark_targets(rows, ("arm", "metric"), targets, "M")
 
     def onset_rows(self) -> pd.DataFrame:
         """One row per hacking seed: its onset step, on its own hack line."""
-        steps = self.steps
         rows = []
         for line in self.lines[self.lines["metric"] == "hack"].itertuples():
             onset = self.onsets.get(line.run)
             if onset is None:
                 continue
-            at = line.start + np.searchsorted(steps[line.start : line.start + line.rows], onset)
-            if at < line.start + line.rows and steps[at] == onset:
+            steps = self.steps[line.start : line.start + line.rows]
+            at = line.start + np.searchsorted(steps, onset)
+            if at < line.start + line.rows and self.steps[at] == onset:
                 rows.append(at)
         at_rows = self.series.iloc[rows]
         run = at_rows["run"].map(self.run_index).to_numpy()
-        return _frame(
-            np.asarray(self.run_arm)[run] if len(run) else [],
-            run,
-            self.metric_index["hack"],
-            at_rows["step"].to_numpy(),
-            at_rows["ema"],
-            at_rows["value"],
-            "o",
-            n=len(at_rows),
-        )
+        return _frame(self.run_arm[run] if len(run) else [], run, self.metric_index["hack"],
+                      at_rows["step"].to_numpy(), at_rows["ema"], at_rows["value"], "o",
+                      n=len(at_rows))
 
     def rule_rows(self) -> pd.DataFrame:
         arms = [a for a in self.arms if a in self.mean_onset]
-        return _frame(
-            [self.arms.index(a) for a in arms],
-            None,
-            None,
-            [self.mean_onset[a] for a in arms],
-            None,
-            None,
-            "r",
-            n=len(arms),
-        )
+        return _frame([self.arm_index[a] for a in arms], None, None,
+                      [self.mean_onset[a] for a in arms], None, None, "r", n=len(arms))
 
     def arm_rows(self) -> pd.DataFrame:
         n = len(self.arms)
@@ -618,21 +541,21 @@ class _Sweep:
         runs = json.dumps(self.run_names)
         seeds = json.dumps(self.seed_labels)
         return {
-            "t_arm": f"{json.dumps(self.arms)}[datum.a]",
-            "t_seed": f"datum.k == 'M' ? 'mean' : {seeds}[datum.i]",
-            "t_run": f"datum.k == 'M' ? 'mean of the seeds' : {runs}[datum.i]",
-            "t_metric": f"{json.dumps(list(METRICS))}[datum.m]",
+            "arm_name": f"{json.dumps(self.arms)}[datum.arm]",
+            "seed_name": f"datum.kind == 'M' ? 'mean' : {seeds}[datum.run]",
+            "run_name": f"datum.kind == 'M' ? 'mean of the seeds' : {runs}[datum.run]",
+            "metric_name": f"{json.dumps(list(METRICS))}[datum.metric]",
             # Routing's raw hack/solve exist only at eval steps: say so, not "NaN".
-            "t_raw": "isValid(datum.v) ? format(datum.v, '.3f') : '- (not measured)'",
-            "t_ema": "isValid(datum.e) ? format(datum.e, '.3f') : '-'",
+            "raw_text": "isValid(datum.raw) ? format(datum.raw, '.3f') : '- (not measured)'",
+            "smoothed_text": "isValid(datum.smoothed) ? format(datum.smoothed, '.3f') : '-'",
         }
 
 
 def _mark_targets(rows: pd.DataFrame, by: Sequence[str], per_line: int, kind: str) -> pd.DataFrame:
     """Give about `per_line` evenly spaced rows of each line the `kind` of a hover target.
 
-    The invisible tooltip points cost as much to draw as the lines themselves, in the
-    PNG too; one every two pixels or so is all a pointer can tell apart.
+    The invisible tooltip points cost as much to draw as the lines themselves; one every
+    two pixels or so is all a pointer can tell apart.
     """
     if rows.empty:
         return rows
@@ -641,9 +564,9 @@ def _mark_targets(rows: pd.DataFrame, by: Sequence[str], per_line: int, kind: st
     stride = np.repeat(-(-lengths // max(per_line, 1)), lengths)
     position = np.arange(len(rows)) - np.repeat(starts, lengths)
     target = (position % stride == 0) | (position == np.repeat(lengths, lengths) - 1)
-    kinds = rows["k"].to_numpy().copy()
+    kinds = rows["kind"].to_numpy().copy()
     kinds[target] = kind
-    return rows.assign(k=kinds)
+    return rows.assign(kind=kinds)
 
 
 def _label_positions(ends: list[tuple[float, float]], nudge: float) -> list[float]:
@@ -677,17 +600,19 @@ def _spread(values: Sequence[float], gap: float, lo: float, hi: float) -> list[f
 
 # --- shared chart pieces -----------------------------------------------------------
 
-_Y = f"{VALUES_PARAM} == 'raw' ? datum.v : datum.e"
-_HOVER_EMPTY = f"!isValid({HOVER_PARAM}.i)"
+_Y = f"{VALUES_PARAM} == 'raw' ? datum.raw : datum.smoothed"
+_HOVER_EMPTY = f"!isValid({HOVER_PARAM}.run)"
 
 
 def _hover_opacity(
-    idle: float, picked: float, faded: float, channel: type = alt.OpacityValue
+    idle: float, picked: float, faded: float, channel: type = alt.StrokeOpacityValue
 ) -> Any:
     """idle while no seed is hovered; the hovered seed's marks `picked`, others `faded`.
 
-    Built as the channel's own class: a plain dict would be matched against the schema's
-    candidate classes on every `encode`, a tenth of a second per chart.
+    Lines fade through their stroke's opacity: for a stroke-only mark it draws the same
+    as `opacity`, without an offscreen layer per line in the picture's renderer. Built as
+    the channel's own class: a plain dict would be matched against the schema's candidate
+    classes on every `encode`, a tenth of a second per chart.
     """
     return channel(
         condition=[
@@ -701,13 +626,13 @@ def _hover_opacity(
 # Direct labels mark where a line ends: while zoomed, show only those whose end is in view
 # (a mark outside the plot is not clipped, it would float over the next panel).
 _LABEL_IN_VIEW = (
-    f"!isValid({ZOOM_PARAM}.x) || "
-    f"(datum.x >= {ZOOM_PARAM}.x[0] && datum.x <= {ZOOM_PARAM}.x[1])"
+    f"!isValid({ZOOM_PARAM}.step) || "
+    f"(datum.step >= {ZOOM_PARAM}.step[0] && datum.step <= {ZOOM_PARAM}.step[1])"
 )
 
 
 def _kind(*kinds: str) -> str:
-    return " || ".join(f"datum.k == '{k}'" for k in kinds)
+    return " || ".join(f"datum.kind == '{k}'" for k in kinds)
 
 
 def _with_y(chart: alt.Chart, *kinds: str) -> alt.Chart:
@@ -731,7 +656,7 @@ def _params(views_zoom: list[str], views_hover: list[str], value: str) -> list[A
         alt.TopLevelSelectionParameter(
             name=HOVER_PARAM,
             select=alt.PointSelectionConfig(
-                type="point", fields=["i"], on="pointerover", clear="pointerout"
+                type="point", fields=["run"], on="pointerover", clear="pointerout"
             ),
             views=views_hover,
         ),
@@ -754,81 +679,29 @@ def _tooltip_layer(name: str, sweep: _Sweep, x: alt.X) -> alt.Chart:
     """Invisible points on every line: the tooltip and the hovered-seed target.
 
     A Vega line shows its first point's tooltip wherever it is hovered, and a 0.8 px
-    line is hard to hit; one transparent point per thinned row solves both.
+    line is hard to hit; one transparent point per target row solves both.
     """
     chart = _with_y(alt.Chart(), "S", "M")
     for field, expr in sweep.expressions().items():
         chart = chart.transform_calculate(**{field: expr})
-    assert name.endswith(POINTER_LAYER_SUFFIX)  # static_spec finds them by name
+    assert name.endswith(POINTER_LAYER_SUFFIX)  # pictures leave them out by name
     return (
         chart.mark_point(size=50, filled=True, opacity=0)
         .encode(
             x=x,
             y=alt.Y("y:Q"),
             tooltip=[
-                alt.Tooltip("t_arm:N", title="arm"),
-                alt.Tooltip("t_seed:N", title="seed"),
-                alt.Tooltip("t_run:N", title="run"),
-                alt.Tooltip("t_metric:N", title="metric"),
-                alt.Tooltip("x:Q", title="step"),
-                alt.Tooltip("t_raw:N", title="raw"),
-                alt.Tooltip("t_ema:N", title="smoothed (EMA-5)"),
+                alt.Tooltip("arm_name:N", title="arm"),
+                alt.Tooltip("seed_name:N", title="seed"),
+                alt.Tooltip("run_name:N", title="run"),
+                alt.Tooltip("metric_name:N", title="metric"),
+                alt.Tooltip("step:Q", title="step"),
+                alt.Tooltip("raw_text:N", title="raw"),
+                alt.Tooltip("smoothed_text:N", title="smoothed (EMA-5)"),
             ],
         )
         .properties(name=name)
     )
-
-
-def static_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
-    """The same chart for a picture: a copy of `spec` without what only a pointer uses.
-
-    The invisible tooltip/hover points cost as much to render as every line together and
-    draw nothing, so they go, with the hover selection; marks that fade with the hover
-    keep their idle look. Line opacity moves to the stroke (`strokeOpacity`): for a
-    stroke-only line it draws the same, and lets the renderer skip one offscreen layer
-    per line. Zoom and the values control stay (nothing moves in a picture). No ARIA
-    labels: a picture has no use for them, and writing one per mark takes time.
-    """
-    if not isinstance(spec, Mapping):
-        msg = f"static_spec takes a Vega-Lite dict (chart.to_dict()), not {type(spec).__name__}"
-        raise TypeError(msg)
-    static = _static(spec)
-    static["config"] = {**static.get("config", {}), "aria": False}
-    return static
-
-
-def _is_hover_condition(value: Any) -> bool:
-    conditions = value.get("condition") if isinstance(value, dict) else None
-    return isinstance(conditions, list) and any(
-        isinstance(c, dict) and c.get("param") == HOVER_PARAM for c in conditions
-    )
-
-
-def _static(node: Any) -> Any:
-    if isinstance(node, list):
-        return [_static(item) for item in node]
-    if not isinstance(node, Mapping):
-        return node
-    out: dict[str, Any] = {}
-    for key, value in node.items():
-        if key == "layer" and isinstance(value, list):
-            value = [
-                layer for layer in value
-                if not str(layer.get("name", "")).endswith(POINTER_LAYER_SUFFIX)
-            ]
-        elif key == "params" and isinstance(value, list):
-            value = [p for p in value if not (isinstance(p, Mapping)
-                                              and p.get("name") == HOVER_PARAM)]
-        if _is_hover_condition(value):
-            # `_hover_opacity`: the first condition is the look while nothing is hovered.
-            value = {"value": value["condition"][0]["value"]}
-        out[key] = _static(value)
-    mark = out.get("mark")
-    encoding = out.get("encoding")
-    mark_type = mark.get("type") if isinstance(mark, Mapping) else mark
-    if mark_type == "line" and isinstance(encoding, dict) and "opacity" in encoding:
-        encoding["strokeOpacity"] = encoding.pop("opacity")
-    return out
 
 
 def _unchecked(build: Callable[_P, _R]) -> Callable[_P, _R]:
@@ -863,6 +736,14 @@ def _config() -> alt.Config:
     )
 
 
+def _step_axis(domain: list[int], title: str | None, ticks: int) -> alt.X:
+    return alt.X(
+        "step:Q",
+        scale=alt.Scale(domain=domain, nice=True, zero=False),
+        axis=alt.Axis(title=title, labels=title is not None, tickCount=ticks),
+    )
+
+
 # --- the grid ----------------------------------------------------------------------
 
 
@@ -871,8 +752,7 @@ def grid_chart(
     runs: pd.DataFrame,
     series: pd.DataFrame,
     *,
-    means: pd.DataFrame | None = None,
-    onsets: Mapping[str, Any] | pd.Series | None = None,
+    numbers: Summary | None = None,
     value: Literal["ema", "value"] = "ema",
     max_points: int = 1000,
     max_rows: int = GRID_MAX_ROWS,
@@ -882,62 +762,65 @@ def grid_chart(
     """The reference's dynamics.png: columns = arms, rows = rates / cosines with v_hack.
 
     Thin per-seed EMA lines and a bold seed-mean line per series; an open circle at each
-    seed's onset; a dashed rule at the arm's mean onset in both rows. `means` (arm,
-    metric, step, value, ema) and `onsets` (run -> step) default to report.summary's.
+    seed's onset; a dashed rule at the arm's mean onset in both rows. `numbers` (seed
+    means, onsets, seed counts) defaults to `report.summary.summarize`'s.
     `value` picks the lines shown first (the page's control switches them).
     Lines are thinned to `max_points` each and to `max_rows` rows in all.
     """
-    sweep = _Sweep(
-        runs, series, metrics=METRICS, means=means, onsets=onsets,
-        max_points=max_points, max_rows=max_rows,
-    )
-    has_cos = sweep.has(COS_METRICS)
-    rows = [("rates", RATE_METRICS)] + ([("cos", COS_METRICS)] if has_cos else [])
+    sweep = _Sweep(runs, series, numbers, metrics=METRICS, max_points=max_points,
+                   max_rows=max_rows)
+    rows = [_GridRow("rates", RATE_METRICS, [0.0, 1.0], "student rate")]
+    if sweep.has(COS_METRICS):
+        rows.append(_GridRow("cos", COS_METRICS, _cos_domain(sweep), "cos(grad, v_hack)"))
     header_expr = json.dumps([sweep.header(a) for a in sweep.arms]) + "[datum.value]"
-
-    facets = []
-    for number, (name, metrics) in enumerate(rows):
-        bottom = number == len(rows) - 1
-        if name == "rates":
-            domain = [0.0, 1.0]
-            title = "student rate"
-        else:
-            cos = sweep.values_of(COS_METRICS, "value")
-            low = float(np.nanmin(cos)) if np.isfinite(cos).any() else 0.0
-            domain = [round(min(-0.05, low - 0.02), 4), 0.45]
-            title = "cos(grad, v_hack)"
-        data = pd.concat(
-            [
-                sweep.seed_rows(metrics, targets=sweep.pointer_targets(panel_width)),
-                sweep.mean_rows(metrics, targets=sweep.pointer_targets(panel_width)),
-                *([sweep.onset_rows()] if name == "rates" else []),
-                sweep.rule_rows(),
-                _grid_labels(sweep, metrics, domain, panel_height),
-                sweep.arm_rows(),
-            ],
-            ignore_index=True,
+    facets = [
+        _grid_row(
+            row, _grid_row_data(sweep, row, panel_width, panel_height), sweep,
+            header_expr=header_expr if number == 0 else None,
+            x_title="optimizer step" if number == len(rows) - 1 else None,
+            width=panel_width, height=panel_height,
         )
-        facets.append(
-            _grid_row(
-                name, data, sweep, metrics, domain, title,
-                header_expr=header_expr if number == 0 else None,
-                x_title="optimizer step" if bottom else None,
-                width=panel_width, height=panel_height,
-            )
-        )
-    names = [name for name, _ in rows]
-    chart = alt.VConcatChart(
+        for number, row in enumerate(rows)
+    ]
+    names = [row.name for row in rows]
+    return alt.VConcatChart(
         vconcat=facets,
-        params=_params(
-            [f"{n}_seeds" for n in names], [f"{n}_points" for n in names], value
-        ),
+        params=_params([f"{n}_seeds" for n in names], [f"{n}_points" for n in names], value),
         title=_title(GRID_TITLE, GRID_TITLE_RAW),
         spacing=12,
         # Zoom moves every panel together; each row keeps its own y and colours.
         resolve=alt.Resolve(scale=alt.ScaleResolveMap(x="shared", color="independent")),
         config=_config(),
     )
-    return chart
+
+
+class _GridRow:
+    """One metric group of the grid: its name, metrics, y domain and y title."""
+
+    def __init__(self, name: str, metrics: Sequence[str], domain: list[float], title: str):
+        self.name, self.metrics, self.domain, self.title = name, metrics, domain, title
+
+
+def _cos_domain(sweep: _Sweep) -> list[float]:
+    """min(-0.05, lowest cosine - 0.02) to 0.45: the zero line always shows."""
+    cos = sweep.values_of(COS_METRICS, "value")
+    low = float(np.nanmin(cos)) if np.isfinite(cos).any() else 0.0
+    return [round(min(-0.05, low - 0.02), 4), 0.45]
+
+
+def _grid_row_data(sweep: _Sweep, row: _GridRow, width: int, height: int) -> pd.DataFrame:
+    targets = sweep.pointer_targets(width)
+    return pd.concat(
+        [
+            sweep.seed_rows(row.metrics, targets=targets),
+            sweep.mean_rows(row.metrics, targets=targets),
+            *([sweep.onset_rows()] if row.name == "rates" else []),
+            sweep.rule_rows(),
+            _grid_labels(sweep, row.metrics, row.domain, height),
+            sweep.arm_rows(),
+        ],
+        ignore_index=True,
+    )
 
 
 def _grid_labels(
@@ -967,12 +850,9 @@ def _grid_labels(
 
 
 def _grid_row(
-    name: str,
+    row: _GridRow,
     data: pd.DataFrame,
     sweep: _Sweep,
-    metrics: Sequence[str],
-    domain: list[float],
-    y_title: str,
     *,
     header_expr: str | None,
     x_title: str | None,
@@ -981,28 +861,54 @@ def _grid_row(
 ) -> alt.FacetChart:
     """One metric group as a faceted row (its own y scale), one column per arm."""
     color = alt.Color(
-        "m:N",
+        "metric:N",
         scale=alt.Scale(
-            domain=[sweep.metric_index[m] for m in metrics],
-            range=[METRIC_COLORS[m] for m in metrics],
+            domain=[sweep.metric_index[m] for m in row.metrics],
+            range=[METRIC_COLORS[m] for m in row.metrics],
         ),
         legend=None,
     )
-    x = alt.X(
-        "x:Q",
-        scale=alt.Scale(domain=sweep.x_domain, nice=True, zero=False),
-        axis=alt.Axis(title=x_title, labels=x_title is not None, tickCount=5),
-    )
+    x = _step_axis(sweep.x_domain, x_title, 5)
     y = alt.Y(
         "y:Q",
-        scale=alt.Scale(domain=domain, nice=False, zero=False),
+        scale=alt.Scale(domain=row.domain, nice=False, zero=False),
         # A fixed axis width keeps the rows' panels aligned whatever their tick labels.
-        axis=alt.Axis(title=y_title, tickCount=5, minExtent=32, maxExtent=32),
+        axis=alt.Axis(title=row.title, tickCount=5, minExtent=32, maxExtent=32),
     )
-    # A transparent panel-sized rect, first and under everything: pointer events in the
-    # empty part of a panel land on it, inside the cell, so wheel-zoom and drag-pan work
-    # anywhere in the panel (the cell's own background is outside the selection's scope).
-    layers: list[alt.Chart] = [
+    layers = [
+        *_grid_backdrop(row.name, width, height),
+        *_grid_lines(row.name, x, y, color),
+        *(_grid_onsets(x, y, color) if row.name == "rates" else []),
+        _grid_label_layer(row.name, sweep, x, y, color),
+        _tooltip_layer(f"{row.name}_points", sweep, x),
+    ]
+    header = (
+        alt.Header(title=None, labelExpr=header_expr, labelFontSize=11)
+        if header_expr is not None
+        else alt.Header(title=None, labels=False)
+    )
+    return (
+        alt.layer(*layers)
+        .properties(width=width, height=height)
+        .facet(
+            column=alt.Column("arm:O", sort="ascending", header=header, title=None),
+            data=_csv_data(data),
+            # Flush: the first column's direct labels spill into the gap instead of
+            # widening that column, so both rows keep the same column positions.
+            bounds="flush",
+            spacing=COLUMN_SPACING,
+            name=row.name,
+        )
+    )
+
+
+def _grid_backdrop(name: str, width: int, height: int) -> list[alt.Chart]:
+    """A transparent panel-sized rect under everything, and the cosine row's zero line.
+
+    Pointer events in the empty part of a panel land on the rect, inside the cell, so
+    wheel-zoom and drag-pan work anywhere in the panel (the cell's own background is
+    outside the selection's scope)."""
+    layers = [
         alt.Chart()
         .transform_filter(_kind("z"))
         # A tooltip (that shows nothing) is what makes Vega-Lite keep a mark pickable.
@@ -1020,7 +926,12 @@ def _grid_row(
             .encode(y=alt.Y(datum=0))
             .properties(name=f"{name}_zero")
         )
-    layers += [
+    return layers
+
+
+def _grid_lines(name: str, x: alt.X, y: alt.Y, color: alt.Color) -> list[alt.Chart]:
+    """The arm's mean-onset rule, thin seed lines and the bold seed mean."""
+    return [
         alt.Chart()
         .transform_filter(_kind("r"))
         .mark_rule(color=RULE_GREY, strokeWidth=0.8, strokeDash=[4, 3], clip=True)
@@ -1029,62 +940,51 @@ def _grid_row(
         _with_y(alt.Chart(), "s", "S")
         .mark_line(strokeWidth=0.8, strokeCap="round", clip=True)
         .encode(
-            x=x, y=y, color=color, detail=alt.Detail("i:N"),
-            opacity=_hover_opacity(0.35, 0.95, 0.08),
+            x=x, y=y, color=color, detail=alt.Detail("run:N"),
+            strokeOpacity=_hover_opacity(0.35, 0.95, 0.08),
             strokeWidth=_hover_opacity(0.8, 1.6, 0.8, alt.StrokeWidthValue),
         )
         .properties(name=f"{name}_seeds"),
         _with_y(alt.Chart(), "m", "M")
         .mark_line(strokeWidth=2, strokeCap="round", clip=True)
-        .encode(x=x, y=y, color=color, opacity=_hover_opacity(1.0, 1.0, 0.3))
+        .encode(x=x, y=y, color=color, strokeOpacity=_hover_opacity(1.0, 1.0, 0.3))
         .properties(name=f"{name}_means"),
     ]
-    if name == "rates":
-        layers += [
-            _with_y(alt.Chart(), "o")
-            .mark_point(shape="circle", filled=False, size=30, strokeWidth=1.2, clip=True)
-            .encode(
-                x=x, y=y, color=color, detail=alt.Detail("i:N"),
-                opacity=_hover_opacity(0.9, 1.0, 0.15),
-            )
-            .properties(name=f"{name}_onsets"),
-            alt.Chart()
-            .transform_filter(_kind("r"))
-            .mark_text(
-                text="first hack", align="left", baseline="top", dx=3, dy=1,
-                fontSize=9, color=LABEL_GREY, clip=True,
-            )
-            .encode(x=x, y=alt.YValue(0))
-            .properties(name=f"{name}_onset_text"),
-        ]
-    layers += [
+
+
+def _grid_onsets(x: alt.X, y: alt.Y, color: alt.Color) -> list[alt.Chart]:
+    """Each seed's onset as an open circle on its hack line; "first hack" by the rule."""
+    return [
+        _with_y(alt.Chart(), "o")
+        .mark_point(shape="circle", filled=False, size=30, strokeWidth=1.2, clip=True)
+        .encode(
+            x=x, y=y, color=color, detail=alt.Detail("run:N"),
+            opacity=_hover_opacity(0.9, 1.0, 0.15, alt.OpacityValue),
+        )
+        .properties(name="rates_onsets"),
+        alt.Chart()
+        .transform_filter(_kind("r"))
+        .mark_text(
+            text="first hack", align="left", baseline="top", dx=3, dy=1,
+            fontSize=9, color=LABEL_GREY, clip=True,
+        )
+        .encode(x=x, y=alt.YValue(0))
+        .properties(name="rates_onset_text"),
+    ]
+
+
+def _grid_label_layer(
+    name: str, sweep: _Sweep, x: alt.X, y: alt.Y, color: alt.Color
+) -> alt.Chart:
+    return (
         _with_y(alt.Chart(), "l")
         .mark_text(align="left", baseline="middle", dx=4, fontSize=10, clip=False)
         .encode(
-            x=x, y=y, color=color, text=alt.Text("t_metric:N"),
+            x=x, y=y, color=color, text=alt.Text("metric_name:N"),
             opacity=alt.OpacityValue(condition={"test": _LABEL_IN_VIEW, "value": 1}, value=0),
         )
-        .transform_calculate(t_metric=sweep.expressions()["t_metric"])
-        .properties(name=f"{name}_labels"),
-        _tooltip_layer(f"{name}_points", sweep, x),
-    ]
-    header = (
-        alt.Header(title=None, labelExpr=header_expr, labelFontSize=11)
-        if header_expr is not None
-        else alt.Header(title=None, labels=False)
-    )
-    return (
-        alt.layer(*layers)
-        .properties(width=width, height=height)
-        .facet(
-            column=alt.Column("a:O", sort="ascending", header=header, title=None),
-            data=_csv_data(data),
-            # Flush: the first column's direct labels spill into the gap instead of
-            # widening that column, so both rows keep the same column positions.
-            bounds="flush",
-            spacing=COLUMN_SPACING,
-            name=name,
-        )
+        .transform_calculate(metric_name=sweep.expressions()["metric_name"])
+        .properties(name=f"{name}_labels")
     )
 
 
@@ -1096,9 +996,8 @@ def overlay_chart(
     runs: pd.DataFrame,
     series: pd.DataFrame,
     *,
+    numbers: Summary | None = None,
     colors: Mapping[str, str] | None = None,
-    means: pd.DataFrame | None = None,
-    onsets: Mapping[str, Any] | pd.Series | None = None,
     value: Literal["ema", "value"] = "ema",
     max_points: int = 1000,
     max_rows: int = OVERLAY_MAX_ROWS,
@@ -1110,75 +1009,78 @@ def overlay_chart(
     Faint per-seed lines, a bold seed mean per arm, a dot at the arm's mean onset on
     its mean line, arm names at the line ends. `colors` defaults to `arm_colors`.
     """
-    sweep = _Sweep(
-        runs, series, metrics=("hack",), means=means, onsets=onsets,
-        max_points=max_points, max_rows=max_rows,
-    )
-    palette = dict(colors) if colors is not None else arm_colors(sweep.arms)
-    palette = {**arm_colors(sweep.arms), **palette}
-
-    dots, labels = [], []
-    for n, arm in enumerate(sweep.arms):
-        if arm in sweep.mean_onset:
-            s0 = sweep.mean_onset[arm]
-            at = []
-            for column in ("ema", "value"):
-                xs, ys = sweep.mean_line(arm, "hack", column)
-                at.append(float(np.interp(s0, xs, ys)) if len(xs) else np.nan)
-            dots.append((n, s0, *at))
-        ends = [sweep.mean_ends(arm, "hack", c) for c in ("ema", "value")]
-        if ends[0] is not None:
-            labels.append((n, ends[0][0], ends[0][1], (ends[1] or ends[0])[1]))
-    gap = 12 / height  # 12 px between label baselines, in data units
-    label_ema = _spread([lb[2] for lb in labels], gap, 0.0, 1.0)
-    label_raw = _spread([lb[3] for lb in labels], gap, 0.0, 1.0)
-    data = pd.concat(
-        [
-            sweep.seed_rows(("hack",), targets=sweep.pointer_targets(width)),
-            sweep.mean_rows(("hack",), targets=sweep.pointer_targets(width)),
-            _frame(
-                [d[0] for d in dots], None, 0, [d[1] for d in dots],
-                [d[2] for d in dots], [d[3] for d in dots], "o", n=len(dots),
-            ),
-            _frame(
-                [lb[0] for lb in labels], None, 0, [int(lb[1]) for lb in labels],
-                label_ema, label_raw, "l", n=len(labels),
-            ),
-        ],
-        ignore_index=True,
-    )
+    sweep = _Sweep(runs, series, numbers, metrics=("hack",), max_points=max_points,
+                   max_rows=max_rows)
+    palette = {**arm_colors(sweep.arms), **(colors or {})}
     color = alt.Color(
-        "a:N",
+        "arm:N",
         scale=alt.Scale(
             domain=list(range(len(sweep.arms))), range=[palette[a] for a in sweep.arms]
         ),
         legend=None,
     )
-    x = alt.X(
-        "x:Q",
-        scale=alt.Scale(domain=sweep.x_domain, nice=True, zero=False),
-        axis=alt.Axis(title="optimizer step", tickCount=8),
-    )
+    x = _step_axis(sweep.x_domain, "optimizer step", 8)
     y = alt.Y(
         "y:Q",
         scale=alt.Scale(domain=[0, 1], nice=False),
         axis=alt.Axis(title="student hack rate (hack_s)", tickCount=5),
     )
-    arm_names = sweep.expressions()["t_arm"]
-    layers = [
+    return alt.LayerChart(
+        layer=_overlay_layers(sweep, x, y, color),
+        data=_csv_data(_overlay_data(sweep, width, height)),
+        params=_params(["overlay_seeds"], ["overlay_points"], value),
+        title=_title(OVERLAY_TITLE, OVERLAY_TITLE_RAW),
+        width=width,
+        height=height,
+        config=_config(),
+    )
+
+
+def _overlay_data(sweep: _Sweep, width: int, height: int) -> pd.DataFrame:
+    """Seed and mean lines, a dot per arm at its mean onset, a label per arm."""
+    dots, labels = [], []
+    for n, arm in enumerate(sweep.arms):
+        if arm in sweep.mean_onset:
+            onset = sweep.mean_onset[arm]
+            at = []
+            for column in ("ema", "value"):
+                xs, ys = sweep.mean_line(arm, "hack", column)
+                at.append(float(np.interp(onset, xs, ys)) if len(xs) else np.nan)
+            dots.append((n, onset, *at))
+        ends = [sweep.mean_ends(arm, "hack", c) for c in ("ema", "value")]
+        if ends[0] is not None:
+            labels.append((n, ends[0][0], ends[0][1], (ends[1] or ends[0])[1]))
+    gap = 12 / height  # 12 px between label baselines, in data units
+    targets = sweep.pointer_targets(width)
+    return pd.concat(
+        [
+            sweep.seed_rows(("hack",), targets=targets),
+            sweep.mean_rows(("hack",), targets=targets),
+            _frame([d[0] for d in dots], None, 0, [d[1] for d in dots],
+                   [d[2] for d in dots], [d[3] for d in dots], "o", n=len(dots)),
+            _frame([lb[0] for lb in labels], None, 0, [int(lb[1]) for lb in labels],
+                   _spread([lb[2] for lb in labels], gap, 0.0, 1.0),
+                   _spread([lb[3] for lb in labels], gap, 0.0, 1.0), "l", n=len(labels)),
+        ],
+        ignore_index=True,
+    )
+
+
+def _overlay_layers(sweep: _Sweep, x: alt.X, y: alt.Y, color: alt.Color) -> list[alt.Chart]:
+    return [
         _with_y(alt.Chart(), "s", "S")
         .mark_line(strokeWidth=0.7, strokeCap="round", clip=True)
         .encode(
-            x=x, y=y, color=color, detail=alt.Detail("i:N"),
-            opacity=_hover_opacity(0.25, 0.95, 0.06),
+            x=x, y=y, color=color, detail=alt.Detail("run:N"),
+            strokeOpacity=_hover_opacity(0.25, 0.95, 0.06),
             strokeWidth=_hover_opacity(0.7, 1.6, 0.7, alt.StrokeWidthValue),
         )
         .properties(name="overlay_seeds"),
         _with_y(alt.Chart(), "m", "M")
         .mark_line(strokeWidth=2, strokeCap="round", clip=True)
         .encode(
-            x=x, y=y, color=color, detail=alt.Detail("a:N"),
-            opacity=_hover_opacity(1.0, 1.0, 0.3),
+            x=x, y=y, color=color, detail=alt.Detail("arm:N"),
+            strokeOpacity=_hover_opacity(1.0, 1.0, 0.3),
         )
         .properties(name="overlay_means"),
         _with_y(alt.Chart(), "o")
@@ -1189,22 +1091,56 @@ def overlay_chart(
         .encode(x=x, y=y, color=color)
         .properties(name="overlay_onsets"),
         _with_y(alt.Chart(), "l")
-        .transform_calculate(t_arm=arm_names)
+        .transform_calculate(arm_name=sweep.expressions()["arm_name"])
         .mark_text(align="left", baseline="middle", dx=5, fontSize=10, clip=False)
         .encode(
-            x=x, y=y, color=color, text=alt.Text("t_arm:N"),
+            x=x, y=y, color=color, text=alt.Text("arm_name:N"),
             opacity=alt.OpacityValue(condition={"test": _LABEL_IN_VIEW, "value": 1}, value=0),
         )
         .properties(name="overlay_labels"),
         _tooltip_layer("overlay_points", sweep, x),
     ]
-    chart = alt.LayerChart(
-        layer=layers,
-        data=_csv_data(data),
-        params=_params(["overlay_seeds"], ["overlay_points"], value),
-        title=_title(OVERLAY_TITLE, OVERLAY_TITLE_RAW),
-        width=width,
-        height=height,
-        config=_config(),
+
+
+# --- the picture's variant ---------------------------------------------------------
+
+
+def static_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The same chart for a picture: a copy of `spec` without what only a pointer uses
+    (the invisible tooltip/hover points, which cost as much to draw as every line, and
+    the hover selection: marks keep their idle look), and without ARIA labels."""
+    if not isinstance(spec, Mapping):
+        msg = f"static_spec takes a Vega-Lite dict (chart.to_dict()), not {type(spec).__name__}"
+        raise TypeError(msg)
+    static = _static(spec)
+    static["config"] = {**static.get("config", {}), "aria": False}
+    return static
+
+
+def _is_hover_condition(value: Any) -> bool:
+    conditions = value.get("condition") if isinstance(value, dict) else None
+    return isinstance(conditions, list) and any(
+        isinstance(c, dict) and c.get("param") == HOVER_PARAM for c in conditions
     )
-    return chart
+
+
+def _static(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_static(item) for item in node]
+    if not isinstance(node, Mapping):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key == "layer" and isinstance(value, list):
+            value = [
+                layer for layer in value
+                if not str(layer.get("name", "")).endswith(POINTER_LAYER_SUFFIX)
+            ]
+        elif key == "params" and isinstance(value, list):
+            value = [p for p in value if not (isinstance(p, Mapping)
+                                              and p.get("name") == HOVER_PARAM)]
+        if _is_hover_condition(value):
+            # `_hover_opacity`: the first condition is the look while nothing is hovered.
+            value = {"value": value["condition"][0]["value"]}
+        out[key] = _static(value)
+    return out

@@ -191,9 +191,19 @@ def _looks_binary(data: bytes) -> bool:
     return text.count("\ufffd") > max(8, len(text) // 20)
 
 
-def parse_text(text: str, path: str, name: str | None = None) -> ParsedLog:
-    """Parse one log's text. Raises ReportError when it is not a usable run."""
-    name = name or os.path.basename(path)
+@dataclass(frozen=True)
+class _Metadata:
+    """What the argv and preset lines say of a run."""
+
+    argv: str
+    preset_arm: str
+    seed: int | None
+    refresh: int
+    v_hack: str
+
+
+def _metadata(text: str, path: str, notes: list[str]) -> _Metadata:
+    """The run's argv line, arm, seed, v_hack refresh period and v_hack name."""
     argv_line = _first_line_with(text, "argv:")
     if argv_line is None:
         msg = f"{path}: no argv line (not a training log, or it crashed before starting)"
@@ -201,8 +211,6 @@ def parse_text(text: str, path: str, name: str | None = None) -> ParsedLog:
     argv = argv_line[argv_line.index("argv:") :].strip()
     # `arm=` as a word: `--warm=1` on an argv line does not make it the preset line.
     preset = _first_line_with(text, "preset=", "arm=", pattern=_ARM_WORD) or ""
-    notes: list[str] = []
-
     preset_arm = _last(r"\barm=(\w+)", preset)
     if preset_arm is None:
         intervention = _last(r"--intervention=(\w+)", argv)
@@ -218,34 +226,64 @@ def parse_text(text: str, path: str, name: str | None = None) -> ParsedLog:
     v_hack = "-"
     if vhack_path:
         v_hack = re.sub(r"\.safetensors$", "", vhack_path.rsplit("/", 1)[-1]) or vhack_path
+    return _Metadata(argv, preset_arm, seed, refresh, v_hack)
 
+
+def _metric_columns(preset_arm: str, headers: list[tuple[int, list[str]]]) -> dict[str, str]:
+    """metric -> the header column it is read from (routing: the ablated evaluation's,
+    when a header has them)."""
+    columns = dict(METRIC_COLUMNS)
+    if preset_arm == "routing" and any(
+        {"hack_abl", "solve_abl"} <= set(names) for _, names in headers
+    ):
+        columns.update(ROUTING_COLUMNS)
+    return columns
+
+
+def _segment_rows(
+    text: str, start: int, end: int, names: list[str], columns: dict[str, str],
+    cache: _CellCache,
+) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
+    """The rows between one header and the next: (steps, metric -> values), or None."""
+    index = {n: i for i, n in enumerate(names)}  # duplicate names: the last wins
+    wanted = {m: index[c] for m, c in columns.items() if c in index}
+    cells = _uniform_cells(text, start, end, len(names))
+    steps = cells.integers(index["step"]) if cells is not None else None
+    if cells is not None and steps is not None:
+        return steps, {m: cells.values(i, cache) for m, i in wanted.items()}
+    return _split_rows(text, start, end, len(names), index["step"], wanted, cache)
+
+
+def later_step_wins(
+    steps: np.ndarray, columns: dict[str, np.ndarray]
+) -> tuple[np.ndarray, dict[str, np.ndarray], int]:
+    """Rows in step order with each step once: a resumed job repeats steps from its
+    checkpoint, and the later occurrence wins. Returns (steps, columns, rows dropped)."""
+    reversed_unique, reversed_index = np.unique(steps[::-1], return_index=True)
+    last_rows = len(steps) - 1 - reversed_index
+    kept = {name: values[last_rows] for name, values in columns.items()}
+    return reversed_unique.astype(np.int64), kept, len(steps) - len(last_rows)
+
+
+def parse_text(text: str, path: str, name: str | None = None) -> ParsedLog:
+    """Parse one log's text. Raises ReportError when it is not a usable run."""
+    notes: list[str] = []
+    meta = _metadata(text, path, notes)
     headers = _header_positions(text)
     if not headers:
         msg = f"{path}: no metric header (a line naming hack_s and ref_eq); no step was logged"
         raise ReportError(msg)
-
-    routing = preset_arm == "routing"
-    columns = dict(METRIC_COLUMNS)
-    if routing and any({"hack_abl", "solve_abl"} <= set(names) for _, names in headers):
-        columns.update(ROUTING_COLUMNS)
-
+    columns = _metric_columns(meta.preset_arm, headers)
     cache = _CellCache()
     step_parts: list[np.ndarray] = []
     value_parts: dict[str, list[np.ndarray]] = {m: [] for m in columns}
     present: set[str] = set()
     bounds = [pos for pos, _ in headers[1:]] + [len(text)]
     for (start, names), end in zip(headers, bounds, strict=True):
-        index = {n: i for i, n in enumerate(names)}  # duplicate names: the last wins
-        wanted = {m: index[c] for m, c in columns.items() if c in index}
-        cells = _uniform_cells(text, start, end, len(names))
-        steps = cells.integers(index["step"]) if cells is not None else None
-        if cells is not None and steps is not None:
-            values = {m: cells.values(i, cache) for m, i in wanted.items()}
-        else:
-            read = _split_rows(text, start, end, len(names), index["step"], wanted, cache)
-            if read is None:
-                continue
-            steps, values = read
+        read = _segment_rows(text, start, end, names, columns, cache)
+        if read is None:
+            continue
+        steps, values = read
         step_parts.append(steps)
         present.update(values)
         for metric in columns:
@@ -253,34 +291,28 @@ def parse_text(text: str, path: str, name: str | None = None) -> ParsedLog:
     if not step_parts:
         msg = f"{path}: a header but no metric rows (the run crashed before its first step)"
         raise ReportError(msg)
-
-    steps = np.concatenate(step_parts)
-    # A resumed job repeats steps from its checkpoint: the later occurrence wins.
-    reversed_unique, reversed_index = np.unique(steps[::-1], return_index=True)
-    last_rows = len(steps) - 1 - reversed_index
-    if len(last_rows) != len(steps):
-        notes.append(
-            f"{path}: {len(steps) - len(last_rows)} repeated steps (resumed run); kept the later"
-        )
-    metrics = {
-        m: np.concatenate(parts)[last_rows] for m, parts in value_parts.items() if m in present
-    }
-    missing = tuple(m for m in METRICS if m not in present)
     if not present:  # e.g. a routing run whose only rows sit under a header without *_abl
         msg = f"{path}: its rows have no column for any metric ({', '.join(columns.values())})"
         raise ReportError(msg)
+    steps, metrics, repeated = later_step_wins(
+        np.concatenate(step_parts),
+        {m: np.concatenate(parts) for m, parts in value_parts.items() if m in present},
+    )
+    if repeated:
+        notes.append(f"{path}: {repeated} repeated steps (resumed run); kept the later")
+    missing = tuple(m for m in METRICS if m not in present)
     if missing:
         notes.append(f"{path}: no column for {', '.join(missing)}")
     return ParsedLog(
         path=path,
-        name=name,
-        argv=argv,
-        preset_arm=preset_arm,
-        arm=arm_label(preset_arm, refresh),
-        seed=seed,
-        v_hack=v_hack,
-        refresh=refresh,
-        steps=reversed_unique.astype(np.int64),
+        name=name or os.path.basename(path),
+        argv=meta.argv,
+        preset_arm=meta.preset_arm,
+        arm=arm_label(meta.preset_arm, meta.refresh),
+        seed=meta.seed,
+        v_hack=meta.v_hack,
+        refresh=meta.refresh,
+        steps=steps,
         metrics=metrics,
         missing=missing,
         notes=notes,

@@ -9,14 +9,15 @@ network request, so even a future escaping bug cannot leak data from an emailed 
 from __future__ import annotations
 
 import base64
-import struct
-from dataclasses import dataclass, field
+import io
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import jinja2
 import pandas as pd
+import PIL.Image
 
 # Vega compiles expressions with `new Function` ('unsafe-eval') and vega-embed injects
 # its styles; nothing may be fetched, framed, submitted or connected to.
@@ -78,20 +79,14 @@ def fixed(value: Any, digits: int = 3) -> str:
     return f"{number:.{digits}f}"
 
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
 @dataclass
 class ChartBlock:
-    """One chart on the page: its spec for vega-embed and its static picture."""
+    """One chart on the page: its spec for the browser and its static picture. What the
+    page says about it (title, caption, alt text) lives in the templates, by `key`."""
 
-    key: str  # element id and file stem
-    title: str
+    key: str  # element id and file stem: "grid" or "overlay"
     spec: dict[str, Any]
     png: bytes  # shown when JavaScript is off, replaced by the live chart when it runs
-    alt: str  # a sentence saying what the chart shows
-    caption: str = ""
-    notes: list[str] = field(default_factory=list)
     png_scale: float = 1.0  # device pixels per CSS pixel of `png`
 
     @property
@@ -102,9 +97,10 @@ class ChartBlock:
     @property
     def css_size(self) -> tuple[int, int]:
         """(width, height) the picture takes on the page, so nothing moves while it loads."""
-        if not self.png.startswith(PNG_SIGNATURE) or self.png[12:16] != b"IHDR":
+        try:
+            width, height = PIL.Image.open(io.BytesIO(self.png)).size
+        except (OSError, ValueError):
             return (0, 0)
-        width, height = struct.unpack(">II", self.png[16:24])
         return (round(width / self.png_scale), round(height / self.png_scale))
 
 
@@ -132,7 +128,7 @@ class Page:
     """Everything the template shows; built in memory before anything is written."""
 
     title: str
-    description: str
+    sweep: dict[str, Any]  # runs, arms, seeds, min_steps, max_steps: the one-line description
     charts: list[ChartBlock]
     runs: list[dict[str, Any]]
     arms: list[dict[str, Any]]
@@ -143,9 +139,11 @@ class Page:
     warnings: list[str]
     downloads: list[Download]
     javascript: str
+    ema_span: int = 5
+    max_points: int = 1000  # display budget per line ...
+    longest_line: int = 0  # ... and the longest line's steps: the page says when it thins
     series_beside: str = ""  # file name of the full series written beside the page, if any
     series_omitted: bool = False  # too big to embed, and not asked for beside the page
-    ema_span: int = 5
     csp: str = CONTENT_SECURITY_POLICY
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from report.parse import METRICS
-from report.tables import arm_order, line_starts, values_at
+from report.tables import Lines, arm_order
 
 
 def onset_step(steps: np.ndarray, hack: np.ndarray) -> int | None:
@@ -30,52 +30,25 @@ def onset_step(steps: np.ndarray, hack: np.ndarray) -> int | None:
     return int(np.asarray(steps)[hits[0]]) if len(hits) else None
 
 
-@dataclass(frozen=True)
-class _Blocks:
-    """The series cut into blocks of consecutive rows with one (run, metric) each.
-
-    In the tables' own order a block is a whole line; in any other order a line may be
-    several blocks, and every function here combines them, so any row order works.
-    """
-
-    starts: np.ndarray  # first row of each block
-    stops: np.ndarray  # one past its last row
-    run: np.ndarray  # the block's run (object array)
-    metric: np.ndarray  # the block's metric (object array)
-
-    @classmethod
-    def of(cls, series: pd.DataFrame) -> _Blocks:
-        n = len(series)
-        starts = np.flatnonzero(line_starts(series, ("run", "metric")))
-        stops = np.r_[starts[1:], n].astype(np.int64)
-        return cls(
-            starts, stops, values_at(series["run"], starts), values_at(series["metric"], starts)
-        )
-
-    def of_metric(self, metric: str) -> np.ndarray:
-        """Indices of the blocks of `metric`."""
-        return np.flatnonzero(self.metric == metric)
-
-    @property
-    def fragmented(self) -> bool:
-        """Rows in no useful order: too many blocks to visit one by one (pandas groups)."""
-        return len(self.starts) > max(4096, int(self.stops[-1]) // 64 if len(self.stops) else 0)
+def _fragmented(lines: Lines) -> bool:
+    """Rows in no useful order: too many lines to visit one by one (pandas groups)."""
+    return len(lines.starts) > max(4096, int(lines.stops[-1]) // 64 if len(lines.stops) else 0)
 
 
-def _onsets(series: pd.DataFrame, blocks: _Blocks) -> dict[str, int]:
-    if blocks.fragmented:
+def _onsets(series: pd.DataFrame, lines: Lines) -> dict[str, int]:
+    if _fragmented(lines):
         hacking = series[(series["metric"] == "hack") & (series["value"] > 0)]
         first = hacking.groupby("run", sort=False)["step"].min()
         return {run: int(step) for run, step in first.items()}
     steps = series["step"].to_numpy()
     hacking = series["value"].to_numpy(dtype=float) > 0
     onsets: dict[str, int] = {}
-    for b in blocks.of_metric("hack"):
-        start, stop = blocks.starts[b], blocks.stops[b]
+    for b in lines.of_metric("hack"):
+        start, stop = lines.starts[b], lines.stops[b]
         hits = steps[start:stop][hacking[start:stop]]
         if not len(hits):
             continue
-        run, first = blocks.run[b], int(hits.min())
+        run, first = lines.run[b], int(hits.min())
         if pd.isna(run):
             continue  # groupby drops a missing key
         onsets[run] = min(onsets.get(run, first), first)
@@ -85,23 +58,23 @@ def _onsets(series: pd.DataFrame, blocks: _Blocks) -> dict[str, int]:
 def run_onsets(series: pd.DataFrame) -> dict[str, int]:
     """run -> onset step, for the runs that hack: the least step whose raw hack value is
     > 0 (`series[hack > 0].groupby("run")["step"].min()`), in order of first appearance."""
-    return _onsets(series, _Blocks.of(series))
+    return _onsets(series, Lines.of(series))
 
 
-def _last_ema(series: pd.DataFrame, metric: str, blocks: _Blocks) -> dict[str, float]:
+def _last_ema(series: pd.DataFrame, metric: str, lines: Lines) -> dict[str, float]:
     """run -> the EMA value at the run's last step: where its line ends (the first row
     with the run's greatest step, as `idxmax` picks it)."""
-    if blocks.fragmented:
+    if _fragmented(lines):
         rows = series[series["metric"] == metric]
         last = rows.loc[rows.groupby("run", sort=False)["step"].idxmax()]
         return {run: float(e) for run, e in zip(last["run"], last["ema"], strict=True)}
     steps = series["step"].to_numpy()
     emas = series["ema"].to_numpy(dtype=float)
     best: dict[str, tuple[int, int]] = {}  # run -> (step, row)
-    for b in blocks.of_metric(metric):
-        start, stop = blocks.starts[b], blocks.stops[b]
+    for b in lines.of_metric(metric):
+        start, stop = lines.starts[b], lines.stops[b]
         row = start + int(np.argmax(steps[start:stop]))
-        run = blocks.run[b]
+        run = lines.run[b]
         if pd.isna(run):
             continue
         if run not in best or steps[row] > best[run][0]:
@@ -115,13 +88,13 @@ def run_summary(
     """One row per run: run, arm, seed, steps, onset_step, final_hack, final_solve.
 
     `onsets` (from `run_onsets(series)`) saves computing them again."""
-    blocks = _Blocks.of(series)
+    lines = Lines.of(series)
     if onsets is None:
-        onsets = _onsets(series, blocks)
+        onsets = _onsets(series, lines)
     table = runs[["run", "arm", "seed", "steps"]].copy()
     table["onset_step"] = pd.array([onsets.get(r) for r in table["run"]], dtype="Int64")
     for metric in ("hack", "solve"):
-        finals = _last_ema(series, metric, blocks)
+        finals = _last_ema(series, metric, lines)
         table[f"final_{metric}"] = [float(finals.get(r, np.nan)) for r in table["run"]]
     return table.reset_index(drop=True)
 
@@ -151,9 +124,9 @@ def seed_means(runs: pd.DataFrame, series: pd.DataFrame) -> pd.DataFrame:
     arms = arm_order(runs["arm"])
     arm_rank = {a: i for i, a in enumerate(arms)}
     run_arm = dict(zip(runs["run"], runs["arm"], strict=False))  # a repeated run: the last
-    blocks = _Blocks.of(series)
+    lines = Lines.of(series)
     metrics = list(METRICS) + [
-        m for m in dict.fromkeys(blocks.metric) if m not in METRICS and not pd.isna(m)
+        m for m in dict.fromkeys(lines.metric) if m not in METRICS and not pd.isna(m)
     ]
     metric_rank = {m: i for i, m in enumerate(metrics)}
     # One integer code per block, spread over its rows: grouping three integer columns
@@ -166,27 +139,27 @@ def seed_means(runs: pd.DataFrame, series: pd.DataFrame) -> pd.DataFrame:
         return -1 if pd.isna(metric) else metric_rank.get(metric, -1)
 
     steps = series["step"].to_numpy()
-    if blocks.fragmented:  # codes by value, not block by block
+    if _fragmented(lines):  # codes by value, not block by block
         row_arm = _codes(series["run"], arm_code)
         row_metric = _codes(series["metric"], metric_code)
-        blocks = _Blocks(np.arange(len(series)), np.arange(1, len(series) + 1),
-                         series["run"].to_numpy(), series["metric"].to_numpy())
-        block_arm, block_metric = row_arm, row_metric
+        lines = Lines(np.arange(len(series)), np.arange(1, len(series) + 1),
+                       series["run"].to_numpy(), series["metric"].to_numpy())
+        line_arm, line_metric = row_arm, row_metric
         dense = None
     else:
-        block_arm = np.array([arm_code(r) for r in blocks.run], dtype=np.int64)
-        block_metric = np.array([metric_code(m) for m in blocks.metric], dtype=np.int64)
+        line_arm = np.array([arm_code(r) for r in lines.run], dtype=np.int64)
+        line_metric = np.array([metric_code(m) for m in lines.metric], dtype=np.int64)
         dense = _dense_means(
-            blocks, block_arm, block_metric, steps,
+            lines, line_arm, line_metric, steps,
             series["value"].to_numpy(dtype=float), series["ema"].to_numpy(dtype=float),
         )
-    lengths = blocks.stops - blocks.starts
+    lengths = lines.stops - lines.starts
     if dense is not None:
         a_codes, m_codes, mean_steps, mean_values, mean_emas, counts = dense
         means = pd.DataFrame({"a": a_codes, "m": m_codes, "step": mean_steps,
                               "value": mean_values, "ema": mean_emas, "seeds": counts})
     else:
-        means = _grouped_means(blocks, block_arm, block_metric, lengths, series)
+        means = _grouped_means(lines, line_arm, line_metric, lengths, series)
     arm_names = np.array(arms + [None], dtype=object)
     metric_names = np.array(metrics + [None], dtype=object)
     return pd.DataFrame(
@@ -211,17 +184,17 @@ def _codes(column: pd.Series, code: Callable[[object], int]) -> np.ndarray:
 
 
 def _grouped_means(
-    blocks: _Blocks,
-    block_arm: np.ndarray,
-    block_metric: np.ndarray,
+    lines: Lines,
+    line_arm: np.ndarray,
+    line_metric: np.ndarray,
     lengths: np.ndarray,
     series: pd.DataFrame,
 ) -> pd.DataFrame:
     """The seed means by pandas: group the integer codes (any row order, any steps)."""
     codes = pd.DataFrame(
         {
-            "a": np.repeat(block_arm, lengths),
-            "m": np.repeat(block_metric, lengths),
+            "a": np.repeat(line_arm, lengths),
+            "m": np.repeat(line_metric, lengths),
             "step": series["step"].to_numpy(),
             "value": series["value"].to_numpy(),
             "ema": series["ema"].to_numpy(),
@@ -234,9 +207,9 @@ def _grouped_means(
 
 
 def _dense_means(
-    blocks: _Blocks,
-    block_arm: np.ndarray,
-    block_metric: np.ndarray,
+    lines: Lines,
+    line_arm: np.ndarray,
+    line_metric: np.ndarray,
     steps: np.ndarray,
     values: np.ndarray,
     emas: np.ndarray,
@@ -249,13 +222,13 @@ def _dense_means(
     steps rising within each block and spanning no more than a few times the rows;
     None otherwise (the caller groups with pandas).
     """
-    keep = (block_arm >= 0) & (block_metric >= 0)
+    keep = (line_arm >= 0) & (line_metric >= 0)
     pairs: dict[tuple[int, int], list[int]] = {}
     for b in np.flatnonzero(keep):
-        pairs.setdefault((int(block_arm[b]), int(block_metric[b])), []).append(int(b))
+        pairs.setdefault((int(line_arm[b]), int(line_metric[b])), []).append(int(b))
     out: list[list[np.ndarray]] = [[], [], [], [], [], []]
     for (arm, metric), members in sorted(pairs.items()):
-        spans = [(blocks.starts[b], blocks.stops[b]) for b in members]
+        spans = [(lines.starts[b], lines.stops[b]) for b in members]
         low = min(int(steps[start]) for start, _ in spans)
         high = max(int(steps[stop - 1]) for _, stop in spans)
         rows = sum(stop - start for start, stop in spans)
@@ -343,3 +316,46 @@ def arm_summary(
             }
         )
     return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Every number the page shows, computed once from the full-resolution tables;
+    `charts` and the templates only read it."""
+
+    per_run: pd.DataFrame  # run_summary
+    per_arm: pd.DataFrame  # arm_summary
+    means: pd.DataFrame  # seed_means
+    onsets: dict[str, int]  # run -> onset step, for the runs that hack
+
+    @property
+    def arms(self) -> list[str]:
+        """The arms, in chart order."""
+        return [str(arm) for arm in self.per_arm["arm"]]
+
+    def _by_arm(self, column: str) -> dict[str, float]:
+        return {str(a): float(v) for a, v in zip(self.per_arm["arm"], self.per_arm[column],
+                                                 strict=True)}
+
+    def final_hack_by_arm(self) -> dict[str, float]:
+        return self._by_arm("final_hack_mean")
+
+    def mean_onset_by_arm(self) -> dict[str, float]:
+        """arm -> mean onset over its seeds that hack; arms that never hack are absent."""
+        return {a: v for a, v in self._by_arm("onset_mean").items() if not np.isnan(v)}
+
+    def seeds_by_arm(self) -> dict[str, int]:
+        return {str(a): int(n) for a, n in zip(self.per_arm["arm"], self.per_arm["seeds"],
+                                               strict=True)}
+
+
+def summarize(runs: pd.DataFrame, series: pd.DataFrame) -> Summary:
+    """All of this module's tables for one sweep, each computed once."""
+    onsets = run_onsets(series)
+    per_run = run_summary(runs, series, onsets=onsets)
+    return Summary(
+        per_run=per_run,
+        per_arm=arm_summary(runs, series, per_run=per_run),
+        means=seed_means(runs, series),
+        onsets=onsets,
+    )

@@ -142,6 +142,58 @@ def line_starts(frame: pd.DataFrame, by: Sequence[str] = ("run", "metric")) -> n
     return starts
 
 
+@dataclass(frozen=True)
+class Lines:
+    """A table cut into lines: runs of consecutive rows with one (run, metric) each.
+
+    In the tables' own order a line is a whole (run, metric) series; in any other order
+    one series may be several lines, and callers combine them (`summary`) or sort first
+    (`in_line_order`). Every layer finds its lines here.
+    """
+
+    starts: np.ndarray  # first row of each line
+    stops: np.ndarray  # one past its last row
+    run: np.ndarray  # the line's run (object array)
+    metric: np.ndarray  # the line's metric (object array)
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame) -> Lines:
+        starts = np.flatnonzero(line_starts(frame, ("run", "metric")))
+        stops = np.r_[starts[1:], len(frame)].astype(np.int64)
+        return cls(starts, stops, values_at(frame["run"], starts),
+                   values_at(frame["metric"], starts))
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return self.stops - self.starts
+
+    def of_metric(self, metric: str) -> np.ndarray:
+        """Indices of the lines of `metric`."""
+        return np.flatnonzero(self.metric == metric)
+
+
+def in_line_order(
+    frame: pd.DataFrame, by: Sequence[str] = ("run", "metric"), x: str = "step"
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """`frame` grouped by line (`by`) in `x` order, and the row where each line starts.
+
+    The tables come that way (their contract), and then this only finds the starts;
+    anything else is sorted first.
+    """
+    by = list(by)
+    starts = line_starts(frame, by)
+    steps = frame[x].to_numpy()
+    inner = ~starts[1:]
+    if np.any(steps[1:][inner] <= steps[:-1][inner]):
+        codes = np.zeros(len(frame), dtype=np.int64)
+        for col in by:
+            col_codes, uniques = pd.factorize(frame[col], sort=False, use_na_sentinel=False)
+            codes = codes * len(uniques) + col_codes
+        frame = frame.iloc[np.lexsort((steps, codes))]
+        starts = line_starts(frame, by)
+    return frame, np.flatnonzero(starts)
+
+
 def row_keys(column: pd.Series) -> np.ndarray:
     """Values whose equality is `column`'s, cheap to compare row by row: a categorical's
     integer codes (missing: -1), else the values themselves."""

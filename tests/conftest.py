@@ -15,15 +15,27 @@ needs_samples = pytest.mark.skipif(not SAMPLES.is_dir(), reason="../shared/sampl
 EPOCH = {"SOURCE_DATE_EPOCH": "1764000000"}  # 2025-11-24 16:00:00 UTC
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cache_folder(tmp_path_factory) -> Path:
+    """Every test's fixed-cost cache is a temporary folder, never the user's; processes
+    the tests start inherit it."""
+    folder = tmp_path_factory.mktemp("cache")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("REPORT_CACHE_DIR", str(folder))
+    patch.delenv("REPORT_NO_CACHE", raising=False)
+    yield folder
+    patch.undo()
+
+
 @pytest.fixture(scope="session")
 def converge_site(tmp_path_factory):
     """The report of ../shared/samples/converge, made once per test session."""
-    from helpers import run_cli
+    from helpers import run_main
 
     if not SAMPLES.is_dir():
         pytest.skip("../shared/samples not present")
     out = tmp_path_factory.mktemp("converge") / "site" / "index.html"
-    result = run_cli(str(SAMPLES / "converge"), "-o", str(out), env=EPOCH)
+    result = run_main(str(SAMPLES / "converge"), "-o", str(out), env=EPOCH)
     return out, result
 
 

@@ -1,12 +1,17 @@
-"""Helpers shared by the end-to-end tests: run the CLI as a process, read PNG headers."""
+"""Helpers shared by the tests: run the CLI (in-process, or as a process for the few
+end-to-end checks), read PNG headers, read the page."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import struct
 import subprocess
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from bs4 import BeautifulSoup
@@ -15,10 +20,47 @@ ROOT = Path(__file__).resolve().parent.parent
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
+@dataclass
+class Result:
+    """What `main(argv)` gave: its exit code and what it printed."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@contextlib.contextmanager
+def _environment(env: dict[str, str] | None) -> Iterator[None]:
+    saved = dict(os.environ)
+    os.environ.update(env or {})
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def run_main(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> Result:
+    """`report.cli.main(args)` in this process, as `python -m report ARGS` would run it:
+    its exit code and its stdout and stderr."""
+    from report.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with (
+        _environment(env),
+        contextlib.chdir(cwd or ROOT),
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+    ):
+        code = main(list(args))
+    return Result(code, out.getvalue(), err.getvalue())
+
+
 def run_cli(
     *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
-    """`python -m report ARGS` as a user runs it, from the project root's package."""
+    """`python -m report ARGS` as a separate process, for the end-to-end checks that need
+    one (signals, the installed command)."""
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "report", *args],

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from browser import Watch, launch, new_context
-from helpers import ROOT, run_cli, soup
+from helpers import ROOT, run_main, soup
 
 pytestmark = pytest.mark.browser
 
@@ -86,7 +86,7 @@ class Loaded:
 def report_file(tmp_path_factory) -> Path:
     """The demo report, copied alone into a fresh folder: nothing beside it to lean on."""
     built = tmp_path_factory.mktemp("built") / "index.html"
-    result = run_cli("--demo", "-o", str(built), "--no-png", env=EPOCH)
+    result = run_main("--demo", "-o", str(built), "--no-png", env=EPOCH)
     assert result.returncode == 0, result.stderr
     alone = tmp_path_factory.mktemp("alone")
     shutil.copy(built, alone / "index.html")

@@ -7,13 +7,14 @@ _onset), not from report's code.
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REFERENCE, SAMPLES, needs_samples
-from helpers import ROOT, chart_specs, png_size, run_cli, soup, table_rows
+from conftest import EPOCH, REFERENCE, SAMPLES, needs_samples
+from helpers import ROOT, chart_specs, png_size, run_main, soup, table_rows
 
 RUNS_HEADER = ["run", "arm", "seed", "steps", "onset step", "final hack", "final solve"]
 
@@ -123,7 +124,7 @@ def test_converge_pngs(converge_site) -> None:
 def test_examples_report(tmp_path: Path) -> None:
     """The project's own example logs, no ../shared needed."""
     out = tmp_path / "index.html"
-    result = run_cli(str(ROOT / "examples" / "logs"), "-o", str(out), "-q")
+    result = run_main(str(ROOT / "examples" / "logs"), "-o", str(out), "-q")
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""  # -q prints nothing but errors
     header, body = table_rows(soup(out), "runs")
@@ -133,7 +134,7 @@ def test_examples_report(tmp_path: Path) -> None:
 
 def test_demo_needs_no_logs(tmp_path: Path) -> None:
     out = tmp_path / "demo" / "index.html"
-    result = run_cli("--demo", "-o", str(out), "--no-png")
+    result = run_main("--demo", "-o", str(out), "--no-png")
     assert result.returncode == 0, result.stderr
     assert out.is_file() and not (out.parent / "dynamics.png").exists()
     _, body = table_rows(soup(out), "runs")
@@ -142,23 +143,27 @@ def test_demo_needs_no_logs(tmp_path: Path) -> None:
 
 
 def test_help_has_an_example() -> None:
-    result = run_cli("--help")
+    result = run_main("--help")
     assert result.returncode == 0
     assert "python -m report logs/ -o site/index.html" in result.stdout
     assert "--arm-colors" in result.stdout
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "code", "message"),
     [
-        ([], "give LOGS"),
-        (["does/not/exist.log"], "does/not/exist.log: no such file or directory"),
-        (["--max-points", "3", "--demo"], "--max-points 3"),
+        ([], 2, "give LOGS"),
+        (["does/not/exist.log"], 1, "does/not/exist.log: no such file or directory"),
+        (["--max-points", "3", "--demo"], 2, "argument --max-points: 3 is too small"),
+        (["--max-points", "many", "--demo"], 2, "argument --max-points: 'many' is not a whole"),
+        (["--jobs", "0", "--demo"], 2, "argument -j/--jobs: 0 is too small"),
+        (["--arm-colors", "pink", "--demo"], 2, "argument --arm-colors: invalid choice"),
+        (["--no-such-flag", "--demo"], 2, "unrecognized arguments: --no-such-flag"),
     ],
 )
-def test_usage_errors(tmp_path: Path, args: list[str], message: str) -> None:
-    result = run_cli(*args, "-o", str(tmp_path / "x.html"))
-    assert result.returncode != 0
+def test_usage_errors(tmp_path: Path, args: list[str], code: int, message: str) -> None:
+    result = run_main(*args, "-o", str(tmp_path / "x.html"))
+    assert result.returncode == code, result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "x.html").exists()
@@ -167,7 +172,7 @@ def test_usage_errors(tmp_path: Path, args: list[str], message: str) -> None:
 def test_no_usable_run(tmp_path: Path) -> None:
     (tmp_path / "a.log").write_text("not a log\n")
     (tmp_path / "b.log").write_text("")
-    result = run_cli(str(tmp_path), "-o", str(tmp_path / "site" / "index.html"))
+    result = run_main(str(tmp_path), "-o", str(tmp_path / "site" / "index.html"))
     assert result.returncode == 1
     assert "no usable run in 2 file(s)" in result.stderr
     assert "a.log" in result.stderr and "Traceback" not in result.stderr
@@ -175,9 +180,12 @@ def test_no_usable_run(tmp_path: Path) -> None:
 
 
 def test_output_is_a_directory(tmp_path: Path) -> None:
-    result = run_cli("--demo", "-o", str(tmp_path))
-    assert result.returncode == 1
-    assert "is a directory" in result.stderr and "Traceback" not in result.stderr
+    result = run_main("--demo", "-o", str(tmp_path))
+    assert result.returncode == 2
+    assert "argument -o/--output" in result.stderr and "is a directory" in result.stderr
+    assert "Traceback" not in result.stderr
+    result = run_main("--demo", "-o", str(tmp_path / "report.pdf"))
+    assert result.returncode == 2 and "should be an .html file" in result.stderr
 
 
 def test_seed_mean_matches_reference_mean_where_seeds_align() -> None:
@@ -207,7 +215,7 @@ def test_a_run_that_never_hacks(tmp_path: Path) -> None:
     (logs / "never.log").write_text(log_text(rows=never, preset="preset=t arm=routing seed=1"))
     (logs / "hacks.log").write_text(log_text(rows=hacks, preset="preset=t arm=routing seed=2"))
     out = tmp_path / "index.html"
-    result = run_cli(str(logs), "-o", str(out), "--no-png")
+    result = run_main(str(logs), "-o", str(out), "--no-png")
     assert result.returncode == 0, result.stderr
     page = soup(out)
     _, runs = table_rows(page, "runs")
@@ -226,26 +234,55 @@ def test_a_run_that_never_hacks(tmp_path: Path) -> None:
 def test_a_big_series_rides_along_only_when_asked(monkeypatch) -> None:
     from bs4 import BeautifulSoup
 
-    from report import cli
+    from report import build, load_demo
 
-    sweep = cli._demo_sweep()
-    monkeypatch.setattr(cli, "SERIES_CSV_MAX_ROWS", 10)  # the demo counts as big
-    built = cli.build_report(sweep, cli.Options(png=False))
+    sweep = load_demo()
+    monkeypatch.setattr(build, "SERIES_CSV_MAX_ROWS", 10)  # the demo counts as big
+    built = build.build_report(sweep, build.Options(png=False))
     page = BeautifulSoup(built.html, "html.parser")
     assert page.find("a", attrs={"download": "series.csv.gz"}) is None
     assert "series.csv.gz" not in built.extras
     assert "--series writes it beside the page" in page.find(id="provenance").get_text()
-    asked = cli.build_report(sweep, cli.Options(png=False, series=True))
+    asked = build.build_report(sweep, build.Options(png=False, series=True))
     page = BeautifulSoup(asked.html, "html.parser")
     assert page.find("a", attrs={"download": "series.csv.gz"}) is not None  # small: inside
 
 
 def test_the_series_goes_beside_a_page_it_would_overgrow(monkeypatch) -> None:
-    from report import cli
+    from report import build, load_demo
 
-    sweep = cli._demo_sweep()
-    monkeypatch.setattr(cli, "PAGE_LIMIT", 100_000)
-    built = cli.build_report(sweep, cli.Options(png=False))
+    sweep = load_demo()
+    monkeypatch.setattr(build, "PAGE_LIMIT", 100_000)
+    built = build.build_report(sweep, build.Options(png=False))
     assert "download=\"series.csv.gz\"" not in built.html
     assert built.extras["series.csv.gz"][:2] == b"\x1f\x8b"
     assert "written beside it as" in built.html
+
+
+def test_the_library_and_the_command_give_the_same_page(tmp_path: Path) -> None:
+    from report import build, load_sweep
+
+    logs = ROOT / "examples" / "logs"
+    out = tmp_path / "index.html"
+    result = run_main(str(logs), "-o", str(out), "--title", "Same", env=EPOCH)
+    assert result.returncode == 0, result.stderr
+    os.environ["SOURCE_DATE_EPOCH"] = EPOCH["SOURCE_DATE_EPOCH"]
+    try:
+        built = build.build_report(load_sweep([str(logs)]), build.Options(title="Same"))
+    finally:
+        del os.environ["SOURCE_DATE_EPOCH"]
+    assert built.html.encode("utf-8") == out.read_bytes()
+    assert built.extras["dynamics.png"] == (tmp_path / "dynamics.png").read_bytes()
+
+
+def test_demo_reads_the_packaged_examples(tmp_path: Path) -> None:
+    """--demo is the example logs (no simulator): the same runs and numbers."""
+    demo, logs = tmp_path / "demo" / "index.html", tmp_path / "logs" / "index.html"
+    assert run_main("--demo", "-o", str(demo), "--no-png").returncode == 0
+    assert run_main(str(ROOT / "examples" / "logs"), "-o", str(logs), "--no-png").returncode == 0
+    for table in ("runs", "arms"):
+        assert table_rows(soup(demo), table) == table_rows(soup(logs), table)
+    _, files = table_rows(soup(demo), "files")
+    assert [row[0] for row in files] == [
+        f"examples/{p.name}" for p in sorted((ROOT / "examples" / "logs").glob("*.log"))
+    ]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from browser import launch, new_context
 from conftest import EPOCH
-from helpers import run_cli
+from helpers import run_main
 
 pytestmark = pytest.mark.browser
 
@@ -38,7 +38,7 @@ ITEMS = """([key, name]) => {
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
     built = tmp_path_factory.mktemp("demo") / "index.html"
-    result = run_cli("--demo", "-o", str(built), "--no-png", env=EPOCH)
+    result = run_main("--demo", "-o", str(built), "--no-png", env=EPOCH)
     assert result.returncode == 0, result.stderr
     alone = tmp_path_factory.mktemp("alone") / "index.html"
     shutil.copy(built, alone)
@@ -69,7 +69,7 @@ def lines(page, key: str, name: str) -> dict[str, list[dict]]:
 def hover_a_seed(page) -> dict:
     """Point at a seed's tooltip point in the leftmost rate panel, mid-run."""
     points = [p for p in items(page, "grid", "rates_points_marks")
-              if p["datum"].get("k") == "S" and p["datum"].get("x") == 120]
+              if p["datum"].get("kind") == "S" and p["datum"].get("step") == 120]
     assert points, "no seed points to hover"
     target = points[0]
     page.mouse.move(target["x"], target["y"])
@@ -88,20 +88,20 @@ def test_tooltip_shows_arm_seed_step_raw_and_smoothed(page) -> None:
 
     step = int(re.search(r"step\s+(\d+)", text).group(1))
     assert abs(step - 120) <= 10  # the point under the pointer (neighbours overlap)
-    assert target["datum"]["t_arm"] in text
+    assert target["datum"]["arm_name"] in text
 
 
 def test_hovered_seed_is_highlighted_in_every_panel(page) -> None:
     hover_a_seed(page)
     hovered = page.evaluate("() => window.reportViews.grid.signal('hover')")
-    (run,) = hovered["i"]  # the seed under the pointer (neighbours overlap)
+    (run,) = hovered["run"]  # the seed under the pointer (neighbours overlap)
     for row in ("rates", "cos"):
         picked, others = [], []
         for line in lines(page, "grid", f"{row}_seeds_marks").values():
             first = line[0]
             opacity = (first["opacity"] if first["opacity"] is not None else 1) * (
                 first["strokeOpacity"] if first["strokeOpacity"] is not None else 1)
-            (picked if first["datum"]["i"] == run else others).append(opacity)
+            (picked if first["datum"]["run"] == run else others).append(opacity)
         assert picked and others, row
         assert min(picked) > max(others), (row, picked, others)
     page.mouse.move(5, 5)
@@ -111,7 +111,7 @@ def test_hovered_seed_is_highlighted_in_every_panel(page) -> None:
 def step_x(page, row: str) -> dict[float, float]:
     """Step -> x in the leftmost panel, for one seed line of a row."""
     first_line = next(iter(lines(page, "grid", f"{row}_seeds_marks").values()))
-    return {item["datum"]["x"]: item["localX"] for item in first_line}
+    return {item["datum"]["step"]: item["localX"] for item in first_line}
 
 
 def test_zoom_moves_every_panel_together_and_double_click_resets(page) -> None:

@@ -21,11 +21,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import log_text
+from simulate import SimulatedRun, simulate_run
 
 import report
 from report.errors import ReportError
 from report.parse import METRICS, parse_file, parse_text
-from report.simulate import SimulatedRun, simulate_run
 
 STEPS = 120
 RESUME_AT = 130  # of 200 steps: killed at 130, resumed from the checkpoint at step 100

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, run_cli
+from helpers import ROOT, run_main
 
 from report.cli import write_atomic
 
@@ -36,7 +36,7 @@ def test_write_atomic_replaces_whole_or_not_at_all(tmp_path: Path, monkeypatch) 
 
 def test_failed_run_leaves_the_earlier_report_untouched(tmp_path: Path) -> None:
     site = tmp_path / "site"
-    first = run_cli(str(EXAMPLES), "-o", str(site / "index.html"), "-q")
+    first = run_main(str(EXAMPLES), "-o", str(site / "index.html"), "-q")
     assert first.returncode == 0, first.stderr
     before = {p.name: p.read_bytes() for p in site.iterdir()}
     assert set(before) == {"index.html", "dynamics.png", "dynamics_hack_overlay.png"}
@@ -44,9 +44,9 @@ def test_failed_run_leaves_the_earlier_report_untouched(tmp_path: Path) -> None:
     junk = tmp_path / "junk"
     junk.mkdir()
     (junk / "a.log").write_text("no run here\n")
-    failed = run_cli(str(junk), "-o", str(site / "index.html"))
+    failed = run_main(str(junk), "-o", str(site / "index.html"))
     assert failed.returncode == 1 and "no usable run" in failed.stderr
-    strict = run_cli(str(EXAMPLES), str(junk), "--strict", "-o", str(site / "index.html"))
+    strict = run_main(str(EXAMPLES), str(junk), "--strict", "-o", str(site / "index.html"))
     assert strict.returncode == 1 and "--strict" in strict.stderr
     assert "a.log" in strict.stderr
     after = {p.name: p.read_bytes() for p in site.iterdir()}
@@ -56,8 +56,8 @@ def test_failed_run_leaves_the_earlier_report_untouched(tmp_path: Path) -> None:
 def test_output_under_a_file(tmp_path: Path) -> None:
     blocker = tmp_path / "report.txt"
     blocker.write_text("a file, not a folder")
-    result = run_cli(str(EXAMPLES), "-o", str(blocker / "site" / "index.html"))
-    assert result.returncode == 1
+    result = run_main(str(EXAMPLES), "-o", str(blocker / "site" / "index.html"))
+    assert result.returncode == 2  # a usage error: the -o flag names an impossible place
     assert "is a file, not a folder" in result.stderr and "Traceback" not in result.stderr
 
 
@@ -74,7 +74,7 @@ def test_same_inputs_any_order_give_identical_bytes(tmp_path: Path) -> None:
     for number, inputs in enumerate(variants):
         out = tmp_path / f"out{number}" / "index.html"
         env = {"SOURCE_DATE_EPOCH": "1764000000", "REPORT_CACHE_DIR": str(tmp_path / f"c{number}")}
-        result = run_cli(*inputs, "-o", str(out), "-q", env=env)
+        result = run_main(*inputs, "-o", str(out), "-q", env=env)
         assert result.returncode == 0, result.stderr
         outputs.append({p.name: p.read_bytes() for p in out.parent.iterdir()})
     assert outputs[0] == outputs[1] == outputs[2]
@@ -84,7 +84,7 @@ def test_same_inputs_any_order_give_identical_bytes(tmp_path: Path) -> None:
 def test_ctrl_c_is_one_line_not_a_traceback(tmp_path: Path) -> None:
     logs = tmp_path / "logs"
     # Big enough that the run is still going when Ctrl-C comes, on any machine.
-    from report import simulate
+    import simulate
 
     simulate.write_sweep(logs, steps=4000)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "REPORT_CACHE_DIR": str(tmp_path / "cache")}

@@ -13,11 +13,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import simulate
 from conftest import EPOCH, SAMPLES, needs_samples
-from helpers import ROOT, run_cli, soup, table_rows
+from helpers import ROOT, run_main, soup, table_rows
 from test_cli import expected_rows
-
-from report import simulate
 
 ARM_ORDER = ["vanilla", "static erasure", "online erasure", "routing"]
 
@@ -60,7 +59,7 @@ def _download(page, filename: str) -> bytes:
 @pytest.fixture(scope="module")
 def demo_page(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo") / "index.html"
-    result = run_cli(str(ROOT / "examples" / "logs"), "-o", str(out), "--no-png", env=EPOCH)
+    result = run_main(str(ROOT / "examples" / "logs"), "-o", str(out), "--no-png", env=EPOCH)
     assert result.returncode == 0, result.stderr
     return soup(out)
 

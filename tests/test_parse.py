@@ -329,7 +329,9 @@ def test_other_terminal_escapes_are_dropped() -> None:
 @pytest.mark.parametrize("arm", ["vanilla", "routing"])
 def test_long_logs_read_the_same_by_numpy_and_by_regex(monkeypatch, arm: str, mess: dict) -> None:
     """The fast path for uniform rows (numpy) gives exactly what `_ROW` line by line gives."""
-    from report import parse, simulate
+    import simulate
+
+    from report import parse
 
     data = simulate.simulate_run(arm, 3, 400, **mess).data
     monkeypatch.setattr(parse, "_UNIFORM_MIN_CHARS", 0)  # every region, not only long ones
@@ -357,7 +359,9 @@ def test_long_logs_read_the_same_by_numpy_and_by_regex(monkeypatch, arm: str, me
     ],
 )
 def test_uneven_rows_read_the_same_by_numpy_and_by_regex(monkeypatch, edit) -> None:
-    from report import parse, simulate
+    import simulate
+
+    from report import parse
 
     lines = simulate.simulate_run("vanilla", 1, 300).data.decode().split("\n")
     data = "\n".join(edit(i, line) for i, line in enumerate(lines)).encode()
@@ -408,7 +412,9 @@ def test_long_uniform_log_cells_read_by_hand() -> None:
 
 def test_long_uniform_log_reads_as_the_regex_reads_it(monkeypatch) -> None:
     """Rows the numpy reader must hand back to the regex: one a cell wider, one a cell short."""
-    from report import parse, simulate
+    import simulate
+
+    from report import parse
 
     lines = simulate.simulate_run("online", 2, 3000).data.decode().split("\n")
     for edit in (

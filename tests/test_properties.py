@@ -21,10 +21,10 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from simulate import SimulatedRun, simulate_run
 
 from report.errors import ReportError
 from report.parse import METRICS, ParsedLog, parse_file
-from report.simulate import SimulatedRun, simulate_run
 from report.tables import build_tables
 
 SCALE = int(os.environ.get("REPORT_HYPOTHESIS_SCALE", "1"))

@@ -26,16 +26,10 @@ EVIL = "</script><script>alert(1)</script>&<b>"
 
 
 def page(**changes) -> Page:
-    chart = ChartBlock(
-        key="grid",
-        title="Dynamics by arm",
-        spec={"mark": "line", "title": EVIL},
-        png=PIXEL,
-        alt=f"A chart of {EVIL}.",
-    )
+    chart = ChartBlock(key="grid", spec={"mark": "line", "title": EVIL}, png=PIXEL)
     values = dict(
         title=f"Sweep {EVIL}",
-        description="1 run",
+        sweep={"runs": 1, "arms": [EVIL], "seeds": [1], "min_steps": 3, "max_steps": 3},
         charts=[chart],
         runs=[
             {
@@ -48,7 +42,9 @@ def page(**changes) -> Page:
                 "final_solve": float("nan"),
             }
         ],
-        arms=[],
+        arms=[{"arm": EVIL, "seeds": 1, "onset_mean": float("nan"), "onset_sd": float("nan"),
+               "never_hacked": 1, "final_hack_mean": 0.5, "final_hack_sd": float("nan"),
+               "final_solve_mean": 0.25, "final_solve_sd": float("nan")}],
         files=[{"path": EVIL, "size": 1234, "sha256": "ab" * 32}],
         argvs=[(EVIL, f"argv: {EVIL}")],
         versions={"report": "0.1.0", "altair": "6"},
@@ -106,7 +102,10 @@ def test_picture_and_download_are_inline() -> None:
     document = BeautifulSoup(render_page(page()), "html.parser")
     img = document.find("img", class_="static")
     assert img["src"].startswith("data:image/png;base64,")
-    assert img["alt"] == f"A chart of {EVIL}."
+    # The alt text is the template's sentence, with the log's arm name escaped into it.
+    assert img["alt"].startswith("Small multiples, one column per arm (" + EVIL + ")")
+    assert img["alt"].endswith(f"Mean hack onset: {EVIL} never.")
+    assert (img["width"], img["height"]) == ("1", "1")
     link = document.find("a", attrs={"download": "runs.csv"})
     assert link["href"] == "data:text/csv;base64,cnVuCngK"
 

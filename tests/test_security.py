@@ -7,11 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import simulate
 from browser import launch, new_context
 from conftest import EPOCH
-from helpers import run_cli, soup, table_rows
-
-from report import simulate
+from helpers import run_main, soup, table_rows
 
 pytestmark = pytest.mark.browser
 
@@ -36,7 +35,7 @@ def hostile_report(tmp_path_factory) -> Path:
         (logs / name).write_bytes(data)
     (logs / HOSTILE_JUNK).write_text("<script>alert(4)</script> not a log\n")
     out = tmp_path_factory.mktemp("site") / "index.html"
-    result = run_cli(str(logs), "-o", str(out), "--no-png", env=EPOCH)
+    result = run_main(str(logs), "-o", str(out), "--no-png", env=EPOCH)
     assert result.returncode == 0, result.stderr
     assert HOSTILE_JUNK in result.stderr  # the unusable file is named in its warning
     return out

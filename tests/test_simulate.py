@@ -11,16 +11,14 @@ import importlib.util
 import math
 import re
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import REFERENCE
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from simulate import main, simulate_run, simulate_sweep, write_sweep
 
-from report.simulate import main, simulate_run, simulate_sweep, write_sweep
-
-REFERENCE = Path("/work/shared/reference/plot_dynamics.py")
 ARMS = ("vanilla", "static", "online", "routing", "confessions")
 METRICS = ("hack", "solve", "teacher", "student")
 

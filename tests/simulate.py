@@ -648,9 +648,9 @@ def write_sweep(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m report.simulate OUT_DIR`: write a simulated sweep (demo, benchmarks)."""
+    """`python tests/simulate.py OUT_DIR`: write a simulated sweep (demo, benchmarks)."""
     parser = argparse.ArgumentParser(
-        prog="python -m report.simulate",
+        prog="python tests/simulate.py",
         description="Write simulated training logs: every arm x seed, one file each.")
     parser.add_argument("out_dir", type=Path, help="folder to write the logs into")
     parser.add_argument("--arms", nargs="+", default=list(DEFAULT_ARMS),

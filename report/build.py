@@ -1,0 +1,211 @@
+"""A sweep and options -> every output of a report, in memory (nothing is written here).
+
+Gather, then write (mkdocs' `build()`): `build_report` computes the numbers once
+(`summary`), builds the charts from them, draws their pictures and renders the page; the
+caller (`cli`, or a notebook) decides where the bytes go.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+import pandas as pd
+
+from report import charts, export, render, summary
+from report.errors import ReportError
+from report.tables import EMA_SPAN, Sweep
+
+GRID_PNG = "dynamics.png"
+OVERLAY_PNG = "dynamics_hack_overlay.png"
+SERIES_FILE = "series.csv.gz"
+# Device pixels per CSS pixel of the pictures inside the page, seen only with JavaScript
+# off: 2x pictures inlined as base64 would push an emailed demo page past 2 MB. The
+# files beside the page are drawn at `Options.png_scale`, crisp for slides.
+PICTURE_SCALE = 1.0
+# Above this, the tidy series no longer rides inside the page (it would dominate an
+# emailed file); it is written beside the HTML instead, and the page says so.
+SERIES_EMBED_LIMIT = 1_500_000
+# Above this many rows the gzipped series could not ride inside the page anyway, and
+# writing millions of rows as CSV takes longer than all the rest of the report: then it
+# is written beside the page only when asked (`Options.series`).
+SERIES_CSV_MAX_ROWS = 500_000
+# The page stays under this whatever the sweep: the series rides inside only if it fits.
+PAGE_LIMIT = 4_000_000
+
+
+@dataclass(frozen=True)
+class Options:
+    """What a report is asked to be; the command line's flags, for library callers."""
+
+    title: str = "Training dynamics"
+    arm_colors: Literal["fixed", "rank"] = "fixed"
+    max_points: int = 1000
+    png: bool = True
+    png_scale: float = 2.0
+    series: bool = False  # write a big sweep's tidy series beside the page (slow)
+
+
+@dataclass
+class BuiltReport:
+    """Every output, in memory: the page, and the files beside it (name -> bytes)."""
+
+    html: str
+    extras: dict[str, bytes] = field(default_factory=dict)
+
+
+def build_report(sweep: Sweep, options: Options | None = None) -> BuiltReport:
+    """The page and the files beside it, for `sweep` as `options` ask."""
+    options = options or Options()
+    numbers = summary.summarize(sweep.runs, sweep.series)
+    colors = charts.arm_colors(
+        sweep.runs["arm"], mode=options.arm_colors, final_hack=numbers.final_hack_by_arm()
+    )
+    specs: dict[str, charts.Chart] = {
+        "grid": charts.grid_chart(
+            sweep.runs, sweep.series, numbers=numbers, max_points=options.max_points
+        ),
+        "overlay": charts.overlay_chart(
+            sweep.runs, sweep.series, numbers=numbers, colors=colors,
+            max_points=options.max_points,
+        ),
+    }
+    scales = (PICTURE_SCALE, options.png_scale) if options.png else (PICTURE_SCALE,)
+    vega, pictures = _draw(specs, scales)
+    page_charts = [
+        render.ChartBlock(key=key, spec=vega[key], png=export.compact_png(pictures[key][0]),
+                          png_scale=PICTURE_SCALE)
+        for key in ("grid", "overlay")
+    ]
+    runs_csv = numbers.per_run.merge(
+        sweep.runs[["run", "path", "preset_arm", "v_hack", "refresh"]], on="run", how="left"
+    )
+    downloads = [
+        render.Download("runs.csv", "runs table (CSV)", "text/csv", _csv_bytes(runs_csv)),
+        render.Download("arms.csv", "arms table (CSV)", "text/csv", _csv_bytes(numbers.per_arm)),
+    ]
+    page = render.Page(
+        title=options.title,
+        sweep=_sweep_facts(sweep.runs),
+        charts=page_charts,
+        runs=numbers.per_run.to_dict("records"),
+        arms=numbers.per_arm.to_dict("records"),
+        files=[{"path": f.path, "size": f.size, "sha256": f.sha256} for f in sweep.files],
+        argvs=list(zip(sweep.runs["run"], sweep.runs["argv"], strict=True)),
+        versions=versions(),
+        generated=generation_time(),
+        warnings=list(sweep.warnings),
+        downloads=downloads,
+        javascript=export.javascript_bundle(),
+        ema_span=EMA_SPAN,
+        max_points=options.max_points,
+        longest_line=charts.longest_line(sweep.series),
+    )
+    extras: dict[str, bytes] = {}
+    if options.png:
+        extras[GRID_PNG], extras[OVERLAY_PNG] = pictures["grid"][-1], pictures["overlay"][-1]
+    html = _page_with_series(page, sweep.series, options, extras)
+    return BuiltReport(html=html, extras=extras)
+
+
+def _draw(
+    specs: dict[str, charts.Chart], scales: tuple[float, ...]
+) -> tuple[dict[str, dict], dict[str, list[bytes]]]:
+    """Each chart's spec for the page, and its pictures at `scales`."""
+    page_specs = {key: chart.to_dict(validate=False) for key, chart in specs.items()}
+    pictures = {
+        key: export.to_pngs(charts.static_spec(spec), scales) for key, spec in page_specs.items()
+    }
+    return page_specs, pictures
+
+
+def _page_with_series(
+    page: render.Page, series: pd.DataFrame, options: Options, extras: dict[str, bytes]
+) -> str:
+    """The page, carrying the tidy series as a download when it fits; else the series
+    goes beside it (`extras`), or nowhere unless asked (a big sweep), and the page says so."""
+    if len(series) > SERIES_CSV_MAX_ROWS and not options.series:
+        page.series_omitted = True
+        return render.render_page(page)
+    series_gz = _gzip(_csv_bytes(series))
+    if len(series_gz) <= SERIES_EMBED_LIMIT:
+        download = render.Download(
+            SERIES_FILE, "tidy series, every step (gzipped CSV)", "application/gzip",
+            series_gz, note="run, step, metric, value, ema",
+        )
+        page.downloads.append(download)
+        html = render.render_page(page)
+        if len(html.encode("utf-8")) <= PAGE_LIMIT:
+            return html
+        page.downloads.remove(download)  # with it, the page would outgrow its bound
+    extras[SERIES_FILE] = series_gz
+    page.series_beside = SERIES_FILE
+    return render.render_page(page)
+
+
+def _sweep_facts(runs: pd.DataFrame) -> dict[str, object]:
+    """What the page's one-line description says of the sweep: runs, arms, seeds, steps."""
+    from report.tables import arm_order
+
+    return {
+        "runs": len(runs),
+        "arms": arm_order(runs["arm"]),
+        "seeds": sorted(int(s) for s in runs["seed"].dropna().unique()),
+        "min_steps": int(runs["steps"].min()),
+        "max_steps": int(runs["steps"].max()),
+    }
+
+
+def _csv_bytes(frame: pd.DataFrame) -> bytes:
+    return frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
+
+
+def _gzip(data: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0, compresslevel=6) as fh:
+        fh.write(data)
+    return buffer.getvalue()
+
+
+def generation_time() -> str:
+    """Now (UTC), or SOURCE_DATE_EPOCH when set, for reproducible builds."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch:
+        try:
+            moment = datetime.fromtimestamp(int(epoch), tz=UTC)
+        except (ValueError, OverflowError, OSError):
+            msg = f"SOURCE_DATE_EPOCH={epoch!r} is not a Unix timestamp"
+            raise ReportError(msg) from None
+    else:
+        moment = datetime.now(tz=UTC).replace(microsecond=0)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def versions() -> dict[str, str]:
+    """The versions of everything that made the page, for its provenance."""
+    import importlib.metadata as md
+
+    import altair
+    import jinja2
+    import numpy
+    import vl_convert
+
+    import report
+
+    return {
+        "report": report.__version__,
+        "python": sys.version.split()[0],
+        "altair": altair.__version__,
+        "vega-lite": altair.SCHEMA_VERSION.lstrip("v"),
+        "vl-convert-python": md.version("vl-convert-python"),
+        "vega": vl_convert.get_vega_version(),
+        "vega-embed": vl_convert.get_vega_embed_version(),
+        "jinja2": jinja2.__version__,
+        "pandas": pd.__version__,
+        "numpy": numpy.__version__,
+    }
