@@ -4,15 +4,21 @@ through one helper that writes atomically, after everything is built."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from report import __version__
 from report.errors import ReportError
+
+if TYPE_CHECKING:
+    from report.build import BuiltReport
+    from report.tables import Sweep
 
 log = logging.getLogger("report")
 
@@ -93,33 +99,22 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--strict", action="store_true",
                     help="fail (exit 1, nothing written) on any warning")
     ap.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
-    ap.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    ap.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return ap
-
-
-def _version() -> str:
-    import report
-
-    return report.__version__
 
 
 class _Progress:
     """A one-line progress bar on stderr, only on a terminal."""
 
     def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled and sys.stderr.isatty()
-        self.started = time.monotonic()
-        self.drawn = False
+        self.enabled, self.drawn = enabled and sys.stderr.isatty(), False
 
     def __call__(self, done: int, total: int) -> None:
-        if not self.enabled or total < 8:
-            return
-        width = 30
-        filled = int(width * done / total)
-        bar = "#" * filled + "-" * (width - filled)
-        sys.stderr.write(f"\rparsing [{bar}] {done}/{total} files")
-        sys.stderr.flush()
-        self.drawn = True
+        if self.enabled and total >= 8:
+            bar = ("#" * int(30 * done / total)).ljust(30, "-")
+            sys.stderr.write(f"\rparsing [{bar}] {done}/{total} files")
+            sys.stderr.flush()
+            self.drawn = True
 
     def close(self) -> None:
         if self.drawn:
@@ -153,18 +148,13 @@ def write_atomic(path: Path, data: bytes) -> None:
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise
 
 
-def write_report(built: object, output: Path) -> list[tuple[Path, int]]:
+def write_report(built: BuiltReport, output: Path) -> list[tuple[Path, int]]:
     """Write the HTML and its extras beside it; returns (path, size) of each file."""
-    from report.build import BuiltReport
-
-    assert isinstance(built, BuiltReport)
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         written = []
@@ -189,7 +179,7 @@ def human_size(size: float) -> str:
     return f"{size:.1f} GB"
 
 
-def _load(args: argparse.Namespace) -> object:
+def _load(args: argparse.Namespace) -> Sweep:
     """The sweep the arguments name: the packaged examples, or the LOGS."""
     import report
 
@@ -215,11 +205,9 @@ def run(argv: Sequence[str] | None = None) -> int:
 
     from report.build import Options, build_report
     from report.parse import keep_freed_memory
-    from report.tables import Sweep
 
     keep_freed_memory()  # a short-lived process that makes and drops big tables
     sweep = _load(args)
-    assert isinstance(sweep, Sweep)
     for warning in sweep.warnings:
         log.warning(warning)
     if args.strict and sweep.warnings:

@@ -247,7 +247,7 @@ def _segment_rows(
     """The rows between one header and the next: (steps, metric -> values), or None."""
     index = {n: i for i, n in enumerate(names)}  # duplicate names: the last wins
     wanted = {m: index[c] for m, c in columns.items() if c in index}
-    cells = _uniform_cells(text, start, end, len(names))
+    cells = uniform_cells(text, start, end, len(names))
     steps = cells.integers(index["step"]) if cells is not None else None
     if cells is not None and steps is not None:
         return steps, {m: cells.values(i, cache) for m, i in wanted.items()}
@@ -464,7 +464,7 @@ class _Cells:
         return lookup[codes]
 
 
-def _uniform_cells(text: str, start: int, end: int, width: int) -> _Cells | None:
+def uniform_cells(text: str, start: int, end: int, width: int) -> _Cells | None:
     """The row cells of `text[start:end]`, found with numpy when every row there has the
     first row's shape: the same prefix (timestamps' digits aside) and exactly `width`
     cells -- one logger, one header, as long runs are. None whenever it cannot vouch

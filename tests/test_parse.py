@@ -327,51 +327,72 @@ def test_other_terminal_escapes_are_dropped() -> None:
      {"extra_columns": ["zz"]}, {"truncate_last": True, "bad_bytes": True}],
 )
 @pytest.mark.parametrize("arm", ["vanilla", "routing"])
-def test_long_logs_read_the_same_by_numpy_and_by_regex(monkeypatch, arm: str, mess: dict) -> None:
-    """The fast path for uniform rows (numpy) gives exactly what `_ROW` line by line gives."""
+def test_long_logs_read_by_numpy_and_by_regex_give_the_generator_numbers(
+    monkeypatch, arm: str, mess: dict
+) -> None:
+    """Both readers -- numpy for uniform rows, `_ROW` line by line -- give exactly the
+    numbers the generator wrote, on every kind of mess."""
     import simulate
 
     from report import parse
 
-    data = simulate.simulate_run(arm, 3, 400, **mess).data
+    sim = simulate.simulate_run(arm, 3, 400, **mess)
     monkeypatch.setattr(parse, "_UNIFORM_MIN_CHARS", 0)  # every region, not only long ones
-    fast = parse.parse_bytes(data, "x.log")
-    monkeypatch.setattr(parse, "_uniform_cells", lambda *args: None)
-    slow = parse.parse_bytes(data, "x.log")
-    np.testing.assert_array_equal(fast.steps, slow.steps)
-    assert fast.metrics.keys() == slow.metrics.keys() and fast.notes == slow.notes
-    for metric, values in slow.metrics.items():
-        np.testing.assert_array_equal(fast.metrics[metric], values)
+    readers = {"numpy": parse.parse_bytes(sim.data, "x.log")}
+    monkeypatch.setattr(parse, "uniform_cells", lambda *args: None)
+    readers["regex"] = parse.parse_bytes(sim.data, "x.log")
+    for reader, run in readers.items():
+        np.testing.assert_array_equal(run.steps, sim.steps, err_msg=reader)
+        assert run.metrics.keys() == sim.truth.keys(), reader
+        for metric, values in sim.truth.items():
+            np.testing.assert_array_equal(run.metrics[metric], values, err_msg=reader)
+
+
+def _row_step(line: str) -> int | None:
+    """The step a simulated row line holds (`time | INFO | step ...`); None for others."""
+    words = line.split(" | ", 2)[-1].split()
+    return int(words[0]) if words and words[0].isdecimal() else None
+
+
+HEADER_LINE = 4  # a simulated log's header is its fifth line
 
 
 @pytest.mark.parametrize(
-    "edit",
+    ("edit", "drops"),
     [
-        lambda i, line: line + "  extra" if i == 30 else line,  # one row wider
-        lambda i, line: line.rsplit("  ", 2)[0] if i == 40 else line,  # one row narrower
-        lambda i, line: line[:45] + "\r" + line[45:] if i % 7 == 0 else line,  # stray CR
-        lambda i, line: line.split(" | ", 2)[-1] if i == 50 else line,  # no prefix
-        lambda i, line: line.replace("| INFO |", "| INFO    |") if i % 3 else line,
-        lambda i, line: line + "\n2026-11-20 14:02:15.761 | WARNING | 5  1 2 3" if i == 60
-        else line,
-        lambda i, line: line.replace("  ", "\t", 1) if i % 5 == 0 else line,
-        lambda i, line: line + " é" if i == 70 else line,  # not ASCII
+        (lambda i, line: line + "  extra" if i == 30 else line, lambda i: False),  # wider
+        (lambda i, line: line.rsplit("  ", 2)[0] if i == 40 else line,
+         lambda i: i == 40),  # one row narrower than the header: not a row
+        (lambda i, line: line[:45] + "\r" + line[45:] if i % 7 == 0 else line,
+         lambda i: i % 7 == 0),  # a stray CR ends the row's message, cells short
+        (lambda i, line: line.split(" | ", 2)[-1] if i == 50 else line, lambda i: False),
+        (lambda i, line: line.replace("| INFO |", "| INFO    |") if i % 3 else line,
+         lambda i: False),
+        (lambda i, line: line + "\n2026-11-20 14:02:15.761 | WARNING | 5  1 2 3" if i == 60
+         else line, lambda i: False),  # a WARNING line is never a row
+        (lambda i, line: line.replace("  ", "\t", 1) if i % 5 == 0 else line, lambda i: False),
+        (lambda i, line: line + " é" if i == 70 else line, lambda i: False),  # not ASCII
     ],
 )
-def test_uneven_rows_read_the_same_by_numpy_and_by_regex(monkeypatch, edit) -> None:
+def test_uneven_rows_give_the_generator_numbers_for_the_rows_kept(monkeypatch, edit, drops):
     import simulate
 
     from report import parse
 
-    lines = simulate.simulate_run("vanilla", 1, 300).data.decode().split("\n")
+    sim = simulate.simulate_run("vanilla", 1, 300)
+    lines = sim.data.decode().split("\n")
     data = "\n".join(edit(i, line) for i, line in enumerate(lines)).encode()
+    dropped = {
+        _row_step(line) for i, line in enumerate(lines)
+        if i > HEADER_LINE and drops(i) and _row_step(line) is not None
+    }
+    assert lines[HEADER_LINE].split(" | ")[-1].startswith("step ")
+    kept = ~np.isin(sim.steps, sorted(dropped))
     monkeypatch.setattr(parse, "_UNIFORM_MIN_CHARS", 0)
-    fast = parse.parse_bytes(data, "x.log")
-    monkeypatch.setattr(parse, "_uniform_cells", lambda *args: None)
-    slow = parse.parse_bytes(data, "x.log")
-    np.testing.assert_array_equal(fast.steps, slow.steps)
-    for metric, values in slow.metrics.items():
-        np.testing.assert_array_equal(fast.metrics[metric], values)
+    run = parse.parse_bytes(data, "x.log")
+    np.testing.assert_array_equal(run.steps, sim.steps[kept])
+    for metric, values in sim.truth.items():
+        np.testing.assert_array_equal(run.metrics[metric], values[kept])
 
 
 def test_long_uniform_log_cells_read_by_hand() -> None:
@@ -402,7 +423,7 @@ def test_long_uniform_log_cells_read_by_hand() -> None:
         lines.append(f"2026-11-20 14:{step // 60 % 60:02d}:{step % 60:02d}.000 | INFO | {row}")
         expected.append(numbers)
     text = "\n".join(lines) + "\n"
-    assert parse._uniform_cells(text, text.index("dt\n") + 2, len(text), 10) is not None
+    assert parse.uniform_cells(text, text.index("dt\n") + 2, len(text), 10) is not None
     run = parse_text(text, "forms.log")
     np.testing.assert_array_equal(run.steps, np.arange(3000))
     for column, metric in enumerate(("hack", "solve", "teacher", "student")):
@@ -410,22 +431,26 @@ def test_long_uniform_log_cells_read_by_hand() -> None:
     assert math.copysign(1, run.metrics["teacher"][3]) == -1  # "-0" is minus zero
 
 
-def test_long_uniform_log_reads_as_the_regex_reads_it(monkeypatch) -> None:
-    """Rows the numpy reader must hand back to the regex: one a cell wider, one a cell short."""
+def test_long_uniform_log_with_one_uneven_row() -> None:
+    """Rows the numpy reader must hand back to the regex: one a cell wider (read, its
+    cells shifted), one a cell short (not a row); every other row is the generator's."""
     import simulate
 
     from report import parse
 
-    lines = simulate.simulate_run("online", 2, 3000).data.decode().split("\n")
-    for edit in (
-        lambda i, line: line.replace("| INFO | 100  ", "| INFO | 100  +1  ") if i == 120 else line,
-        lambda i, line: line.rsplit("  ", 1)[0] if i == 2500 else line,
+    sim = simulate.simulate_run("online", 2, 3000)
+    lines = sim.data.decode().split("\n")
+    wider = next(i for i, line in enumerate(lines) if "| INFO | 100  " in line)
+    short = next(i for i, line in enumerate(lines) if i >= 2500 and _row_step(line) is not None)
+    for edit, line_number, kept in (
+        (lambda i, line: line.replace("| INFO | 100  ", "| INFO | 100  +1  "), wider, True),
+        (lambda i, line: line.rsplit("  ", 1)[0] if i == short else line, short, False),
     ):
         data = "\n".join(edit(i, line) for i, line in enumerate(lines)).encode()
-        fast = parse.parse_bytes(data, "x.log")
-        monkeypatch.setattr(parse, "_uniform_cells", lambda *args: None)
-        slow = parse.parse_bytes(data, "x.log")
-        monkeypatch.undo()
-        np.testing.assert_array_equal(fast.steps, slow.steps)
-        for metric, values in slow.metrics.items():
-            np.testing.assert_array_equal(fast.metrics[metric], values)
+        run = parse.parse_bytes(data, "x.log")
+        step = _row_step(lines[line_number])
+        others = sim.steps != step
+        expected_steps = sim.steps if kept else sim.steps[others]
+        np.testing.assert_array_equal(run.steps, expected_steps)
+        for metric, values in sim.truth.items():
+            np.testing.assert_array_equal(run.metrics[metric][run.steps != step], values[others])
