@@ -83,6 +83,9 @@ class ParsedLog:
     refresh: int
     steps: np.ndarray  # unique steps, ascending (int64)
     metrics: dict[str, np.ndarray]  # metric -> raw values aligned with steps (NaN missing)
+    # metric -> (k, n) of its `k/n` cells aligned with steps, NaN where a cell is not a
+    # fraction; only metrics logged as fractions (the rates) have them.
+    counts: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     missing: tuple[str, ...] = ()
     notes: list[str] = field(default_factory=list)  # non-fatal remarks (warnings)
     file: InputFile | None = None
@@ -103,12 +106,47 @@ def cell_value(token: str) -> float:
     return value if np.isfinite(value) else np.nan
 
 
+def cell_counts(token: str) -> tuple[float, float]:
+    """A fraction cell `k/n` as its counts (k, n), kept as logged even where n = 0 (the
+    rate is missing there, the counts say why); any other cell -> (NaN, NaN)."""
+    num, slash, den = token.partition("/")
+    try:
+        return (float(int(num)), float(int(den))) if slash else (np.nan, np.nan)
+    except ValueError:
+        return (np.nan, np.nan)
+
+
 class _CellCache(dict[str, float]):
-    """Memoised `cell_value`: a log repeats few distinct tokens (k/28, +0.264, -)."""
+    """Memoised `cell_value` and `cell_counts`: a log repeats few distinct tokens (k/28,
+    +0.264, -)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fractions: dict[str, tuple[float, float]] = {}
 
     def __missing__(self, token: str) -> float:
         value = self[token] = cell_value(token)
         return value
+
+    def counts(self, token: str) -> tuple[float, float]:
+        found = self.fractions.get(token)
+        if found is None:
+            found = self.fractions[token] = cell_counts(token)
+        return found
+
+
+Counts = tuple[np.ndarray, np.ndarray]  # (k, n) per row, NaN where a cell is no fraction
+
+
+def _read_cells(codes: np.ndarray, tokens: Sequence[str], cache: _CellCache
+                ) -> tuple[np.ndarray, Counts | None]:
+    """Rows given as codes into their distinct cells -> (values, counts); counts only for
+    a column that holds a fraction."""
+    values = np.array([cache[t] for t in tokens], dtype=float)[codes]
+    if not any("/" in t for t in tokens):
+        return values, None
+    pairs = np.array([cache.counts(t) for t in tokens], dtype=float).reshape(-1, 2)[codes]
+    return values, (pairs[:, 0], pairs[:, 1])
 
 
 def arm_label(preset_arm: str, refresh: int) -> str:
@@ -240,18 +278,39 @@ def _metric_columns(preset_arm: str, headers: list[tuple[int, list[str]]]) -> di
     return columns
 
 
+@dataclass
+class _Segment:
+    """The rows under one header: steps, metric -> values, metric -> counts (fractions)."""
+
+    steps: np.ndarray
+    values: dict[str, np.ndarray]
+    counts: dict[str, Counts]
+
+
 def _segment_rows(
     text: str, start: int, end: int, names: list[str], columns: dict[str, str],
     cache: _CellCache,
-) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
-    """The rows between one header and the next: (steps, metric -> values), or None."""
+) -> _Segment | None:
+    """The rows between one header and the next, or None."""
     index = {n: i for i, n in enumerate(names)}  # duplicate names: the last wins
     wanted = {m: index[c] for m, c in columns.items() if c in index}
     cells = uniform_cells(text, start, end, len(names))
     steps = cells.integers(index["step"]) if cells is not None else None
-    if cells is not None and steps is not None:
-        return steps, {m: cells.values(i, cache) for m, i in wanted.items()}
-    return _split_rows(text, start, end, len(names), index["step"], wanted, cache)
+    if cells is None or steps is None:
+        return _split_rows(text, start, end, len(names), index["step"], wanted, cache)
+    segment = _Segment(steps, {}, {})
+    for metric, column in wanted.items():
+        values, counts = _read_cells(*cells.distinct(column), cache)
+        segment.values[metric] = values
+        if counts is not None:
+            segment.counts[metric] = counts
+    return segment
+
+
+def _last_rows(steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(each step once, ascending; the row of its last occurrence)."""
+    reversed_unique, reversed_index = np.unique(steps[::-1], return_index=True)
+    return reversed_unique.astype(np.int64), len(steps) - 1 - reversed_index
 
 
 def later_step_wins(
@@ -259,10 +318,9 @@ def later_step_wins(
 ) -> tuple[np.ndarray, dict[str, np.ndarray], int]:
     """Rows in step order with each step once: a resumed job repeats steps from its
     checkpoint, and the later occurrence wins. Returns (steps, columns, rows dropped)."""
-    reversed_unique, reversed_index = np.unique(steps[::-1], return_index=True)
-    last_rows = len(steps) - 1 - reversed_index
+    unique, last_rows = _last_rows(steps)
     kept = {name: values[last_rows] for name, values in columns.items()}
-    return reversed_unique.astype(np.int64), kept, len(steps) - len(last_rows)
+    return unique, kept, len(steps) - len(last_rows)
 
 
 def parse_text(text: str, path: str, name: str | None = None) -> ParsedLog:
@@ -275,29 +333,20 @@ def parse_text(text: str, path: str, name: str | None = None) -> ParsedLog:
         raise ReportError(msg)
     columns = _metric_columns(meta.preset_arm, headers)
     cache = _CellCache()
-    step_parts: list[np.ndarray] = []
-    value_parts: dict[str, list[np.ndarray]] = {m: [] for m in columns}
-    present: set[str] = set()
+    segments = []
     bounds = [pos for pos, _ in headers[1:]] + [len(text)]
     for (start, names), end in zip(headers, bounds, strict=True):
         read = _segment_rows(text, start, end, names, columns, cache)
-        if read is None:
-            continue
-        steps, values = read
-        step_parts.append(steps)
-        present.update(values)
-        for metric in columns:
-            value_parts[metric].append(values.get(metric, np.full(len(steps), np.nan)))
-    if not step_parts:
+        if read is not None:
+            segments.append(read)
+    present = {m for segment in segments for m in segment.values}
+    if not segments:
         msg = f"{path}: a header but no metric rows (the run crashed before its first step)"
         raise ReportError(msg)
     if not present:  # e.g. a routing run whose only rows sit under a header without *_abl
         msg = f"{path}: its rows have no column for any metric ({', '.join(columns.values())})"
         raise ReportError(msg)
-    steps, metrics, repeated = later_step_wins(
-        np.concatenate(step_parts),
-        {m: np.concatenate(parts) for m, parts in value_parts.items() if m in present},
-    )
+    steps, metrics, counts, repeated = _joined(segments, [m for m in columns if m in present])
     if repeated:
         notes.append(f"{path}: {repeated} repeated steps (resumed run); kept the later")
     missing = tuple(m for m in METRICS if m not in present)
@@ -314,17 +363,43 @@ def parse_text(text: str, path: str, name: str | None = None) -> ParsedLog:
         refresh=meta.refresh,
         steps=steps,
         metrics=metrics,
+        counts=counts,
         missing=missing,
         notes=notes,
     )
 
 
+def _joined(
+    segments: Sequence[_Segment], metrics: Sequence[str]
+) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, Counts], int]:
+    """The segments end to end, each step once (the later wins): steps, values, counts
+    and the number of repeated rows dropped."""
+    steps, rows = _last_rows(np.concatenate([segment.steps for segment in segments]))
+
+    def joined(pieces: Sequence[np.ndarray | None]) -> np.ndarray:
+        """One column over the segments (NaN in a segment without it), each step once."""
+        return np.concatenate([
+            piece if piece is not None else np.full(len(segment.steps), np.nan)
+            for piece, segment in zip(pieces, segments, strict=True)
+        ])[rows]
+
+    values = {m: joined([s.values.get(m) for s in segments]) for m in metrics}
+    counts: dict[str, Counts] = {}
+    for m in metrics:
+        if any(m in s.counts for s in segments):
+            k = joined([s.counts[m][0] if m in s.counts else None for s in segments])
+            n = joined([s.counts[m][1] if m in s.counts else None for s in segments])
+            counts[m] = (k, n)
+    total = sum(len(s.steps) for s in segments)
+    return steps, values, counts, total - len(steps)
+
+
 def _split_rows(
     text: str, start: int, end: int, width: int, step: int, wanted: dict[str, int],
     cache: _CellCache,
-) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
-    """The rows of `text[start:end]` line by line (`_ROW`): (steps, metric -> values), or
-    None when there is none. A row needs at least `width` cells and a decimal step."""
+) -> _Segment | None:
+    """The rows of `text[start:end]` line by line (`_ROW`), or None when there is none.
+    A row needs at least `width` cells and a decimal step."""
     rows = [r for r in map(str.split, _ROW.findall(text, start, end)) if len(r) >= width]
     try:
         steps = np.array([r[step] for r in rows], dtype=np.int64)
@@ -334,12 +409,14 @@ def _split_rows(
         steps = np.array([r[step] for r in rows], dtype=np.int64)
     if not rows:
         return None
-    n = len(rows)
-    values = {
-        metric: np.fromiter((cache[r[i]] for r in rows), float, n)
-        for metric, i in wanted.items()
-    }
-    return steps, values
+    segment = _Segment(steps, {}, {})
+    for metric, i in wanted.items():
+        codes, tokens = pd.factorize(np.array([r[i] for r in rows], dtype=object))
+        values, counts = _read_cells(codes, list(tokens), cache)
+        segment.values[metric] = values
+        if counts is not None:
+            segment.counts[metric] = counts
+    return segment
 
 
 # A log this large decompressed is not a log (or is a gzip bomb): refuse, don't swap.
@@ -438,8 +515,9 @@ class _Cells:
             value = np.where(inside[:, k], value * 10 + digits[:, k], value)
         return value
 
-    def values(self, column: int, cache: _CellCache) -> np.ndarray:
-        """A column of cells as numbers (`cell_value`): each distinct cell is read once."""
+    def distinct(self, column: int) -> tuple[np.ndarray, list[str]]:
+        """A column of cells as (each row's code, the distinct cells): each distinct cell
+        is then read once."""
         longest = int((self.ends[:, column] - self.starts[:, column]).max())
         if longest > _PAD:  # a freak cell: slice it out rather than make a wide table
             text = self.raw.tobytes()
@@ -447,7 +525,8 @@ class _Cells:
                 text[s:e].decode("ascii")
                 for s, e in zip(self.starts[:, column], self.ends[:, column], strict=True)
             ]
-            return np.fromiter(map(cache.__getitem__, cells), float, len(cells))
+            found, uniques = pd.factorize(np.array(cells, dtype=object))
+            return found, list(uniques)
         chars, _, _ = self._chars(column, -(-longest // 8) * 8)
         # Each cell as words of 8 bytes; equal cells get one code (hashing, not sorting).
         words = chars.view(np.uint64)
@@ -457,11 +536,7 @@ class _Cells:
             codes, _ = pd.factorize(codes.astype(np.int64) * len(distinct) + more)
         example = np.empty(int(codes.max()) + 1, dtype=np.int64)
         example[codes] = np.arange(len(codes))  # a row holding each distinct cell
-        lookup = np.array(
-            [cache[chars[row].tobytes().rstrip(b"\0").decode("ascii")] for row in example],
-            dtype=float,
-        )
-        return lookup[codes]
+        return codes, [chars[row].tobytes().rstrip(b"\0").decode("ascii") for row in example]
 
 
 def uniform_cells(text: str, start: int, end: int, width: int) -> _Cells | None:

@@ -28,7 +28,7 @@ RUN_COLUMNS = [
     "argv",
     "missing",
 ]
-SERIES_COLUMNS = ["run", "step", "metric", "value", "ema"]
+SERIES_COLUMNS = ["run", "step", "metric", "value", "ema", "k", "n"]
 
 
 def arm_order(arms: Iterable[str]) -> list[str]:
@@ -94,6 +94,8 @@ def build_tables(logs: Sequence[ParsedLog]) -> tuple[pd.DataFrame, pd.DataFrame]
     step_col: list[np.ndarray] = []
     value_col: list[np.ndarray] = []
     ema_col: list[np.ndarray] = []
+    k_col: list[np.ndarray] = []
+    n_col: list[np.ndarray] = []
     for lg in ordered:
         for metric in METRICS:
             if metric not in lg.metrics:
@@ -105,6 +107,10 @@ def build_tables(logs: Sequence[ParsedLog]) -> tuple[pd.DataFrame, pd.DataFrame]
             step_col.append(lg.steps)
             value_col.append(values)
             ema_col.append(ema(values))
+            no_counts = np.full(len(values), np.nan)
+            k, n = lg.counts.get(metric, (no_counts, no_counts))
+            k_col.append(k)
+            n_col.append(n)
 
     def joined(parts: list[np.ndarray], dtype: type) -> np.ndarray:
         if not parts:
@@ -124,11 +130,21 @@ def build_tables(logs: Sequence[ParsedLog]) -> tuple[pd.DataFrame, pd.DataFrame]
             "metric": repeated(line_metrics, METRICS),
             "value": joined(value_col, float),
             "ema": joined(ema_col, float),
+            "k": counts(joined(k_col, float)),
+            "n": counts(joined(n_col, float)),
         },
         columns=SERIES_COLUMNS,
         copy=False,
     )
     return runs, series
+
+
+def counts(values: np.ndarray) -> pd.arrays.IntegerArray:
+    """Counts read as floats (NaN: not a fraction) -> nullable Int32: written as whole
+    numbers, empty where missing. A count beyond Int32 is no batch size: missing."""
+    missing = ~(np.abs(values) <= np.iinfo(np.int32).max)  # NaN compares False
+    whole = np.where(missing, 0, values).astype(np.int32)
+    return pd.arrays.IntegerArray(whole, missing)
 
 
 def line_starts(frame: pd.DataFrame, by: Sequence[str] = ("run", "metric")) -> np.ndarray:

@@ -66,7 +66,7 @@ def demo_page(tmp_path_factory):
 
 def test_series_download_is_what_the_generator_wrote(demo_page) -> None:
     series = pd.read_csv(io.BytesIO(gzip.decompress(_download(demo_page, "series.csv.gz"))))
-    assert list(series.columns) == ["run", "step", "metric", "value", "ema"]
+    assert list(series.columns) == ["run", "step", "metric", "value", "ema", "k", "n"]
     truths = {sim.name: sim for sim in simulate.simulate_sweep(preset="demo")}
     assert set(series["run"]) == set(truths)
     for (run, metric), rows in series.groupby(["run", "metric"]):
@@ -80,6 +80,40 @@ def test_series_download_is_what_the_generator_wrote(demo_page) -> None:
                 prev = v if np.isnan(prev) else v / 3 + prev * 2 / 3
             smoothed.append(prev)
         np.testing.assert_allclose(rows["ema"].to_numpy(), smoothed, rtol=1e-12)
+    _assert_counts_are_the_logged_cells(series)
+
+
+def _logged_fractions(path: Path, column: str) -> dict[int, tuple[int, int] | None]:
+    """step -> (k, n) of `column`'s cell, read from the log's text by hand (None: not k/n)."""
+    names: list[str] = []
+    cells: dict[int, tuple[int, int] | None] = {}
+    for line in path.read_text().splitlines():
+        words = line.split(" | ")[-1].split()
+        if "hack_s" in line and "ref_eq" in line:
+            names = [w.rstrip("↑↓?") for w in words]
+        elif names and words and words[0].isdecimal() and len(words) == len(names):
+            cell = words[names.index(column)]
+            k, slash, n = cell.partition("/")
+            cells[int(words[0])] = (int(k), int(n)) if slash else None
+    return cells
+
+
+def _assert_counts_are_the_logged_cells(series: pd.DataFrame) -> None:
+    """k and n of the rates are the logs' own k/n cells; cosines have none."""
+    logs = ROOT / "examples" / "logs"
+    for run, column, metric in (("demo_vanilla_s1.log", "hack_s", "hack"),
+                                ("demo_static_s2.log", "gt_s", "solve"),
+                                ("demo_routing_s3.log", "hack_abl", "hack")):
+        rows = series[(series["run"] == run) & (series["metric"] == metric)]
+        logged = _logged_fractions(logs / run, column)
+        assert sorted(logged) == rows["step"].tolist()
+        for step, k, n in zip(rows["step"], rows["k"], rows["n"], strict=True):
+            expected = logged[step]
+            if expected is None:  # routing between evaluations: "-"
+                assert np.isnan(k) and np.isnan(n)
+            else:
+                assert (k, n) == expected
+    assert series.loc[series["metric"].isin(["teacher", "student"]), ["k", "n"]].isna().all().all()
 
 
 def test_runs_download_matches_the_table(demo_page) -> None:
