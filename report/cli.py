@@ -28,6 +28,8 @@ examples:
   python -m report 'logs/*converge*.log' runs/old.log.gz -o out/report.html
   python -m report --demo -o site/index.html      # a report from built-in example logs
   python -m report logs/ --arm-colors rank -q      # colour arms by how much they hack
+  python -m report logs/ --baseline routing        # compare every arm with routing
+  python -m report logs/ --onset-threshold 0.1 --onset-patience 3   # a sturdier onset
 """
 
 
@@ -46,6 +48,19 @@ def _at_least(low: int) -> Callable[[str], int]:
         return number
 
     return check
+
+
+def _fraction(text: str) -> float:
+    """An argparse `type`: a number in [0, 1) (a rate that can still be exceeded)."""
+    try:
+        number = float(text)
+    except ValueError:
+        msg = f"{text!r} is not a number"
+        raise argparse.ArgumentTypeError(msg) from None
+    if not 0.0 <= number < 1.0:
+        msg = f"{number:g} is outside [0, 1): a hack rate threshold that a rate can exceed"
+        raise argparse.ArgumentTypeError(msg)
+    return number
 
 
 def _output_file(text: str) -> Path:
@@ -90,6 +105,15 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--max-points", type=_at_least(10), default=1000, metavar="N",
                     help="at most N points per line in the page (display only; numbers use "
                     "every step) (default: %(default)s)")
+    ap.add_argument("--baseline", metavar="ARM",
+                    help="the arm every other arm is compared with (default: vanilla, else the "
+                    "first arm)")
+    ap.add_argument("--onset-threshold", type=_fraction, default=0.0, metavar="X",
+                    help="a run's onset is the first step from which its raw hack rate stays "
+                    "above X ... (default: %(default)s)")
+    ap.add_argument("--onset-patience", type=_at_least(1), default=1, metavar="K",
+                    help="... for K consecutive measured steps (default: %(default)s; the "
+                    "defaults are the reference's rule: the first step above 0)")
     ap.add_argument("--no-png", action="store_true", help="do not write the PNGs beside the HTML")
     ap.add_argument("--series", action="store_true",
                     help="also write a big sweep's full tidy series beside the page "
@@ -205,6 +229,7 @@ def run(argv: Sequence[str] | None = None) -> int:
 
     from report.build import Options, build_report
     from report.parse import keep_freed_memory
+    from report.tables import arm_order
 
     keep_freed_memory()  # a short-lived process that makes and drops big tables
     sweep = _load(args)
@@ -217,12 +242,19 @@ def run(argv: Sequence[str] | None = None) -> int:
     for row in sweep.runs.itertuples():
         seed = "?" if pd.isna(row.seed) else row.seed
         log.info(f"{row.arm:16s} seed={seed} steps={row.steps} {row.v_hack}")
+    arms = arm_order(sweep.runs["arm"])
+    if args.baseline is not None and args.baseline not in arms:
+        ap.error(f"argument --baseline: {args.baseline!r} is not an arm of these logs; "
+                 f"the arms are: {', '.join(arms)}")
     options = Options(
         title=args.title,
         arm_colors=args.arm_colors,
         max_points=args.max_points,
         png=not args.no_png,
         series=args.series,
+        baseline=args.baseline,
+        onset_threshold=args.onset_threshold,
+        onset_patience=args.onset_patience,
     )
     written = write_report(build_report(sweep, options), args.output)
     files = ", ".join(f"{path} ({human_size(size)})" for path, size in written)

@@ -481,20 +481,24 @@ def time_to_hack(per_run: pd.DataFrame, start: int = 0) -> pd.DataFrame:
     hacking by each step, a seed that never hacks being censored at its last measured
     step. Columns: arm, step, share, at_risk (seeds watched and not yet hacking just
     before the step), hacked (onsets at the step), censored (seeds censored there). Each
-    arm starts with a row at `start` (share 0, every seed at risk)."""
+    arm starts with a row at `start` (share 0, every seed at risk) and ends at its last
+    measured step (the share holds after the last onset: nobody unhacks)."""
     parts = []
     for arm in arm_order(per_run["arm"]):
-        curve = _survival(per_run[per_run["arm"] == arm])
+        members = per_run[per_run["arm"] == arm]
+        curve = _survival(members)
         if not len(curve.times):
             continue
         first = min(start, int(curve.times[0]))
+        last = members["last_measured_step"].dropna()
+        end = [int(last.max())] if len(last) and last.max() > curve.times[-1] else []
         parts.append(pd.DataFrame({
             "arm": arm,
-            "step": np.r_[first, curve.times].astype(np.int64),
-            "share": np.r_[0.0, curve.share],
-            "at_risk": np.r_[curve.at_risk[0], curve.at_risk].astype(np.int64),
-            "hacked": np.r_[0, curve.events].astype(np.int64),
-            "censored": np.r_[0, curve.censored].astype(np.int64),
+            "step": np.r_[first, curve.times, end].astype(np.int64),
+            "share": np.r_[0.0, curve.share, [curve.share[-1]] * len(end)],
+            "at_risk": np.r_[curve.at_risk[0], curve.at_risk, [0] * len(end)].astype(np.int64),
+            "hacked": np.r_[0, curve.events, [0] * len(end)].astype(np.int64),
+            "censored": np.r_[0, curve.censored, [0] * len(end)].astype(np.int64),
         }))
     columns = ["arm", "step", "share", "at_risk", "hacked", "censored"]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)

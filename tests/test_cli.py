@@ -99,7 +99,7 @@ def test_converge_page_is_self_contained(converge_site) -> None:
     # Vega, Vega-Lite and vega-embed are inline.
     assert "window.vegaEmbed=" in html
     specs = chart_specs(page)
-    assert set(specs) == {"grid", "overlay"}
+    assert set(specs) == {"grid", "overlay", "time_to_hack", "aligned"}
     for spec in specs.values():
         assert spec["$schema"].startswith("https://vega.github.io/schema/vega-lite/v")
         assert "url" not in str(spec.get("data", ""))
@@ -159,6 +159,14 @@ def test_help_has_an_example() -> None:
         (["--jobs", "0", "--demo"], 2, "argument -j/--jobs: 0 is too small"),
         (["--arm-colors", "pink", "--demo"], 2, "argument --arm-colors: invalid choice"),
         (["--no-such-flag", "--demo"], 2, "unrecognized arguments: --no-such-flag"),
+        (["--onset-threshold", "1", "--demo"], 2,
+         "argument --onset-threshold: 1 is outside [0, 1)"),
+        (["--onset-threshold", "-0.1", "--demo"], 2, "--onset-threshold: -0.1 is outside [0, 1)"),
+        (["--onset-threshold", "some", "--demo"], 2, "--onset-threshold: 'some' is not a number"),
+        (["--onset-patience", "0", "--demo"], 2, "argument --onset-patience: 0 is too small"),
+        (["--baseline", "control", "--demo"], 2,
+         "argument --baseline: 'control' is not an arm of these logs; the arms are: vanilla, "
+         "static erasure, online erasure, routing"),
     ],
 )
 def test_usage_errors(tmp_path: Path, args: list[str], code: int, message: str) -> None:
@@ -228,7 +236,9 @@ def test_a_run_that_never_hacks(tmp_path: Path) -> None:
         ["hacks.log", "routing", "2", "5", "1", f"{ema:.3f}", "0.250"],
     ]
     _, arms = table_rows(page, "arms")
-    assert arms[0][:4] == ["routing", "2", "1.0", "1"]  # one seed's onset, one never hacked
+    # Two seeds, one hacked (at step 1); the other is censored at its last step (4), so
+    # Kaplan-Meier has half hacking from step 1: the median; the mean onset is that one seed's.
+    assert [arms[0][n] for n in (0, 1, 2, 5, 6)] == ["routing", "2", "1", "1", "1.0"]
 
 
 def test_a_big_series_rides_along_only_when_asked(monkeypatch) -> None:
@@ -286,3 +296,36 @@ def test_demo_reads_the_packaged_examples(tmp_path: Path) -> None:
     assert [row[0] for row in files] == [
         f"examples/{p.name}" for p in sorted((ROOT / "examples" / "logs").glob("*.log"))
     ]
+
+
+def test_onset_rule_flags_change_the_onsets_and_the_page_says_so(tmp_path: Path) -> None:
+    from conftest import log_text
+
+    # hack: 0, 1/4, 0, 2/4, 3/4, 3/4, 0 -> the reference's onset is step 1; above 0.3 for
+    # two measured steps in a row first holds from step 3 (2/4 = 0.5, then 3/4).
+    cells = ["0/4", "1/4", "0/4", "2/4", "3/4", "3/4", "0/4"]
+    rows = [f"{i}  0.7  {c}  1/4  0/4  1/4  +0.300  +0.050  T  1.0" for i, c in enumerate(cells)]
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "a.log").write_text(log_text(rows=rows))
+    default, sturdy = tmp_path / "default.html", tmp_path / "sturdy.html"
+    assert run_main(str(logs), "-o", str(default), "--no-png").returncode == 0
+    result = run_main(str(logs), "-o", str(sturdy), "--no-png", "--onset-threshold", "0.3",
+                      "--onset-patience", "2")
+    assert result.returncode == 0, result.stderr
+    assert table_rows(soup(default), "runs")[1][0][4] == "1"
+    assert table_rows(soup(sturdy), "runs")[1][0][4] == "3"
+    how = soup(sturdy).find(id="how-to-read").get_text(" ", strip=True)
+    assert "stays above 0.3 for 2 consecutive measured steps" in how
+    assert "--onset-threshold 0.3 --onset-patience 2" in how
+    assert "the reference's rule" in soup(default).find(id="how-to-read").get_text(" ", strip=True)
+
+
+def test_baseline_flag_picks_the_arm_compared_with(tmp_path: Path) -> None:
+    out = tmp_path / "index.html"
+    result = run_main("--demo", "-o", str(out), "--no-png", "--baseline", "routing")
+    assert result.returncode == 0, result.stderr
+    _, body = table_rows(soup(out), "comparisons")
+    assert {row[0] for row in body} == {"vanilla", "static erasure", "online erasure"}
+    header, _ = table_rows(soup(out), "comparisons")
+    assert header[2] == "difference (arm − routing)"

@@ -39,7 +39,8 @@ def test_failed_run_leaves_the_earlier_report_untouched(tmp_path: Path) -> None:
     first = run_main(str(EXAMPLES), "-o", str(site / "index.html"), "-q")
     assert first.returncode == 0, first.stderr
     before = {p.name: p.read_bytes() for p in site.iterdir()}
-    assert set(before) == {"index.html", "dynamics.png", "dynamics_hack_overlay.png"}
+    assert set(before) == {"index.html", "dynamics.png", "dynamics_hack_overlay.png",
+                           "time_to_hack.png", "onset_aligned.png"}
 
     junk = tmp_path / "junk"
     junk.mkdir()

@@ -279,11 +279,12 @@ def test_time_to_hack_counts_seeds_that_never_hack_as_censored() -> None:
     # Kaplan-Meier: S = 3/4 after 10 (4 at risk), 3/4 * 1/2 after 30 (2 at risk).
     per_run = _per_run("vanilla", [10, None, 30, None], [60, 20, 60, 50])
     km = time_to_hack(per_run)
-    assert km["step"].tolist() == [0, 10, 20, 30, 50]
-    assert km["share"].tolist() == pytest.approx([0, 1 / 4, 1 / 4, 5 / 8, 5 / 8])
-    assert km["at_risk"].tolist() == [4, 4, 3, 2, 1]
-    assert km["hacked"].tolist() == [0, 1, 0, 1, 0]
-    assert km["censored"].tolist() == [0, 0, 1, 0, 1]
+    # The curve starts at step 0 and holds to the arm's last measured step (60).
+    assert km["step"].tolist() == [0, 10, 20, 30, 50, 60]
+    assert km["share"].tolist() == pytest.approx([0, 1 / 4, 1 / 4, 5 / 8, 5 / 8, 5 / 8])
+    assert km["at_risk"].tolist() == [4, 4, 3, 2, 1, 0]
+    assert km["hacked"].tolist() == [0, 1, 0, 1, 0, 0]
+    assert km["censored"].tolist() == [0, 0, 1, 0, 1, 0]
     assert arm_summary(None, None, per_run=per_run)["median_onset_km"].item() == 30
 
 
