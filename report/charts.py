@@ -682,7 +682,9 @@ def _band_edge(sign: str, extreme: str) -> str:
     position: the mean `sign` its CI half-width, or the seeds' `extreme`."""
     def pick(smoothed: str, raw: str) -> str:
         return f"({VALUES_PARAM} == 'raw' ? {raw} : {smoothed})"
-    ci = pick(f"datum.smoothed {sign} datum.ci", f"datum.raw {sign} datum.raw_ci")
+    # `x - null` is x in JavaScript: a missing interval must stay missing, not be 0 wide.
+    ci = pick(f"(isValid(datum.ci) ? datum.smoothed {sign} datum.ci : null)",
+              f"(isValid(datum.raw_ci) ? datum.raw {sign} datum.raw_ci : null)")
     return f"{BAND_PARAM} == 'minmax' ? {pick(f'datum.{extreme}', f'datum.raw_{extreme}')} : {ci}"
 
 
