@@ -163,7 +163,7 @@ def inline_picture(png: bytes) -> bytes:
             256, method=PIL.Image.Quantize.MEDIANCUT, dither=PIL.Image.Dither.NONE
         )
         out = io.BytesIO()
-        palette.save(out, format="PNG", optimize=True)
+        palette.save(out, format="PNG")
     except (OSError, ValueError):
         return compact
     return out.getvalue() if len(out.getvalue()) < len(compact) else compact

@@ -4,6 +4,9 @@ of two means, Holm's adjustment, Kaplan-Meier and the log-rank test.
 Everything here takes plain arrays and returns plain numbers; which seeds, arms and
 steps they are is `summary`'s business. A result that cannot be computed says why in a
 short code (`TOO_FEW_SEEDS`, ...) that the page turns into a sentence.
+
+`scipy.stats` is imported when first needed, not with this module: importing it takes
+most of a second, which `import report.charts` in a notebook need not pay.
 """
 
 from __future__ import annotations
@@ -12,9 +15,12 @@ import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import stats
+
+if TYPE_CHECKING:
+    from scipy import stats
 
 CONFIDENCE = 0.95
 
@@ -37,6 +43,8 @@ def _quiet() -> Iterator[None]:
 def t_half_width(sd: np.ndarray | float, n: np.ndarray | float) -> np.ndarray:
     """Half the width of the 95% t interval of a mean of `n` values with sample sd `sd`:
     t(0.975, n - 1) * sd / sqrt(n); NaN where n < 2."""
+    from scipy import stats
+
     sd = np.asarray(sd, dtype=float)
     n = np.asarray(n, dtype=float)
     # A few distinct counts over many steps: each quantile is computed once.
@@ -76,6 +84,8 @@ def welch(first: Sequence[float] | np.ndarray, second: Sequence[float] | np.ndar
     """Welch's unequal-variance t test of mean(first) - mean(second), two-sided, with
     its 95% interval (Welch-Satterthwaite degrees of freedom). Non-finite values are
     dropped; fewer than 2 values on a side, or no spread on either, give no test."""
+    from scipy import stats
+
     a = np.asarray(first, dtype=float)
     b = np.asarray(second, dtype=float)
     a, b = a[np.isfinite(a)], b[np.isfinite(b)]
@@ -125,6 +135,7 @@ class Survival:
 
 
 def _censored_data(events: np.ndarray, censored: np.ndarray) -> stats.CensoredData:
+    from scipy import stats
     return stats.CensoredData(uncensored=np.asarray(events, dtype=float),
                               right=np.asarray(censored, dtype=float))
 
@@ -133,6 +144,8 @@ def kaplan_meier(events: Sequence[float] | np.ndarray,
                  censored: Sequence[float] | np.ndarray) -> Survival:
     """Kaplan-Meier from event times and right-censoring times (a censored subject was
     still without the event at its time; at a tie, events come first)."""
+    from scipy import stats
+
     events = np.asarray(events, dtype=float)
     censored = np.asarray(censored, dtype=float)
     observed = np.r_[events, censored]
@@ -154,6 +167,8 @@ def kaplan_meier(events: Sequence[float] | np.ndarray,
 def logrank(first: tuple[np.ndarray, np.ndarray], second: tuple[np.ndarray, np.ndarray]) -> float:
     """Two-sided log-rank p-value of two (event times, censoring times) samples; NaN when
     neither has an event (nothing to compare)."""
+    from scipy import stats
+
     if not len(first[0]) and not len(second[0]):
         return np.nan
     with _quiet():

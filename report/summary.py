@@ -579,19 +579,26 @@ def onset_aligned(
     metrics: Sequence[str] = COS_METRICS,
 ) -> pd.DataFrame:
     """The tidy rows of `metrics` for the runs that hack, with `step` made the steps from
-    the run's own onset, within `window` either side; the series' columns and order."""
-    missing = np.iinfo(np.int64).min
-
-    def onset_of(run: object) -> int:
-        return missing if pd.isna(run) else onsets.get(str(run), missing)
-
-    onset = _codes(series["run"], onset_of)
-    offset = series["step"].to_numpy(dtype=np.int64) - onset
-    keep = (onset != missing) & (np.abs(offset) <= window)
-    keep &= series["metric"].isin(metrics).to_numpy()
-    aligned = series.iloc[np.flatnonzero(keep)].copy()
-    aligned["step"] = offset[keep]
-    return aligned.reset_index(drop=True)
+    the run's own onset, within `window` either side: run, step, metric, value, ema, in
+    the series' order. Picked line by line: no temporary as long as the whole table."""
+    lines = Lines.of(series)
+    steps = series["step"].to_numpy()
+    picked: list[np.ndarray] = []
+    offsets: list[np.ndarray] = []
+    for b in np.flatnonzero(np.isin(lines.metric, list(metrics))):
+        run = lines.run[b]
+        if pd.isna(run) or run not in onsets:
+            continue
+        start, stop = int(lines.starts[b]), int(lines.stops[b])
+        offset = steps[start:stop] - onsets[run]
+        near = np.flatnonzero(np.abs(offset) <= window)
+        picked.append(start + near)
+        offsets.append(offset[near])
+    rows = np.concatenate(picked) if picked else np.empty(0, dtype=np.int64)
+    aligned = series.iloc[rows][["run", "step", "metric", "value", "ema"]]
+    return aligned.assign(
+        step=np.concatenate(offsets).astype(np.int64) if offsets else np.empty(0, np.int64)
+    ).reset_index(drop=True)
 
 
 # --- everything at once -----------------------------------------------------------------

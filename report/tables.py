@@ -94,8 +94,7 @@ def build_tables(logs: Sequence[ParsedLog]) -> tuple[pd.DataFrame, pd.DataFrame]
     step_col: list[np.ndarray] = []
     value_col: list[np.ndarray] = []
     ema_col: list[np.ndarray] = []
-    k_col: list[np.ndarray] = []
-    n_col: list[np.ndarray] = []
+    fractions: list[tuple[int, np.ndarray, np.ndarray]] = []  # (first row, k, n) of a line
     for lg in ordered:
         for metric in METRICS:
             if metric not in lg.metrics:
@@ -107,10 +106,8 @@ def build_tables(logs: Sequence[ParsedLog]) -> tuple[pd.DataFrame, pd.DataFrame]
             step_col.append(lg.steps)
             value_col.append(values)
             ema_col.append(ema(values))
-            no_counts = np.full(len(values), np.nan)
-            k, n = lg.counts.get(metric, (no_counts, no_counts))
-            k_col.append(k)
-            n_col.append(n)
+            if metric in lg.counts:
+                fractions.append((sum(lengths) - len(values), *lg.counts[metric]))
 
     def joined(parts: list[np.ndarray], dtype: type) -> np.ndarray:
         if not parts:
@@ -130,8 +127,8 @@ def build_tables(logs: Sequence[ParsedLog]) -> tuple[pd.DataFrame, pd.DataFrame]
             "metric": repeated(line_metrics, METRICS),
             "value": joined(value_col, float),
             "ema": joined(ema_col, float),
-            "k": counts(joined(k_col, float)),
-            "n": counts(joined(n_col, float)),
+            "k": counts(sum(lengths), [(at, k) for at, k, _ in fractions]),
+            "n": counts(sum(lengths), [(at, n) for at, _, n in fractions]),
         },
         columns=SERIES_COLUMNS,
         copy=False,
@@ -139,11 +136,17 @@ def build_tables(logs: Sequence[ParsedLog]) -> tuple[pd.DataFrame, pd.DataFrame]
     return runs, series
 
 
-def counts(values: np.ndarray) -> pd.arrays.IntegerArray:
-    """Counts read as floats (NaN: not a fraction) -> nullable Int32: written as whole
-    numbers, empty where missing. A count beyond Int32 is no batch size: missing."""
-    missing = ~(np.abs(values) <= np.iinfo(np.int32).max)  # NaN compares False
-    whole = np.where(missing, 0, values).astype(np.int32)
+def counts(rows: int, parts: Sequence[tuple[int, np.ndarray]]) -> pd.arrays.IntegerArray:
+    """A nullable Int32 column of `rows` rows, missing but where a part (first row, counts
+    read as floats, NaN: not a fraction) fills it: written as whole numbers, empty where
+    missing. A count beyond Int32 is no batch size: missing. Filled in place, line by
+    line: the cosines' lines, half the table, have no counts at all."""
+    whole = np.zeros(rows, dtype=np.int32)
+    missing = np.ones(rows, dtype=bool)
+    for at, values in parts:
+        lost = ~(np.abs(values) <= np.iinfo(np.int32).max)  # NaN compares False
+        whole[at : at + len(values)] = np.where(lost, 0, values)
+        missing[at : at + len(values)] = lost
     return pd.arrays.IntegerArray(whole, missing)
 
 
