@@ -122,13 +122,23 @@ class _Progress:
             sys.stderr.flush()
 
 
+def shown(message: str) -> str:
+    """A message as the terminal gets it: names and fields from logs cannot move the
+    cursor, clear the screen, fake a line of their own or reorder the text (each line
+    `printable`; only the message's own line breaks stay)."""
+    from report.parse import printable
+
+    return "\n".join(printable(line) for line in message.split("\n"))
+
+
 class _Formatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
+        text = shown(record.getMessage())
         if record.levelno >= logging.ERROR:
-            return f"report: error: {record.getMessage()}"
+            return f"report: error: {text}"
         if record.levelno >= logging.WARNING:
-            return f"report: warning: {record.getMessage()}"
-        return record.getMessage()
+            return f"report: warning: {text}"
+        return text
 
 
 def _setup_logging(quiet: bool) -> None:
@@ -236,7 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run(argv)
     except ReportError as exc:
-        sys.stderr.write(f"report: error: {exc}\n")
+        sys.stderr.write(f"report: error: {shown(str(exc))}\n")
         return 1
     except KeyboardInterrupt:
         sys.stderr.write("report: interrupted; nothing written\n")

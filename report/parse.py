@@ -15,6 +15,7 @@ import os
 import re
 import stat
 import zlib
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +58,15 @@ _ANSI = re.compile(
 _ARM_WORD = re.compile(r"\barm=\w")
 _HEADER_NAME = re.compile(r"[A-Za-z_]+")  # `hack_s↑` -> `hack_s`: strip decorations
 
+# What a name or a field from a log must not carry as it is to a terminal or a page: C0
+# and C1 controls (they move the cursor, clear the screen, fake a line), DEL, bidi controls
+# (they reorder the text around them), and lone surrogates (a file name's bytes that were
+# not UTF-8, as `os.fsdecode` keeps them). Tabs are harmless and stay.
+_UNSHOWABLE = re.compile(
+    "[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069"
+    "\ud800-\udfff]"
+)
+
 _MISSING_TOKENS = frozenset({"T", "F", "-", "nan", "NaN", "NAN", "inf", "+inf", "-inf", "Inf"})
 
 
@@ -86,6 +96,20 @@ class ParsedLog:
     missing: tuple[str, ...] = ()
     notes: list[str] = field(default_factory=list)  # non-fatal remarks (warnings)
     file: InputFile | None = None
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape)
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """`text` as it may be shown on a terminal or a page: bytes of a file name that were
+    not UTF-8 as `\\xe9`, control and bidi characters as `\\x1b`, `\\u202e` (so a name
+    can neither clear a screen nor reorder the text around it)."""
+    return _UNSHOWABLE.sub(_escape, text)
 
 
 def cell_value(token: str) -> float:
@@ -208,7 +232,7 @@ def _metadata(text: str, path: str, notes: list[str]) -> _Metadata:
     if argv_line is None:
         msg = f"{path}: no argv line (not a training log, or it crashed before starting)"
         raise ReportError(msg)
-    argv = argv_line[argv_line.index("argv:") :].strip()
+    argv = printable(argv_line[argv_line.index("argv:") :].strip())
     # `arm=` as a word: `--warm=1` on an argv line does not make it the preset line.
     preset = _first_line_with(text, "preset=", "arm=", pattern=_ARM_WORD) or ""
     preset_arm = _last(r"\barm=(\w+)", preset)
@@ -226,6 +250,7 @@ def _metadata(text: str, path: str, notes: list[str]) -> _Metadata:
     v_hack = "-"
     if vhack_path:
         v_hack = re.sub(r"\.safetensors$", "", vhack_path.rsplit("/", 1)[-1]) or vhack_path
+        v_hack = printable(v_hack)
     return _Metadata(argv, preset_arm, seed, refresh, v_hack)
 
 
@@ -557,10 +582,11 @@ def uniform_cells(text: str, start: int, end: int, width: int) -> _Cells | None:
 def read_bytes(path: str) -> tuple[bytes, InputFile, list[str]]:
     """A log's bytes (`*.gz` decompressed as it streams in), its provenance record and
     remarks on the way it was read. The SHA-256 and size are of the file as stored."""
+    shown = printable(path)
     digest = hashlib.sha256()
     size = 0
     chunks: list[bytes] = []
-    inflater = _Inflater(path) if path.endswith(".gz") else None
+    inflater = _Inflater(shown) if path.endswith(".gz") else None
     notes: list[str] = []
     try:
         with open(path, "rb") as fh:
@@ -574,21 +600,21 @@ def read_bytes(path: str) -> tuple[bytes, InputFile, list[str]]:
         if inflater is not None and size:
             notes = inflater.finish(chunks)
     except IsADirectoryError:
-        msg = f"{path}: is a directory"
+        msg = f"{shown}: is a directory"
         raise ReportError(msg) from None
     except PermissionError:
-        msg = f"{path}: permission denied"
+        msg = f"{shown}: permission denied"
         raise ReportError(msg) from None
     except FileNotFoundError:
-        msg = f"{path}: no such file"
+        msg = f"{shown}: no such file"
         raise ReportError(msg) from None
     except zlib.error as exc:
-        msg = f"{path}: not a valid gzip file ({exc})"
+        msg = f"{shown}: not a valid gzip file ({exc})"
         raise ReportError(msg) from None
     except OSError as exc:
-        msg = f"{path}: cannot read ({exc.strerror or exc})"
+        msg = f"{shown}: cannot read ({exc.strerror or exc})"
         raise ReportError(msg) from None
-    file = InputFile(path=path, size=size, sha256=digest.hexdigest())
+    file = InputFile(path=shown, size=size, sha256=digest.hexdigest())
     return b"".join(chunks), file, notes
 
 
@@ -608,9 +634,10 @@ def parse_bytes(
 
 
 def parse_file(path: str, name: str | None = None) -> ParsedLog:
-    """Read and parse one log file (plain or gzip). Raises ReportError when unusable."""
+    """Read and parse one log file (plain or gzip). Raises ReportError when unusable.
+    The run's path and name are `printable` (whatever bytes the file name holds)."""
     data, file, notes = read_bytes(path)
-    parsed = parse_bytes(data, path, name, file)
+    parsed = parse_bytes(data, printable(path), name or printable(os.path.basename(path)), file)
     parsed.notes[:0] = notes
     return parsed
 
@@ -627,7 +654,7 @@ def gather(inputs: Sequence[str]) -> list[str]:
             entries = (os.path.join(item, e) for e in os.listdir(item))
             paths = sorted(p for p in entries if p.endswith(LOG_SUFFIXES) and _readable_kind(p))
             if not paths:
-                msg = f"{item}: directory holds no *.log or *.log.gz files"
+                msg = f"{printable(item)}: directory holds no *.log or *.log.gz files"
                 raise ReportError(msg)
         elif glob.has_magic(item) and not os.path.exists(item):
             paths = sorted(
@@ -636,12 +663,12 @@ def gather(inputs: Sequence[str]) -> list[str]:
                 if os.path.isfile(p) or (p.endswith(LOG_SUFFIXES) and _readable_kind(p))
             )
             if not paths:
-                msg = f"{item}: pattern matches no files"
+                msg = f"{printable(item)}: pattern matches no files"
                 raise ReportError(msg)
         elif os.path.exists(item):
             paths = [item]
         else:
-            msg = f"{item}: no such file or directory"
+            msg = f"{printable(item)}: no such file or directory"
             raise ReportError(msg)
         for p in paths:
             # One file reached by two spellings (a link, ./, an absolute path) keeps the
@@ -663,18 +690,23 @@ def _readable_kind(path: str) -> bool:
 
 
 def run_names(paths: Iterable[str]) -> dict[str, str]:
-    """Run name = file name; when two files share one, add parent folders until unique."""
+    """Run name = file name; when two files share one, add parent folders until unique.
+    Names are `printable`; two that only differ in bytes shown alike get a number."""
     paths = list(paths)
     names = {p: os.path.basename(p) for p in paths}
     depth = 1
     while len(set(names.values())) < len(names) and depth < 64:
-        counts: dict[str, int] = {}
-        for n in names.values():
-            counts[n] = counts.get(n, 0) + 1
+        counts = Counter(names.values())
         depth += 1
         for p in paths:
             if counts[names[p]] > 1:
                 names[p] = "/".join(Path(p).parts[-depth:])
+    seen: Counter[str] = Counter()
+    for p in paths:
+        names[p] = printable(names[p])
+        seen[names[p]] += 1
+        if seen[names[p]] > 1:
+            names[p] = f"{names[p]} ({seen[names[p]]})"
     return names
 
 

@@ -286,3 +286,54 @@ def test_demo_reads_the_packaged_examples(tmp_path: Path) -> None:
     assert [row[0] for row in files] == [
         f"examples/{p.name}" for p in sorted((ROOT / "examples" / "logs").glob("*.log"))
     ]
+
+
+def _controls(text: str) -> set[str]:
+    """The control, bidi and surrogate characters in `text`, line breaks aside."""
+    return {c for c in text if c != "\n" and not c.isprintable() and c != "\t"}
+
+
+def test_names_and_fields_in_any_bytes(tmp_path: Path) -> None:
+    """File names that are not UTF-8, that hold terminal escapes or bidi controls, and
+    fields with C1 controls: one readable name each, on the terminal, in the page and in
+    its CSVs; nothing there can clear a screen, fake a line or reorder text."""
+    import base64
+    import gzip
+
+    from conftest import log_text
+
+    logs = os.fsencode(tmp_path / "logs")
+    os.mkdir(logs)
+    hostile_vhack = "--v-hack-path=out/v\u009b2J\u202e.safetensors"
+    files = {
+        b"caf\xe9.log": log_text(preset="preset=t arm=vanilla seed=1"),
+        "evil\u202egol.log".encode(): log_text(preset="preset=t arm=vanilla seed=2"),
+        b"\x1b[2J\x1b[Hwrote.log": log_text(
+            preset="preset=t arm=projected seed=3", argv=f"train.py {hostile_vhack}"
+        ),
+        b"\xff\x1b]0;title\x07.log": "not a log\n",
+    }
+    for name, text in files.items():
+        with open(os.path.join(logs, name), "wb") as fh:
+            fh.write(text.encode())
+    out = tmp_path / "site" / "index.html"
+    result = run_main(os.fsdecode(logs), "-o", str(out), "--no-png")
+    assert result.returncode == 0, result.stderr
+    assert _controls(result.stderr) == set(), result.stderr
+    shown_names = ["caf\\xe9.log", "evil\\u202egol.log", "\\x1b[2J\\x1b[Hwrote.log"]
+    assert "\\xff\\x1b]0;title\\x07.log: no argv line" in result.stderr
+    assert "v\\x9b2J\\u202e" in result.stderr  # the run's v_hack, as it is listed
+    html = out.read_text(encoding="utf-8")
+    assert _controls(html.replace("\r", "")) == set()
+    page = soup(out)
+    _, runs = table_rows(page, "runs")
+    assert sorted(row[0] for row in runs) == sorted(shown_names)
+    # Each name is isolated from the text around it.
+    for table in ("runs", "argv", "files"):
+        cells = page.find("table", id=table).find("tbody").find_all("th")
+        assert all(cell.find("bdi") is not None for cell in cells), table
+    for link in page.find_all("a", attrs={"download": True}):
+        data = base64.b64decode(link["href"].split(",", 1)[1])
+        text = (gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data).decode("utf-8")
+        assert _controls(text) == set(), link["download"]
+        assert link["download"] == "arms.csv" or "caf\\xe9.log" in text, link["download"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from report.parse import (
     parse_file,
     parse_files,
     parse_text,
+    printable,
     run_names,
 )
 
@@ -454,3 +456,48 @@ def test_long_uniform_log_with_one_uneven_row() -> None:
         np.testing.assert_array_equal(run.steps, expected_steps)
         for metric, values in sim.truth.items():
             np.testing.assert_array_equal(run.metrics[metric][run.steps != step], values[others])
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("demo_vanilla_s1.log", "demo_vanilla_s1.log"),
+        (os.fsdecode(b"caf\xe9.log"), "caf\\xe9.log"),  # bytes that are not UTF-8
+        ("café.log", "café.log"),  # UTF-8 is shown as it is
+        ("\x1b[2J\x1b[Hwrote.log", "\\x1b[2J\\x1b[Hwrote.log"),  # ESC: clear the screen
+        ("a\nreport: wrote x.log", "a\\x0areport: wrote x.log"),  # a fake line of its own
+        ("a\x9b31mb.log", "a\\x9b31mb.log"),  # a C1 control (CSI in one character)
+        ("evil\u202egol.log", "evil\\u202egol.log"),  # right-to-left override
+        ("x\u2066y\u2069\u200f.log", "x\\u2066y\\u2069\\u200f.log"),  # isolates, marks
+        ("tab\there.log", "tab\there.log"),  # a tab moves nothing
+    ],
+)
+def test_printable_names(raw: str, shown: str) -> None:
+    assert printable(raw) == shown
+    assert printable(shown) == shown  # escaping twice changes nothing more
+
+
+def test_run_names_of_any_bytes(tmp_path: Path) -> None:
+    """A file name in any bytes is a readable, unique run name, in the run and its notes."""
+    folder = os.fsencode(tmp_path)
+    good = log_text().encode()
+    paths = [folder + b"/caf\xe9.log", folder + b"/x\x1b]0;pwned\x07.log"]
+    for path in paths:
+        with open(path, "wb") as fh:
+            fh.write(good)
+    runs, warnings = parse_files([os.fsdecode(p) for p in paths])
+    assert sorted(run.name for run in runs) == ["caf\\xe9.log", "x\\x1b]0;pwned\\x07.log"]
+    assert all(run.path.isprintable() and run.file.path.isprintable() for run in runs)
+    assert warnings == []
+    # Two names that only differ in bytes shown alike still name two runs.
+    twins = [os.fsdecode(folder + b"/caf\xe9.log"), str(tmp_path / "caf\\xe9.log")]
+    assert sorted(run_names(twins).values()) == ["caf\\xe9.log", "caf\\xe9.log (2)"]
+
+
+def test_unusable_file_with_any_bytes_in_its_name(tmp_path: Path) -> None:
+    path = os.fsdecode(os.fsencode(tmp_path) + b"/\xff\x1b[2J.log")
+    with open(path, "wb") as fh:
+        fh.write(b"not a log\n")
+    with pytest.raises(ReportError) as err:
+        parse_file(path)
+    assert str(err.value).startswith(f"{tmp_path}/\\xff\\x1b[2J.log: no argv line")
