@@ -29,14 +29,16 @@ def load_sweep(
 ) -> Sweep:
     """Read log files, directories (their *.log, *.log.gz) and globs into a `Sweep`.
 
-    Unusable files are skipped and listed in `Sweep.warnings`; raises ReportError when
-    an input matches nothing or no run at all could be read.
+    Unusable files, and inputs that match nothing, are skipped and listed in
+    `Sweep.warnings`; raises ReportError when no input matches anything or no run at all
+    could be read.
     """
     from report.parse import gather, parse_files
     from report.tables import build_tables
 
-    paths = gather([inputs] if isinstance(inputs, str) else list(inputs))
+    paths, unmatched = gather([inputs] if isinstance(inputs, str) else list(inputs))
     logs, warnings = parse_files(paths, jobs=jobs, progress=progress)
+    warnings[:0] = unmatched
     if not logs:
         more = [f"... and {len(warnings) - 10} more"] if len(warnings) > 10 else []
         reasons = warnings[:10] + more

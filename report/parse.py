@@ -642,40 +642,47 @@ def parse_file(path: str, name: str | None = None) -> ParsedLog:
     return parsed
 
 
-def gather(inputs: Sequence[str]) -> list[str]:
-    """Files, directories (their `*.log` and `*.log.gz`) and glob patterns -> paths.
+def gather(inputs: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Files, directories (their `*.log` and `*.log.gz`) and glob patterns -> (paths,
+    warnings).
 
-    The result is sorted and de-duplicated so that the order inputs are given in never
-    changes the report. Inputs that match nothing raise ReportError.
+    The paths are sorted and de-duplicated so that the order inputs are given in never
+    changes the report. An input that matches nothing costs a warning naming it, as an
+    unusable file does; raises ReportError when no input matches anything.
     """
     found: dict[str, str] = {}  # real path -> path as the user will recognise it
+    warnings = []
     for item in inputs:
-        if os.path.isdir(item):
-            entries = (os.path.join(item, e) for e in os.listdir(item))
-            paths = sorted(p for p in entries if p.endswith(LOG_SUFFIXES) and _readable_kind(p))
-            if not paths:
-                msg = f"{printable(item)}: directory holds no *.log or *.log.gz files"
-                raise ReportError(msg)
-        elif glob.has_magic(item) and not os.path.exists(item):
-            paths = sorted(
-                p
-                for p in glob.glob(item)
-                if os.path.isfile(p) or (p.endswith(LOG_SUFFIXES) and _readable_kind(p))
-            )
-            if not paths:
-                msg = f"{printable(item)}: pattern matches no files"
-                raise ReportError(msg)
-        elif os.path.exists(item):
-            paths = [item]
-        else:
-            msg = f"{printable(item)}: no such file or directory"
-            raise ReportError(msg)
+        paths, problem = _matches(item)
+        if problem:
+            warnings.append(f"{printable(item)}: {problem}")
         for p in paths:
             # One file reached by two spellings (a link, ./, an absolute path) keeps the
             # smallest, not the first seen, so input order never renames a run.
             real, shown = os.path.realpath(p), os.path.normpath(p)
             found[real] = min(found.get(real, shown), shown)
-    return sorted(found.values())
+    if not found:
+        msg = "; ".join(warnings) if warnings else "no input given"
+        raise ReportError(msg)
+    return sorted(found.values()), warnings
+
+
+def _matches(item: str) -> tuple[list[str], str]:
+    """The files one input names, or why it names none."""
+    if os.path.isdir(item):
+        entries = (os.path.join(item, e) for e in os.listdir(item))
+        paths = sorted(p for p in entries if p.endswith(LOG_SUFFIXES) and _readable_kind(p))
+        return paths, "" if paths else "directory holds no *.log or *.log.gz files"
+    if glob.has_magic(item) and not os.path.exists(item):
+        paths = sorted(
+            p
+            for p in glob.glob(item)
+            if os.path.isfile(p) or (p.endswith(LOG_SUFFIXES) and _readable_kind(p))
+        )
+        return paths, "" if paths else "pattern matches no files"
+    if os.path.exists(item):
+        return [item], ""
+    return [], "no such file or directory"
 
 
 def _readable_kind(path: str) -> bool:

@@ -337,3 +337,17 @@ def test_names_and_fields_in_any_bytes(tmp_path: Path) -> None:
         text = (gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data).decode("utf-8")
         assert _controls(text) == set(), link["download"]
         assert link["download"] == "arms.csv" or "caf\\xe9.log" in text, link["download"]
+
+
+def test_a_glob_that_matches_nothing_beside_logs(tmp_path: Path) -> None:
+    logs = ROOT / "examples" / "logs"
+    out = tmp_path / "site" / "index.html"
+    nothing = str(tmp_path / "*.nothing")
+    result = run_main(str(logs), nothing, "-o", str(out), "--no-png")
+    assert result.returncode == 0, result.stderr
+    assert f"report: warning: {nothing}: pattern matches no files" in result.stderr
+    strict = run_main(str(logs), nothing, "-o", str(tmp_path / "strict" / "index.html"),
+                      "--strict")
+    assert strict.returncode == 1, strict.stderr
+    assert "--strict: 1 warning; nothing written" in strict.stderr
+    assert not (tmp_path / "strict").exists()

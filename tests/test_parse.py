@@ -235,14 +235,33 @@ def test_gzip_and_provenance(write_log, tmp_path: Path) -> None:
 def test_gather_orders_and_dedupes(tmp_path: Path) -> None:
     for name in ("b.log", "a.log", "c.log.gz", "notes.txt"):
         (tmp_path / name).write_text("x")
-    one = gather([str(tmp_path)])
-    two = gather([str(tmp_path / "c.log.gz"), str(tmp_path / "*.log"), str(tmp_path)])
+    one, none = gather([str(tmp_path)])
+    two, _ = gather([str(tmp_path / "c.log.gz"), str(tmp_path / "*.log"), str(tmp_path)])
     assert [Path(p).name for p in one] == ["a.log", "b.log", "c.log.gz"]
-    assert one == two
+    assert one == two and none == []
     with pytest.raises(ReportError, match="no such file"):
         gather([str(tmp_path / "missing.log")])
     with pytest.raises(ReportError, match="matches no files"):
         gather([str(tmp_path / "*.nothing")])
+
+
+def test_inputs_that_match_nothing_beside_ones_that_do(tmp_path: Path) -> None:
+    """A glob, a file or a folder that names no log is a warning naming it when other
+    inputs do name logs; an error only when nothing at all is left."""
+    (tmp_path / "a.log").write_text("x")
+    (tmp_path / "empty").mkdir()
+    inputs = [str(tmp_path / "*.nothing"), str(tmp_path / "a.log"), str(tmp_path / "gone.log"),
+              str(tmp_path / "empty")]
+    paths, warnings = gather(inputs)
+    assert paths == [str(tmp_path / "a.log")]
+    assert warnings == [
+        f"{tmp_path / '*.nothing'}: pattern matches no files",
+        f"{tmp_path / 'gone.log'}: no such file or directory",
+        f"{tmp_path / 'empty'}: directory holds no *.log or *.log.gz files",
+    ]
+    with pytest.raises(ReportError) as err:
+        gather([str(tmp_path / "*.nothing"), str(tmp_path / "gone.log")])
+    assert str(err.value) == "; ".join(warnings[:2])
 
 
 def test_run_names_unique() -> None:
