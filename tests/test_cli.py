@@ -351,3 +351,49 @@ def test_a_glob_that_matches_nothing_beside_logs(tmp_path: Path) -> None:
     assert strict.returncode == 1, strict.stderr
     assert "--strict: 1 warning; nothing written" in strict.stderr
     assert not (tmp_path / "strict").exists()
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_neutralised() -> None:
+    """OWASP's CSV injection advice, in every CSV: text cells that start with = + - @,
+    a tab or a CR get a leading apostrophe; numbers, negative ones too, stay numbers."""
+    import pandas as pd
+
+    from report.build import _csv_bytes
+
+    frame = pd.DataFrame({
+        "run": pd.Categorical(["=1+1.log", "ok.log", "=1+1.log"]),
+        "path": ["@SUM(A1).log", "-2+3", "'=x"],
+        "argv": ["\t=cmd", "+SUM(1)", "+0.5"],
+        "value": [-0.25, 1.0, float("nan")],
+    })
+    assert _csv_bytes(frame).decode() == (
+        "run,path,argv,value\n"
+        "'=1+1.log,'@SUM(A1).log,'\t=cmd,-0.25\n"
+        "ok.log,'-2+3,'+SUM(1),1.0\n"
+        "'=1+1.log,'=x,+0.5,\n"
+    )
+    assert frame["run"].iloc[0] == "=1+1.log"  # the caller's table is left alone
+
+
+def test_the_pages_csvs_are_neutralised(tmp_path: Path) -> None:
+    import base64
+    import gzip
+
+    from conftest import log_text
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    argv = "train.py --v-hack-path=out/@SUM(1+1).safetensors --seed=1"
+    (logs / "=HYPERLINK(x).log").write_text(log_text(argv=argv))
+    out = tmp_path / "index.html"
+    assert run_main(str(logs), "-o", str(out), "--no-png").returncode == 0
+    texts = {}
+    for link in soup(out).find_all("a", attrs={"download": True}):
+        data = base64.b64decode(link["href"].split(",", 1)[1])
+        texts[link["download"]] = (gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data)
+    assert set(texts) == {"runs.csv", "arms.csv", "series.csv.gz"}
+    assert b"\n'=HYPERLINK(x).log," in texts["runs.csv"]
+    assert b",'@SUM(1+1)," in texts["runs.csv"]
+    assert b"\n'=HYPERLINK(x).log,0,hack," in texts["series.csv.gz"]
+    for text in texts.values():
+        assert b"\n=" not in text and b",=" not in text and b",@" not in text
