@@ -32,6 +32,12 @@ from report.errors import ReportError
 METRIC_COLUMNS = {"hack": "hack_s", "solve": "gt_s", "teacher": "cos_pre_t", "student": "cos_pre_s"}
 ROUTING_COLUMNS = {"hack": "hack_abl", "solve": "solve_abl"}
 METRICS = tuple(METRIC_COLUMNS)
+# What each metric can be: rates are fractions of a batch (k/n with 0 <= k <= n), cosines
+# are cosines (up to float rounding). A value outside (`40/28`, `-5/28`, a cosine of
+# `1e308`) is a corrupt cell, read as missing with one warning per file and column.
+METRIC_RANGES = {"hack": (0.0, 1.0), "solve": (0.0, 1.0), "teacher": (-1.0, 1.0),
+                 "student": (-1.0, 1.0)}
+_COSINE_SLACK = 1e-6
 
 # Display names for preset arms; `projected` splits by whether v_hack is refreshed.
 ARM_ORDER = ("vanilla", "static erasure", "online erasure", "routing")
@@ -325,6 +331,7 @@ def parse_text(text: str, path: str, name: str | None = None) -> ParsedLog:
     )
     if repeated:
         notes.append(f"{path}: {repeated} repeated steps (resumed run); kept the later")
+    _drop_impossible(metrics, columns, path, notes)
     missing = tuple(m for m in METRICS if m not in present)
     if missing:
         notes.append(f"{path}: no column for {', '.join(missing)}")
@@ -342,6 +349,26 @@ def parse_text(text: str, path: str, name: str | None = None) -> ParsedLog:
         missing=missing,
         notes=notes,
     )
+
+
+def _drop_impossible(
+    metrics: dict[str, np.ndarray], columns: dict[str, str], path: str, notes: list[str]
+) -> None:
+    """Values no rate or cosine can take become missing (in place), one note per column."""
+    for metric, values in metrics.items():
+        low, high = METRIC_RANGES[metric]
+        slack = _COSINE_SLACK if low < 0 else 0.0
+        with np.errstate(invalid="ignore"):
+            wrong = (values < low - slack) | (values > high + slack)
+        if wrong.any():
+            count = int(wrong.sum())
+            examples = ", ".join(f"{v:.4g}" for v in values[wrong][:2]) + (
+                ", ..." if count > 2 else "")
+            notes.append(
+                f"{path}: {count} value{'s' if count > 1 else ''} of {columns[metric]} outside "
+                f"[{low:g}, {high:g}] ({examples}) read as missing"
+            )
+            values[wrong] = np.nan
 
 
 def _split_rows(

@@ -520,3 +520,24 @@ def test_unusable_file_with_any_bytes_in_its_name(tmp_path: Path) -> None:
     with pytest.raises(ReportError) as err:
         parse_file(path)
     assert str(err.value).startswith(f"{tmp_path}/\\xff\\x1b[2J.log: no argv line")
+
+
+def test_impossible_rates_and_cosines_are_missing() -> None:
+    """k/n with k < 0 or k > n, and cosines beyond 1: missing, one note per column."""
+    rows = [
+        "0  0.70  40/28  1/4  0/4  1/4  +0.300  +1e308  T  1.0",
+        "1  0.69  -5/28  2/4  0/4  1/4  -1.000  -0.010  F  1.0",
+        "2  0.68  2/4  5/4  0/4  1/4  +1.0000001  -1.5  T  1.0",
+        "3  0.68  29/28  1/1  0/4  1/4  1  -1e-300  T  1.0",
+    ]
+    run = parse_text(log_text(rows=rows), "wrong.log")
+    nan = math.nan
+    np.testing.assert_array_equal(run.metrics["hack"], [nan, nan, 0.5, nan])
+    np.testing.assert_array_equal(run.metrics["solve"], [0.25, 0.5, nan, 1.0])
+    np.testing.assert_array_equal(run.metrics["teacher"], [0.3, -1.0, 1.0000001, 1.0])
+    np.testing.assert_array_equal(run.metrics["student"], [nan, -0.01, nan, -1e-300])
+    assert run.notes == [
+        "wrong.log: 3 values of hack_s outside [0, 1] (1.429, -0.1786, ...) read as missing",
+        "wrong.log: 1 value of gt_s outside [0, 1] (1.25) read as missing",
+        "wrong.log: 2 values of cos_pre_s outside [-1, 1] (1e+308, -1.5) read as missing",
+    ]
