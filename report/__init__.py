@@ -33,7 +33,7 @@ def load_sweep(
     `Sweep.warnings`; raises ReportError when no input matches anything or no run at all
     could be read.
     """
-    from report.parse import gather, parse_files
+    from report.parse import gather, join_same_runs, parse_files
     from report.tables import build_tables
 
     paths, unmatched = gather([inputs] if isinstance(inputs, str) else list(inputs))
@@ -44,8 +44,10 @@ def load_sweep(
         reasons = warnings[:10] + more
         msg = f"no usable run in {len(paths)} file(s) looked at:\n  " + "\n  ".join(reasons)
         raise ReportError(msg)
-    runs, series = build_tables(logs)
     files = sorted((lg.file for lg in logs if lg.file is not None), key=lambda f: f.path)
+    logs, joined = join_same_runs(logs)
+    warnings.extend(joined)
+    runs, series = build_tables(logs)
     return Sweep(runs=runs, series=series, files=files, warnings=warnings)
 
 

@@ -9,6 +9,7 @@ that is not a usable run costs one `ReportError` naming the file and the reason.
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import hashlib
 import os
@@ -827,3 +828,77 @@ def _size(path: str) -> int:
         return os.path.getsize(path)
     except OSError:
         return 0
+
+
+def _run_identity(log: ParsedLog) -> tuple[str, int, str, int] | None:
+    """What makes two logs one run: the same preset arm, seed, v_hack and refresh period
+    (argv may differ: a resumed job adds --resume and the like). A log without a seed is
+    never taken for another."""
+    if log.seed is None:
+        return None
+    return (log.preset_arm, log.seed, log.v_hack, log.refresh)
+
+
+def _same_values(a: ParsedLog, b: ParsedLog) -> bool:
+    return (
+        np.array_equal(a.steps, b.steps)
+        and a.metrics.keys() == b.metrics.keys()
+        and all(np.array_equal(a.metrics[m], b.metrics[m], equal_nan=True) for m in a.metrics)
+    )
+
+
+def join_same_runs(logs: Sequence[ParsedLog]) -> tuple[list[ParsedLog], list[str]]:
+    """One record per run, whatever the number of files it was logged in; (runs, warnings).
+
+    Exact copies (the same steps and values) are read once. Otherwise the files are parts
+    of one run -- a job continued in a second file, or re-run -- and are joined: parts in
+    order of their first step (then last step, then name), and where two parts log the
+    same step the later part's row wins (`later_step_wins`). Either way a warning names
+    the files, and the run counts (and is averaged) as one seed.
+    """
+    groups: dict[object, list[ParsedLog]] = {}
+    for log in logs:
+        groups.setdefault(_run_identity(log) or id(log), []).append(log)
+    runs, warnings = [], []
+    for group in groups.values():
+        parts: list[ParsedLog] = []
+        for log in sorted(group, key=lambda lg: lg.name):
+            copy_of = next((p for p in parts if _same_values(p, log)), None)
+            if copy_of is None:
+                parts.append(log)
+            else:
+                warnings.append(f"{log.path}: a copy of {copy_of.path} (the same run, the same "
+                                f"numbers); read once")
+        if len(parts) == 1:
+            runs.append(parts[0])
+            continue
+        parts.sort(key=lambda lg: (int(lg.steps[0]), int(lg.steps[-1]), lg.name))
+        run, twice = _joined(parts)
+        runs.append(run)
+        warnings.append(
+            f"{', '.join(p.path for p in parts)}: one run ({run.arm}, seed {run.seed}) in "
+            f"{len(parts)} files; joined as one run"
+            + (f" ({twice} steps logged twice: the later file's kept)" if twice else "")
+        )
+    return runs, warnings
+
+
+def _joined(parts: list[ParsedLog]) -> tuple[ParsedLog, int]:
+    """Parts of one run, in order, as one record; and how many steps several parts log."""
+    present = [m for m in METRICS if any(m in p.metrics for p in parts)]
+    steps, metrics, twice = later_step_wins(
+        np.concatenate([p.steps for p in parts]),
+        {
+            m: np.concatenate([p.metrics.get(m, np.full(len(p.steps), np.nan)) for p in parts])
+            for m in present
+        },
+    )
+    run = dataclasses.replace(
+        parts[0],
+        name=" + ".join(p.name for p in parts),
+        steps=steps,
+        metrics=metrics,
+        missing=tuple(m for m in METRICS if m not in present),
+        notes=[note for p in parts for note in p.notes],
+    )
+    return run, twice

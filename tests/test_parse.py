@@ -541,3 +541,83 @@ def test_impossible_rates_and_cosines_are_missing() -> None:
         "wrong.log: 1 value of gt_s outside [0, 1] (1.25) read as missing",
         "wrong.log: 2 values of cos_pre_s outside [-1, 1] (1e+308, -1.5) read as missing",
     ]
+
+
+def _rows(steps: range, hack: int) -> list[str]:
+    """Rows whose hack_s is hack/4 at every step (the part of a run they come from)."""
+    return [f"{s}  0.70  {hack}/4  1/4  0/4  1/4  +0.300  +0.050  T  1.0" for s in steps]
+
+
+def test_one_run_in_several_files_is_one_run() -> None:
+    from report.parse import join_same_runs
+
+    first = parse_text(log_text(rows=_rows(range(0, 5), 1)), "logs/a.log")
+    resumed = parse_text(log_text(rows=_rows(range(3, 8), 2)), "logs/b.log")  # from step 3
+    copy = parse_text(log_text(rows=_rows(range(0, 5), 1)), "backup/a.log", "backup/a.log")
+    other_seed = parse_text(
+        log_text(rows=_rows(range(0, 5), 3), preset="preset=t arm=vanilla seed=2"), "c.log"
+    )
+    no_seed = [
+        parse_text(log_text(rows=_rows(range(0, 5), 3), preset="preset=t arm=vanilla",
+                            argv="train.py --intervention=none"), name)
+        for name in ("x.log", "y.log")
+    ]
+    runs, warnings = join_same_runs([first, copy, resumed, other_seed, *no_seed])
+    assert sorted(r.name for r in runs) == ["a.log + b.log", "c.log", "x.log", "y.log"]
+    joined = next(r for r in runs if r.name == "a.log + b.log")
+    np.testing.assert_array_equal(joined.steps, np.arange(8))
+    # Steps 3 and 4 are in both parts: the later part's (2/4) wins.
+    np.testing.assert_array_equal(joined.metrics["hack"], [0.25] * 3 + [0.5] * 5)
+    assert (joined.path, joined.seed, joined.arm) == ("logs/a.log", 1, "vanilla")
+    assert warnings == [
+        "backup/a.log: a copy of logs/a.log (the same run, the same numbers); read once",
+        "logs/a.log, logs/b.log: one run (vanilla, seed 1) in 2 files; joined as one run "
+        "(2 steps logged twice: the later file's kept)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("preset", "argv"),
+    [
+        ("preset=t arm=projected seed=1", "train.py --v-hack-path=out/other.safetensors"),
+        ("preset=t arm=projected seed=1", "train.py --vhack-refresh-every=5"),
+        ("preset=t arm=routing seed=1", "train.py"),
+    ],
+    ids=["v_hack", "refresh", "arm"],
+)
+def test_runs_that_differ_in_configuration_stay_apart(preset: str, argv: str) -> None:
+    from report.parse import join_same_runs
+
+    one = parse_text(log_text(rows=_rows(range(5), 1), preset="preset=t arm=projected seed=1",
+                              argv="train.py"), "one.log")
+    two = parse_text(log_text(rows=_rows(range(5, 9), 1), preset=preset, argv=argv), "two.log")
+    runs, warnings = join_same_runs([one, two])
+    assert [r.name for r in runs] == ["one.log", "two.log"] and warnings == []
+
+
+def test_a_continued_run_counts_as_one_seed(tmp_path: Path) -> None:
+    """Through load_sweep: an adjacent continuation and a copy of a seed; the arm has two
+    seeds, each file is listed as read, and the seed mean averages two seeds."""
+    import report
+    from report.summary import seed_means, summarize
+
+    texts = {
+        "s1.log": log_text(rows=_rows(range(0, 3), 0)),
+        "s1_resumed.log": log_text(rows=_rows(range(3, 6), 4)),
+        "s2.log": log_text(rows=_rows(range(0, 6), 2), preset="preset=t arm=vanilla seed=2"),
+        "s2_copy.log": log_text(rows=_rows(range(0, 6), 2), preset="preset=t arm=vanilla seed=2"),
+    }
+    for name, text in texts.items():
+        (tmp_path / name).write_text(text)
+    sweep = report.load_sweep([str(tmp_path)])
+    assert list(sweep.runs["run"]) == ["s1.log + s1_resumed.log", "s2.log"]
+    assert list(sweep.runs["steps"]) == [6, 6]
+    assert [Path(f.path).name for f in sweep.files] == sorted(texts)
+    assert len(sweep.warnings) == 2
+    numbers = summarize(sweep.runs, sweep.series)
+    assert numbers.per_arm.set_index("arm").loc["vanilla", "seeds"] == 2
+    means = seed_means(sweep.runs, sweep.series)
+    hack = means[means["metric"] == "hack"]
+    assert list(hack["seeds"]) == [2] * 6
+    # Steps 0-2: seed 1 at 0/4, seed 2 at 2/4; steps 3-5: seed 1 at 4/4 (its second file).
+    np.testing.assert_array_equal(hack["value"], [0.25] * 3 + [0.75] * 3)
