@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import glob
-import hashlib
 import os
 import re
 import stat
-import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from report.errors import ReportError
+from report.reader import InputFile, LogText, decode, read_bytes
 
 # Display metrics and the header columns they come from. Routing runs swap in the
 # ablated-eval columns: the routed forward still hacks during training, so the
@@ -58,10 +57,6 @@ _ROW = re.compile(
     rf"^[ \t]*(?:{_TIME}[ \t]*\|[ \t]*)?(?:INFO[ \t]*\|[ \t]*)?{_CALL_SITE}?(\d+[ \t][^\r\n]*)",
     re.MULTILINE,
 )
-# Terminal escapes: CSI (colours, cursor), OSC (titles, links), charset and keypad modes.
-_ANSI = re.compile(
-    r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[()*+][0-9A-Za-z]|[=>78])"
-)
 _ARM_WORD = re.compile(r"\barm=\w")
 _HEADER_NAME = re.compile(r"[A-Za-z_]+")  # `hack_s↑` -> `hack_s`: strip decorations
 
@@ -75,15 +70,6 @@ _UNSHOWABLE = re.compile(
 )
 
 _MISSING_TOKENS = frozenset({"T", "F", "-", "nan", "NaN", "NAN", "inf", "+inf", "-inf", "Inf"})
-
-
-@dataclass(frozen=True)
-class InputFile:
-    """One input file as found, with what provenance wants to show of it."""
-
-    path: str
-    size: int
-    sha256: str
 
 
 @dataclass
@@ -208,20 +194,6 @@ def _header_positions(text: str) -> list[tuple[int, list[str]]]:
     return headers
 
 
-def decode(data: bytes) -> str:
-    """Bytes -> text: undecodable bytes become U+FFFD, colour codes are dropped."""
-    text = data.decode("utf-8", errors="replace")
-    return _ANSI.sub("", text) if "\x1b" in text else text
-
-
-def _looks_binary(data: bytes) -> bool:
-    head = data[:8192]
-    if b"\x00" in head:
-        return True
-    text = head.decode("utf-8", errors="replace")
-    return text.count("\ufffd") > max(8, len(text) // 20)
-
-
 @dataclass(frozen=True)
 class _Metadata:
     """What the argv and preset lines say of a run."""
@@ -276,14 +248,35 @@ def _segment_rows(
     text: str, start: int, end: int, names: list[str], columns: dict[str, str],
     cache: _CellCache,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
-    """The rows between one header and the next: (steps, metric -> values), or None."""
+    """The rows between one header and the next: (steps, metric -> values), or None. They
+    are read a block of lines at a time, so that what reading needs besides the text
+    stays small whatever the log's length."""
     index = {n: i for i, n in enumerate(names)}  # duplicate names: the last wins
     wanted = {m: index[c] for m, c in columns.items() if c in index}
-    cells = uniform_cells(text, start, end, len(names))
-    steps = cells.integers(index["step"]) if cells is not None else None
+    blocks = []
+    while start < end:
+        stop = end if start + _BLOCK_CHARS >= end else text.find("\n", start + _BLOCK_CHARS, end)
+        stop = end if stop < 0 else stop  # a block ends where a line does
+        if read := _block_rows(text, start, stop, len(names), index["step"], wanted, cache):
+            blocks.append(read)
+        start = stop
+    if not blocks:
+        return None
+    steps = np.concatenate([steps for steps, _ in blocks])
+    return steps, {m: np.concatenate([values[m] for _, values in blocks]) for m in wanted}
+
+
+def _block_rows(
+    text: str, start: int, end: int, width: int, step: int, wanted: dict[str, int],
+    cache: _CellCache,
+) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
+    """The rows of `text[start:end]`: read with numpy when they are uniform, else line by
+    line."""
+    cells = uniform_cells(text, start, end, width)
+    steps = cells.integers(step) if cells is not None else None
     if cells is not None and steps is not None:
         return steps, {m: cells.values(i, cache) for m, i in wanted.items()}
-    return _split_rows(text, start, end, len(names), index["step"], wanted, cache)
+    return _split_rows(text, start, end, width, step, wanted, cache)
 
 
 def later_step_wins(
@@ -395,56 +388,10 @@ def _split_rows(
     return steps, values
 
 
-# A log this large decompressed is not a log (or is a gzip bomb): refuse, don't swap.
-MAX_LOG_BYTES = 4 << 30
-
-
-class _Inflater:
-    """Streams gzip members (several may be concatenated) into chunks, with a size cap."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.inflate = zlib.decompressobj(wbits=31)
-        self.members = 0  # complete members read
-        self.total = 0
-        self.trailing = False  # junk after the last complete member
-        self.pending = False  # a member started and not yet finished
-
-    def feed(self, chunk: bytes, out: list[bytes]) -> None:
-        while chunk and not self.trailing:
-            try:
-                data = self.inflate.decompress(chunk)
-            except zlib.error:
-                if self.members == 0:
-                    raise
-                self.trailing = True  # as gzip(1) does: keep the members, ignore the rest
-                return
-            self.total += len(data)
-            if self.total > MAX_LOG_BYTES:
-                msg = f"{self.path}: decompresses to more than {MAX_LOG_BYTES >> 30} GB"
-                raise ReportError(msg)
-            out.append(data)
-            if not self.inflate.eof:
-                self.pending = True
-                return
-            self.pending = False
-            self.members += 1
-            chunk = self.inflate.unused_data  # the next gzip member, if any
-            self.inflate = zlib.decompressobj(wbits=31)
-
-    def finish(self, out: list[bytes]) -> list[str]:
-        """Remarks about the stream's end (a cut-off file keeps what was read)."""
-        if self.trailing:
-            return [f"{self.path}: data after the end of the gzip stream was ignored"]
-        if self.pending:
-            out.append(self.inflate.flush())
-            return [f"{self.path}: the gzip file is cut short; read what it holds"]
-        return []
-
-
 # `_ROW` for one line at a time (`pattern.match(text, line_start, line_end)`).
 _ROW_LINE = re.compile(_ROW.pattern.removeprefix("^"), _ROW.flags & ~re.MULTILINE)
 _UNIFORM_MIN_CHARS = 1 << 16  # below this the regex is as quick
+_BLOCK_CHARS = 4 << 20  # rows are read this much text at a time (`_segment_rows`)
 
 
 # str.split()'s whitespace among ASCII bytes: what separates cells.
@@ -607,66 +554,42 @@ def uniform_cells(text: str, start: int, end: int, width: int) -> _Cells | None:
     )
 
 
-def read_bytes(path: str) -> tuple[bytes, InputFile, list[str]]:
-    """A log's bytes (`*.gz` decompressed as it streams in), its provenance record and
-    remarks on the way it was read. The SHA-256 and size are of the file as stored."""
-    shown = printable(path)
-    digest = hashlib.sha256()
-    size = 0
-    chunks: list[bytes] = []
-    inflater = _Inflater(shown) if path.endswith(".gz") else None
-    notes: list[str] = []
-    try:
-        with open(path, "rb") as fh:
-            while chunk := fh.read(1 << 20):
-                digest.update(chunk)
-                size += len(chunk)
-                if inflater is None:
-                    chunks.append(chunk)
-                else:
-                    inflater.feed(chunk, chunks)
-        if inflater is not None and size:
-            notes = inflater.finish(chunks)
-    except IsADirectoryError:
-        msg = f"{shown}: is a directory"
-        raise ReportError(msg) from None
-    except PermissionError:
-        msg = f"{shown}: permission denied"
-        raise ReportError(msg) from None
-    except FileNotFoundError:
-        msg = f"{shown}: no such file"
-        raise ReportError(msg) from None
-    except zlib.error as exc:
-        msg = f"{shown}: not a valid gzip file ({exc})"
-        raise ReportError(msg) from None
-    except OSError as exc:
-        msg = f"{shown}: cannot read ({exc.strerror or exc})"
-        raise ReportError(msg) from None
-    file = InputFile(path=shown, size=size, sha256=digest.hexdigest())
-    return b"".join(chunks), file, notes
-
-
 def parse_bytes(
-    data: bytes, path: str, name: str | None = None, file: InputFile | None = None
+    data: bytes | bytearray, path: str, name: str | None = None, file: InputFile | None = None
 ) -> ParsedLog:
-    """Parse one log's bytes (already decompressed). Raises ReportError when unusable."""
-    if not data or data.isspace():
-        msg = f"{path}: empty file"
-        raise ReportError(msg)
-    if _looks_binary(data):
-        msg = f"{path}: binary data, not a text log"
-        raise ReportError(msg)
-    parsed = parse_text(decode(data), path, name)
+    """Parse one log's bytes (already decompressed), read as a file's are (`LogText`).
+    Raises ReportError when unusable."""
+    text = LogText(path)
+    text.add(bytes(data))
+    kept, notes = text.finish()
+    parsed = _parse_kept(kept, path, name)
+    parsed.notes[:0] = notes
     parsed.file = file
     return parsed
+
+
+def _parse_kept(kept: bytearray, path: str, name: str | None) -> ParsedLog:
+    """Parse a log's kept bytes, emptying them once they are text (held once, not twice)."""
+    if not kept or kept.isspace():
+        msg = f"{path}: empty file"
+        raise ReportError(msg)
+    text = decode(kept)
+    del kept[:]
+    return parse_text(text, path, name)
 
 
 def parse_file(path: str, name: str | None = None) -> ParsedLog:
     """Read and parse one log file (plain or gzip). Raises ReportError when unusable.
     The run's path and name are `printable` (whatever bytes the file name holds)."""
-    data, file, notes = read_bytes(path)
-    parsed = parse_bytes(data, printable(path), name or printable(os.path.basename(path)), file)
+    shown = printable(path)
+    try:
+        kept, file, notes = read_bytes(path, shown)
+        parsed = _parse_kept(kept, shown, name or printable(os.path.basename(path)))
+    except MemoryError:
+        msg = f"{shown}: too big to read in the memory free here"
+        raise ReportError(msg) from None
     parsed.notes[:0] = notes
+    parsed.file = file
     return parsed
 
 

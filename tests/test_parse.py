@@ -621,3 +621,23 @@ def test_a_continued_run_counts_as_one_seed(tmp_path: Path) -> None:
     assert list(hack["seeds"]) == [2] * 6
     # Steps 0-2: seed 1 at 0/4, seed 2 at 2/4; steps 3-5: seed 1 at 4/4 (its second file).
     np.testing.assert_array_equal(hack["value"], [0.25] * 3 + [0.75] * 3)
+
+
+@pytest.mark.parametrize("block", [1, 700, 5000])
+@pytest.mark.parametrize(
+    "mess", [{}, {"crlf": True, "levels_noise": True}, {"header_repeat": True, "resume_at": 150},
+             {"truncate_last": True, "bad_bytes": True, "ansi": True}],
+)
+def test_rows_read_a_block_at_a_time_give_the_generator_numbers(monkeypatch, block, mess):
+    """Blocks end where lines do: whatever their size, every row is read once, exactly."""
+    import simulate
+
+    from report import parse
+
+    sim = simulate.simulate_run("routing", 5, 400, **mess)
+    monkeypatch.setattr(parse, "_UNIFORM_MIN_CHARS", 0)
+    monkeypatch.setattr(parse, "_BLOCK_CHARS", block)
+    run = parse.parse_bytes(sim.data, "x.log")
+    np.testing.assert_array_equal(run.steps, sim.steps)
+    for metric, values in sim.truth.items():
+        np.testing.assert_array_equal(run.metrics[metric], values, err_msg=metric)
