@@ -18,12 +18,16 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from report.errors import ReportError
 from report.reader import InputFile, LogText, decode, read_bytes
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 # Display metrics and the header columns they come from. Routing runs swap in the
 # ablated-eval columns: the routed forward still hacks during training, so the
@@ -668,13 +672,42 @@ def run_names(paths: Iterable[str]) -> dict[str, str]:
     return names
 
 
-def _start_worker() -> None:
-    """Workers leave Ctrl-C to the parent, which reports it once, without tracebacks; and
-    they keep the memory they free for the next file (`keep_freed_memory`)."""
+def _start_worker(parent: int) -> None:
+    """Workers leave Ctrl-C to the parent, which reports it once, without tracebacks; they
+    end with the parent, however it ends; and they keep the memory they free for the next
+    file (`keep_freed_memory`)."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent(parent)
     keep_freed_memory()
+
+
+def die_with_parent(parent: int) -> None:
+    """End this process when process `parent` (the one that started it) ends, even by
+    SIGKILL: Linux's PR_SET_PDEATHSIG, elsewhere a thread that watches the parent's pid."""
+    import ctypes
+    import signal
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        prctl = None
+    pr_set_pdeathsig = 1
+    if prctl is None or prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0) != 0:
+        import threading
+
+        threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    if os.getppid() != parent:  # it ended before the line above could watch for it
+        os._exit(1)
+
+
+def _watch_parent(parent: int) -> None:
+    import time
+
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
 
 
 def keep_freed_memory() -> None:
@@ -717,22 +750,11 @@ def parse_files(
     names = run_names(paths)
     tasks = [(p, names[p]) for p in paths]
     total_bytes = sum(_size(p) for p in paths)
-    workers = jobs if jobs is not None else min(os.cpu_count() or 1, len(tasks))
+    # More workers than cores or files would only compete with each other.
+    workers = min(jobs or cores(), cores(), len(tasks))
     results: list[ParsedLog | ReportError]
     if workers > 1 and len(tasks) >= 4 and total_bytes > 8 << 20:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        # fork: workers start in milliseconds with numpy already imported.
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(
-            max_workers=workers, mp_context=context, initializer=_start_worker
-        ) as pool:
-            results = []
-            for i, result in enumerate(pool.map(_parse_one, tasks, chunksize=1)):
-                results.append(result)
-                if progress:
-                    progress(i + 1, len(tasks))
+        results = _parse_in_pool(tasks, workers, progress)
     else:
         results = []
         for i, task in enumerate(tasks):
@@ -744,6 +766,57 @@ def parse_files(
     for run in runs:
         warnings.extend(run.notes)
     return runs, warnings
+
+
+def cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _parse_in_pool(
+    tasks: list[tuple[str, str]], workers: int, progress: Callable[[int, int], None] | None
+) -> list[ParsedLog | ReportError]:
+    """`_parse_one` of each task in worker processes, in order. Interrupted (Ctrl-C) or
+    failing, it stops at once: queued files are dropped, busy workers killed."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    # fork: workers start in milliseconds with numpy already imported.
+    pool = ProcessPoolExecutor(
+        max_workers=workers, mp_context=multiprocessing.get_context("fork"),
+        initializer=_start_worker, initargs=(os.getpid(),),
+    )
+    results: list[ParsedLog | ReportError] = []
+    try:
+        for result in pool.map(_parse_one, tasks, chunksize=1):
+            results.append(result)
+            if progress:
+                progress(len(results), len(tasks))
+    except BrokenProcessPool:
+        _stop(pool)
+        msg = (f"parsing stopped: a worker process died (killed for lack of memory?) while "
+               f"reading {printable(tasks[len(results)][0])} or a file after it")
+        raise ReportError(msg) from None
+    except BaseException:
+        _stop(pool)
+        raise
+    pool.shutdown()
+    return results
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Shut `pool` down without waiting: its queue dropped, its workers killed (a worker
+    busy with a big file, or blocked reading a pipe, would hold the caller for ever)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.kill()
+    for process in processes:
+        process.join()
 
 
 def _size(path: str) -> int:
