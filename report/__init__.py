@@ -13,9 +13,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from report.errors import ReportError
-from report.tables import Sweep
+
+if TYPE_CHECKING:
+    from report.tables import Sweep
 
 __all__ = ["ReportError", "Sweep", "__version__", "demo_logs", "load_demo", "load_sweep"]
 __version__ = "0.1.0"
@@ -34,7 +37,7 @@ def load_sweep(
     could be read.
     """
     from report.parse import gather, join_same_runs, parse_files
-    from report.tables import build_tables
+    from report.tables import Sweep, build_tables
 
     paths, unmatched = gather([inputs] if isinstance(inputs, str) else list(inputs))
     logs, warnings = parse_files(paths, jobs=jobs, progress=progress)
@@ -49,6 +52,17 @@ def load_sweep(
     warnings.extend(joined)
     runs, series = build_tables(logs)
     return Sweep(runs=runs, series=series, files=files, warnings=warnings)
+
+
+def __getattr__(name: str) -> object:
+    """`report.Sweep` is imported when first used: `import report` (and so the start of
+    `python -m report`, before it handles Ctrl-C) loads nothing heavy."""
+    if name == "Sweep":
+        from report.tables import Sweep
+
+        return Sweep
+    msg = f"module 'report' has no attribute {name!r}"
+    raise AttributeError(msg)
 
 
 def demo_logs() -> Path:

@@ -9,10 +9,11 @@ import json
 import logging
 import os
 import shutil
+import signal
 import stat
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -373,7 +374,38 @@ def _load(args: argparse.Namespace) -> Sweep:
         progress.close()
 
 
-def run(argv: Sequence[str] | None = None) -> int:
+class CtrlC:
+    """Ctrl-C (SIGINT) as the command handles it: a KeyboardInterrupt where it arrives, as
+    Python's own handler gives, and remembered too, so that one swallowed on the way
+    (Python ignores exceptions raised in finalizers and callbacks) still ends the run as
+    interrupted. Inside `deferred()` it is only remembered, for the writer to act on at
+    the moments it chooses (`write_report`)."""
+
+    def __init__(self) -> None:
+        self.pending = False
+        self.deferring = False
+
+    def __call__(self, signum: int, frame: object) -> None:
+        self.pending = True
+        if not self.deferring:
+            raise KeyboardInterrupt
+
+    def check(self) -> None:
+        """Raise KeyboardInterrupt if Ctrl-C came (even if it was swallowed since)."""
+        if self.pending:
+            raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[None]:
+        self.deferring = True
+        try:
+            yield
+        finally:
+            self.deferring = False
+
+
+def run(argv: Sequence[str] | None = None, ctrl_c: CtrlC | None = None) -> int:
+    ctrl_c = ctrl_c or CtrlC()
     ap = parser()
     args = ap.parse_args(argv)
     _setup_logging(args.quiet)
@@ -387,6 +419,7 @@ def run(argv: Sequence[str] | None = None) -> int:
 
     keep_freed_memory()  # a short-lived process that makes and drops big tables
     sweep = _load(args)
+    ctrl_c.check()
     for warning in sweep.warnings:
         log.warning(warning)
     if args.strict and sweep.warnings:
@@ -403,24 +436,48 @@ def run(argv: Sequence[str] | None = None) -> int:
         png=not args.no_png,
         series=args.series,
     )
-    written = write_report(build_report(sweep, options), args.output)
-    files = ", ".join(f"{path} ({human_size(size)})" for path, size in written)
-    log.info(f"wrote {files}")
+    built = build_report(sweep, options)
+    ctrl_c.check()
+    with ctrl_c.deferred():  # an interrupt now is the writer's to act on, not halfway
+        written = write_report(built, args.output, interrupted=lambda: ctrl_c.pending)
+        files = ", ".join(f"{path} ({human_size(size)})" for path, size in written)
+        log.info(f"wrote {files}")
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point: user mistakes become one clear line and an exit code
     (2: usage, 1: unusable input or output, 130: interrupted)."""
+    ctrl_c = CtrlC()
     try:
-        return run(argv)
+        previous = signal.signal(signal.SIGINT, ctrl_c)
+    except ValueError:  # not the main thread: Python's own handler stays
+        previous = None
+    try:
+        code = run(argv, ctrl_c)
     except ReportError as exc:
-        sys.stderr.write(f"report: error: {shown(str(exc))}\n")
-        return 1
+        code = 130 if ctrl_c.pending else _error(str(exc))
     except KeyboardInterrupt:
-        sys.stderr.write("report: interrupted; nothing written\n")
-        return 130
+        ctrl_c.pending, code = True, 130
     except BrokenPipeError:
-        return 141
+        code = 141
     except SystemExit as exc:  # argparse: --help, --version (0) and usage errors (2)
-        return exc.code if isinstance(exc.code, int) else 2
+        code = exc.code if isinstance(exc.code, int) else 2
+    except Exception:
+        if not ctrl_c.pending:
+            raise
+        code = 130  # Ctrl-C turned into another error on the way (an import's ImportError)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    if ctrl_c.pending:
+        written = code == 0  # it came once the report was whole: too late to undo it
+        sys.stderr.write("report: interrupted" + (
+            " after the report was written\n" if written else "; nothing written\n"))
+        return 130
+    return code
+
+
+def _error(message: str) -> int:
+    sys.stderr.write(f"report: error: {shown(message)}\n")
+    return 1

@@ -1,17 +1,21 @@
-"""Nothing lost: a report is written whole or not at all, failures leave an earlier
-report as it was, and bytes are reproducible whatever the input order."""
+"""Nothing lost: a report is written whole or not at all, failures and Ctrl-C leave an
+earlier report as it was, and bytes are reproducible whatever the input order. Ctrl-C
+comes as a real SIGINT, sent by the report to itself at a known moment (the parse
+workers' case, which needs a real process, is in test_signals.py)."""
 
 from __future__ import annotations
 
 import json
 import os
 import resource
+import signal
 import stat
 from pathlib import Path
 
 import pytest
 from helpers import ROOT, run_main
 
+from report import cli
 from report.cli import MANIFEST, TEMP_PREFIX
 
 EXAMPLES = ROOT / "examples" / "logs"
@@ -84,6 +88,18 @@ def _later(page: Path, *args: str):
     return run_main(str(EXAMPLES), "-o", str(page), "--title", "Later", *args)
 
 
+def _ctrl_c() -> None:
+    """A real SIGINT to this thread, as a terminal sends it."""
+    signal.raise_signal(signal.SIGINT)
+
+
+def _assert_interrupted(result, folder: Path, before: dict) -> None:
+    assert result.returncode == 130, result.stderr
+    assert result.stderr.splitlines()[-1] == "report: interrupted; nothing written"
+    assert "Traceback" not in result.stderr
+    assert _snapshot(folder) == before
+
+
 def test_a_full_disk_leaves_the_earlier_report_whole(earlier: Path) -> None:
     """The pictures fit but the page does not (a file size limit stands in for a full
     disk): the earlier pictures must not be replaced either."""
@@ -101,6 +117,84 @@ def test_a_full_disk_leaves_the_earlier_report_whole(earlier: Path) -> None:
         f"report: error: -o {earlier}: cannot write (File too large); nothing was changed"
     )
     assert _snapshot(earlier.parent) == before
+
+
+def test_ctrl_c_while_charts_are_built(earlier: Path, monkeypatch) -> None:
+    from report import charts
+
+    grid_chart = charts.grid_chart
+
+    def interrupted(*args, **kwargs):
+        _ctrl_c()
+        return grid_chart(*args, **kwargs)
+
+    monkeypatch.setattr(charts, "grid_chart", interrupted)
+    before = _snapshot(earlier.parent)
+    _assert_interrupted(_later(earlier), earlier.parent, before)
+
+
+def test_a_ctrl_c_swallowed_on_the_way_still_ends_the_run(earlier: Path, monkeypatch) -> None:
+    """Code that catches KeyboardInterrupt (Python itself does, in finalizers and
+    callbacks) cannot make the report go on and write: Ctrl-C is remembered."""
+    from report import charts
+
+    overlay_chart = charts.overlay_chart
+    swallowed = []
+
+    def swallowing(*args, **kwargs):
+        try:
+            _ctrl_c()
+            for _ in range(10_000_000):  # the interrupt lands in here
+                pass
+        except KeyboardInterrupt:
+            swallowed.append(True)
+        return overlay_chart(*args, **kwargs)
+
+    monkeypatch.setattr(charts, "overlay_chart", swallowing)
+    before = _snapshot(earlier.parent)
+    _assert_interrupted(_later(earlier), earlier.parent, before)
+    assert swallowed == [True]
+
+
+def test_ctrl_c_while_files_are_staged(earlier: Path, monkeypatch) -> None:
+    stage = cli._Staging.stage
+
+    def stage_then_ctrl_c(self, name: str, data: bytes) -> None:
+        stage(self, name, data)
+        if name == "dynamics.png":
+            _ctrl_c()
+
+    monkeypatch.setattr(cli._Staging, "stage", stage_then_ctrl_c)
+    before = _snapshot(earlier.parent)
+    _assert_interrupted(_later(earlier), earlier.parent, before)
+    # Into a folder that did not exist: it does not exist afterwards either.
+    fresh = earlier.parent.parent / "new" / "site" / "index.html"
+    _assert_interrupted(_later(fresh), earlier.parent, before)
+    assert not (earlier.parent.parent / "new").exists()
+
+
+def test_ctrl_c_between_the_renames(earlier: Path, monkeypatch) -> None:
+    """Once the first file is renamed into place: every change is undone."""
+    replace, commit = os.replace, cli._Staging.commit
+    renamed = []
+
+    def replace_then_ctrl_c(source, target) -> None:
+        replace(source, target)
+        renamed.append(Path(target).name)
+        if len(renamed) == 1:
+            _ctrl_c()
+
+    def watched_commit(self) -> None:
+        monkeypatch.setattr(os, "replace", replace_then_ctrl_c)
+        try:
+            commit(self)
+        finally:
+            monkeypatch.setattr(os, "replace", replace)
+
+    monkeypatch.setattr(cli._Staging, "commit", watched_commit)
+    before = _snapshot(earlier.parent)
+    _assert_interrupted(_later(earlier), earlier.parent, before)
+    assert renamed == ["dynamics.png", "dynamics_hack_overlay.png", "index.html", MANIFEST]
 
 
 def test_files_an_earlier_run_wrote_do_not_stay_beside_a_new_page(earlier: Path) -> None:
