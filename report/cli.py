@@ -13,6 +13,7 @@ import signal
 import stat
 import sys
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -411,7 +412,27 @@ def run(argv: Sequence[str] | None = None, ctrl_c: CtrlC | None = None) -> int:
     _setup_logging(args.quiet)
     if not args.logs and not args.demo:
         ap.error("give LOGS (files, folders or globs), or --demo")
+    with _libraries_quiet() if args.quiet else contextlib.nullcontext():
+        return _make(args, ctrl_c)
 
+
+@contextlib.contextmanager
+def _libraries_quiet() -> Iterator[None]:
+    """-q: what libraries would print goes too: Python warnings (numpy's, pandas') and
+    their log records below ERROR (printed by logging's last-resort handler)."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        root.setLevel(level)
+
+
+def _make(args: argparse.Namespace, ctrl_c: CtrlC) -> int:
+    """Load, build and write the report the arguments ask for."""
     import pandas as pd
 
     from report.build import Options, build_report

@@ -397,3 +397,33 @@ def test_the_pages_csvs_are_neutralised(tmp_path: Path) -> None:
     assert b"\n'=HYPERLINK(x).log,0,hack," in texts["series.csv.gz"]
     for text in texts.values():
         assert b"\n=" not in text and b",=" not in text and b",@" not in text
+
+
+def test_quiet_silences_what_libraries_print(tmp_path: Path, monkeypatch) -> None:
+    """-q prints nothing but errors: not a library's Python warning, nor its log records
+    (which logging's last-resort handler prints when nothing else is set up)."""
+    import logging
+    import warnings
+
+    from report import build
+
+    build_report = build.build_report
+
+    def noisy(*args, **kwargs):
+        warnings.warn("Mean of empty slice", RuntimeWarning, stacklevel=1)
+        logging.getLogger("somelibrary").warning("a library's own remark")
+        return build_report(*args, **kwargs)
+
+    monkeypatch.setattr(build, "build_report", noisy)
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])  # as outside pytest
+    logs = str(ROOT / "examples" / "logs")
+    seen = {}
+    for flags in (["-q"], []):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = run_main(logs, "-o", str(tmp_path / "q" / "index.html"), "--no-png", *flags)
+        assert result.returncode == 0, result.stderr
+        seen[" ".join(flags)] = (result.stderr, [str(w.message) for w in caught])
+    assert seen["-q"] == ("", [])
+    assert "a library's own remark" in seen[""][0] and seen[""][1] == ["Mean of empty slice"]
+    assert logging.getLogger().level == logging.WARNING  # as it was before -q
