@@ -3,8 +3,9 @@
 The rules are the reference script's (`plot_dynamics.py`), stated in LOG_FORMAT.md:
 the argv line, the preset line, a header found by its column NAMES, rows whose first
 token is an integer step. What the reference did not survive -- colour codes, padded
-levels, restarts, resumes, truncation, compression, junk -- is handled here, and a file
-that is not a usable run costs one `ReportError` naming the file and the reason.
+levels, restarts, resumes, truncation, compression, junk, impossible values, one run in
+several files -- is handled here (the bytes of a file are read by `report.reader`), and
+a file that is not a usable run costs one `ReportError` naming the file and the reason.
 """
 
 from __future__ import annotations
