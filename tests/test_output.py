@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from helpers import ROOT, run_main
 
-from report import cli
-from report.cli import MANIFEST, TEMP_PREFIX
+from report import output
+from report.output import MANIFEST, TEMP_PREFIX
 
 EXAMPLES = ROOT / "examples" / "logs"
 
@@ -157,14 +157,14 @@ def test_a_ctrl_c_swallowed_on_the_way_still_ends_the_run(earlier: Path, monkeyp
 
 
 def test_ctrl_c_while_files_are_staged(earlier: Path, monkeypatch) -> None:
-    stage = cli._Staging.stage
+    stage = output._Staging.stage
 
     def stage_then_ctrl_c(self, name: str, data: bytes) -> None:
         stage(self, name, data)
         if name == "dynamics.png":
             _ctrl_c()
 
-    monkeypatch.setattr(cli._Staging, "stage", stage_then_ctrl_c)
+    monkeypatch.setattr(output._Staging, "stage", stage_then_ctrl_c)
     before = _snapshot(earlier.parent)
     _assert_interrupted(_later(earlier), earlier.parent, before)
     # Into a folder that did not exist: it does not exist afterwards either.
@@ -175,7 +175,7 @@ def test_ctrl_c_while_files_are_staged(earlier: Path, monkeypatch) -> None:
 
 def test_ctrl_c_between_the_renames(earlier: Path, monkeypatch) -> None:
     """Once the first file is renamed into place: every change is undone."""
-    replace, commit = os.replace, cli._Staging.commit
+    replace, commit = os.replace, output._Staging.commit
     renamed = []
 
     def replace_then_ctrl_c(source, target) -> None:
@@ -191,7 +191,7 @@ def test_ctrl_c_between_the_renames(earlier: Path, monkeypatch) -> None:
         finally:
             monkeypatch.setattr(os, "replace", replace)
 
-    monkeypatch.setattr(cli._Staging, "commit", watched_commit)
+    monkeypatch.setattr(output._Staging, "commit", watched_commit)
     before = _snapshot(earlier.parent)
     _assert_interrupted(_later(earlier), earlier.parent, before)
     assert renamed == ["dynamics.png", "dynamics_hack_overlay.png", "index.html", MANIFEST]
