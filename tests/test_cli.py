@@ -235,6 +235,7 @@ def test_a_run_that_never_hacks(tmp_path: Path) -> None:
         ["never.log", "routing", "1", "5", "", "0.000", "0.250"],
         ["hacks.log", "routing", "2", "5", "1", f"{ema:.3f}", "0.250"],
     ]
+    assert page.find(id="no-aligned-view") is None  # hacks.log hacked: the view is there
     _, arms = table_rows(page, "arms")
     # Two seeds, one hacked (at step 1); the other is censored at its last step (4), so
     # Kaplan-Meier has half hacking from step 1: the median; the mean onset is that one seed's.
@@ -471,3 +472,20 @@ def test_quiet_silences_what_libraries_print(tmp_path: Path, monkeypatch) -> Non
     assert seen["-q"] == ("", [])
     assert "a library's own remark" in seen[""][0] and seen[""][1] == ["Mean of empty slice"]
     assert logging.getLogger().level == logging.WARNING  # as it was before -q
+
+
+def test_without_an_onset_the_page_says_why_there_is_no_aligned_view(tmp_path: Path) -> None:
+    from conftest import log_text
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    never = [f"{i}  0.7  0/4  1/4  0/4  1/4  +0.300  +0.050  T  1.0" for i in range(5)]
+    (logs / "never.log").write_text(log_text(rows=never))
+    out = tmp_path / "index.html"
+    assert run_main(str(logs), "-o", str(out), "--no-png").returncode == 0
+    page = soup(out)
+    assert [f["data-chart"] for f in page.find_all("figure")] == ["grid", "overlay",
+                                                                  "time_to_hack"]
+    assert page.find(id="no-aligned-view").get_text(strip=True).startswith("No seed hacked")
+    _, arms = table_rows(page, "arms")
+    assert arms[0][2] == "0" and arms[0][5] == ""  # nobody hacked: no median onset
