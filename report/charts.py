@@ -368,14 +368,21 @@ def _band_columns(means: pd.DataFrame) -> dict[str, np.ndarray]:
 def _numbers(values: np.ndarray, decimals: int = 4) -> np.ndarray:
     """Shortest text for each number at `decimals`: 3, .25, -.0312 (no leading zero: a
     rate or cosine has one in almost every cell, and JavaScript reads `.25`); NaN ->
-    empty."""
-    text = np.char.mod(f"%.{decimals}f", np.nan_to_num(values))
+    empty. Only the cells that hold a number are formatted (a band column is empty on
+    every row but the means')."""
+    values = np.asarray(values, dtype=float)
+    shown = ~np.isnan(values)
+    if not shown.any():
+        return np.full(values.shape, "", dtype="<U1")
+    text = np.char.mod(f"%.{decimals}f", values[shown])
     text = np.char.rstrip(np.char.rstrip(text, "0"), ".")
     text = np.where(text == "-0", "0", text)
     for zero, bare in (("0.", "."), ("-0.", "-.")):
         text = np.where(np.char.startswith(text, zero),
                         np.char.replace(text, zero, bare, count=1), text)
-    return np.where(np.isnan(values), "", text)
+    out = np.full(values.shape, "", dtype=text.dtype)
+    out[shown] = text
+    return out
 
 
 def _csv_data(frame: pd.DataFrame) -> alt.InlineData:
