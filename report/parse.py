@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from report.errors import ReportError
+from report.errors import ReportError, UsageError
 from report.reader import InputFile, LogText, decode, read_bytes
 
 if TYPE_CHECKING:
@@ -37,11 +37,24 @@ if TYPE_CHECKING:
 METRIC_COLUMNS = {"hack": "hack_s", "solve": "gt_s", "teacher": "cos_pre_t", "student": "cos_pre_s"}
 ROUTING_COLUMNS = {"hack": "hack_abl", "solve": "solve_abl"}
 METRICS = tuple(METRIC_COLUMNS)
+# Every other column of the metric table is a metric too, named by its cleaned header name
+# (`loss`, `hack_t`, `ref_eq`, `dt`, ...): its "extra" metrics. A column read into one of
+# the four above is not read again under its own name, so nothing is shown twice: a
+# routing run's hack_abl/solve_abl ARE its hack/solve, and its training-time hack_s/gt_s
+# are the extra metrics `hack_s`/`gt_s` (every other run's hack_s/gt_s are hack/solve).
+# A column whose name is one of the four display names gets a suffix (`hack (column)`).
+EXTRA_SUFFIX = " (column)"
+# What a metric's cells are: `rate` (k/n fractions), `boolean` (T/F, read as 1/0 in an
+# extra metric: a rate of true) or `number`. The four above keep the reference's reading:
+# T and F are missing there.
+METRIC_KINDS = ("rate", "boolean", "number")
+REFERENCE_KINDS = {"hack": "rate", "solve": "rate", "teacher": "number", "student": "number"}
 # What each metric can be: rates are fractions of a batch (k/n with 0 <= k <= n), cosines
 # are cosines (up to float rounding). A value outside (`40/28`, `-5/28`, a cosine of
 # `1e308`) is a corrupt cell, read as missing with one warning per file and column.
 METRIC_RANGES = {"hack": (0.0, 1.0), "solve": (0.0, 1.0), "teacher": (-1.0, 1.0),
                  "student": (-1.0, 1.0)}
+RATE_RANGE = (0.0, 1.0)  # an extra metric logged as k/n: a rate, like hack and solve
 _COSINE_SLACK = 1e-6
 
 # Display names for preset arms; `projected` splits by whether v_hack is refreshed.
@@ -75,6 +88,7 @@ _UNSHOWABLE = re.compile(
 )
 
 _MISSING_TOKENS = frozenset({"T", "F", "-", "nan", "NaN", "NAN", "inf", "+inf", "-inf", "Inf"})
+_BOOLEAN_TOKENS = {"T": 1.0, "F": 0.0}
 
 
 @dataclass
@@ -90,13 +104,25 @@ class ParsedLog:
     v_hack: str
     refresh: int
     steps: np.ndarray  # unique steps, ascending (int64)
-    metrics: dict[str, np.ndarray]  # metric -> raw values aligned with steps (NaN missing)
+    # metric -> raw values aligned with steps (NaN missing): the four METRICS the log has,
+    # then its extra metrics in header order
+    metrics: dict[str, np.ndarray]
     # metric -> (k, n) of its `k/n` cells aligned with steps, NaN where a cell is not a
     # fraction; only metrics logged as fractions (the rates) have them.
     counts: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     missing: tuple[str, ...] = ()
     notes: list[str] = field(default_factory=list)  # non-fatal remarks (warnings)
     file: InputFile | None = None
+    kinds: dict[str, str] = field(default_factory=dict)  # metric -> one of METRIC_KINDS
+    flags: dict[str, str] = field(default_factory=dict)  # argv: --key=value, without dashes
+    fields: dict[str, str] = field(default_factory=dict)  # the preset line's key=value
+    sweep: str = ""  # the label of the input it came from (`LABEL=PATH`), "" without one
+
+    @property
+    def config(self) -> dict[str, str]:
+        """What the run was started with: argv flags and preset-line fields, by key; the
+        preset line wins where both say (it prints the settings in effect)."""
+        return {**self.flags, **self.fields}
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -138,13 +164,32 @@ def cell_counts(token: str) -> tuple[float, float]:
         return (np.nan, np.nan)
 
 
+def cell_kind(token: str) -> str:
+    """What a cell is: `fraction` (k/n, even n = 0), `boolean` (T, F), `number`, `missing`
+    (`-`, `nan`, `inf`) or `text` (anything else: not a number at all)."""
+    if token in _BOOLEAN_TOKENS:
+        return "boolean"
+    if token in _MISSING_TOKENS:
+        return "missing"
+    num, slash, den = token.partition("/")
+    try:
+        if slash:
+            int(num), int(den)
+            return "fraction"
+        float(token)
+    except ValueError:
+        return "text"
+    return "number"
+
+
 class _CellCache(dict[str, float]):
-    """Memoised `cell_value` and `cell_counts`: a log repeats few distinct tokens (k/28,
-    +0.264, -)."""
+    """Memoised `cell_value`, `cell_counts` and `cell_kind`: a log repeats few distinct
+    tokens (k/28, +0.264, -)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.fractions: dict[str, tuple[float, float]] = {}
+        self.kinds: dict[str, str] = {}
 
     def __missing__(self, token: str) -> float:
         value = self[token] = cell_value(token)
@@ -156,19 +201,75 @@ class _CellCache(dict[str, float]):
             found = self.fractions[token] = cell_counts(token)
         return found
 
+    def kind(self, token: str) -> str:
+        found = self.kinds.get(token)
+        if found is None:
+            found = self.kinds[token] = cell_kind(token)
+        return found
+
 
 Counts = tuple[np.ndarray, np.ndarray]  # (k, n) per row, NaN where a cell is no fraction
 
 
-def _read_cells(codes: np.ndarray, tokens: Sequence[str], cache: _CellCache
-                ) -> tuple[np.ndarray, Counts | None]:
-    """Rows given as codes into their distinct cells -> (values, counts); counts only for
-    a column that holds a fraction."""
-    values = np.array([cache[t] for t in tokens], dtype=float)[codes]
-    if not any("/" in t for t in tokens):
-        return values, None
+@dataclass
+class _CellKinds:
+    """What one column's cells were, over a block of rows: the kinds seen, and how many
+    cells were text (not numbers), with a few of them."""
+
+    seen: set[str] = field(default_factory=set)
+    text_cells: int = 0
+    examples: list[str] = field(default_factory=list)
+
+    def add(self, other: _CellKinds) -> None:
+        self.seen |= other.seen
+        self.text_cells += other.text_cells
+        self.examples.extend(e for e in other.examples if e not in self.examples)
+        del self.examples[3:]
+
+    def kind(self) -> str:
+        """The metric's kind (METRIC_KINDS) from the cells seen."""
+        if "fraction" in self.seen:
+            return "rate"
+        if "boolean" in self.seen and "number" not in self.seen:
+            return "boolean"
+        return "number"
+
+
+_MANY_TOKENS = 64  # a column with more distinct cells (a loss) is read in one go if it can
+
+
+def _plain_numbers(tokens: Sequence[str]) -> np.ndarray | None:
+    """Distinct cells that are all plain numbers (`0.6791`, `nan`), read at once: numpy
+    reads text as Python's float() does; None when any cell is not one (a fraction, a
+    marker, text: read one by one)."""
+    try:
+        return np.array(tokens, dtype=str).astype(float)
+    except ValueError:
+        return None
+
+
+def _read_cells(codes: np.ndarray, tokens: Sequence[str], cache: _CellCache,
+                booleans: bool = False) -> tuple[np.ndarray, Counts | None, _CellKinds]:
+    """Rows given as codes into their distinct cells -> (values, counts, what the cells
+    were); counts only for a column that holds a fraction. `booleans`: T and F are 1 and 0
+    (an extra metric), not missing (the reference's four)."""
+    if len(tokens) > _MANY_TOKENS and (numbers := _plain_numbers(tokens)) is not None:
+        finite = np.isfinite(numbers)
+        seen = {"number"} if finite.all() else {"number", "missing"}
+        return np.where(finite, numbers, np.nan)[codes], None, _CellKinds(seen=seen)
+    kinds = [cache.kind(t) for t in tokens]
+    read = _CellKinds(seen=set(kinds))
+    if "text" in read.seen:
+        text = [i for i, k in enumerate(kinds) if k == "text"]
+        read.text_cells = int(np.bincount(codes, minlength=len(tokens))[text].sum())
+        read.examples = [tokens[i] for i in text[:3]]
+    table = [_BOOLEAN_TOKENS[t] if booleans and k == "boolean" else cache[t]
+             for t, k in zip(tokens, kinds, strict=True)]
+    values = np.array(table, dtype=float)[codes]
+    if "fraction" not in read.seen:
+        return values, None, read
     pairs = np.array([cache.counts(t) for t in tokens], dtype=float).reshape(-1, 2)[codes]
-    return values, (pairs[:, 0], pairs[:, 1])
+    return values, (pairs[:, 0], pairs[:, 1]), read
 
 
 def arm_label(preset_arm: str, refresh: int) -> str:
@@ -246,6 +347,50 @@ class _Metadata:
     seed: int | None
     refresh: int
     v_hack: str
+    flags: dict[str, str] = field(default_factory=dict)
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+# A configuration key, as a flag (`--v-hack-path`) or a preset field (`lr`) names it.
+_KEY = r"[A-Za-z0-9][\w.-]*"
+_FLAG = re.compile(rf"--({_KEY})(?:=(.*))?", re.DOTALL)
+# `key=value` in a preset line, not inside a flag (`--steps=200`) or a word (`x_lr=1`).
+_FIELD = re.compile(r"(?<![\w.-])([A-Za-z_][\w.-]*)=(\S*)")
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def argv_flags(argv: str) -> dict[str, str]:
+    """The long flags of an argv message, by key without the dashes: `--lr=1e-5` and
+    `--lr 1e-5` give lr -> 1e-5, a flag without a value (`--resume`) gives `true`; the
+    last of a repeated flag wins, as argparse has it. Short flags and positional
+    arguments are not configuration keys."""
+    import shlex
+
+    text = argv.split("argv:", 1)[-1]
+    try:
+        tokens = shlex.split(text)
+    except ValueError:  # an unbalanced quote: read it as plain words
+        tokens = text.split()
+    flags: dict[str, str] = {}
+    for at, token in enumerate(tokens):
+        match = _FLAG.fullmatch(token)
+        if match is None:
+            continue
+        value = match.group(2)
+        if value is None:
+            following = tokens[at + 1] if at + 1 < len(tokens) else None
+            takes = following is not None and (
+                not following.startswith("-") or _NUMBER.fullmatch(following))
+            value = following if takes and following is not None else "true"
+        flags[match.group(1)] = printable(value)
+    return flags
+
+
+def preset_fields(line: str) -> dict[str, str]:
+    """The `key=value` fields of a preset line's message (`preset=converge arm=routing
+    seed=1 lr=1e-05 ...`); the last of a repeated key wins, as the reference reads arm=
+    and seed=."""
+    return {key: printable(value) for key, value in _FIELD.findall(message(line)[1])}
 
 
 def _metadata(text: str, path: str, notes: list[str]) -> _Metadata:
@@ -273,27 +418,45 @@ def _metadata(text: str, path: str, notes: list[str]) -> _Metadata:
     if vhack_path:
         v_hack = re.sub(r"\.safetensors$", "", vhack_path.rsplit("/", 1)[-1]) or vhack_path
         v_hack = printable(v_hack)
-    return _Metadata(argv, preset_arm, seed, refresh, v_hack)
+    fields = preset_fields(preset) if preset and "argv:" not in preset else {}
+    return _Metadata(argv, preset_arm, seed, refresh, v_hack, argv_flags(argv), fields)
 
 
 def _metric_columns(preset_arm: str, headers: list[tuple[int, list[str]]]) -> dict[str, str]:
-    """metric -> the header column it is read from (routing: the ablated evaluation's,
-    when a header has them)."""
+    """metric -> the header column it is read from: the four METRICS (routing: hack and
+    solve from the ablated evaluation's columns, when a header has them), then every other
+    column of every header, in header order (the extra metrics)."""
     columns = dict(METRIC_COLUMNS)
     if preset_arm == "routing" and any(
         {"hack_abl", "solve_abl"} <= set(names) for _, names in headers
     ):
         columns.update(ROUTING_COLUMNS)
+    read = set(columns.values())
+    for _, names in headers:
+        for name in names:
+            if name == "step" or name in read:
+                continue
+            metric = name + EXTRA_SUFFIX if name in METRIC_COLUMNS else name
+            columns.setdefault(metric, name)
     return columns
 
 
 @dataclass
 class _Segment:
-    """A block of rows: steps, metric -> values, metric -> counts (of fraction cells)."""
+    """A block of rows: steps, metric -> values, metric -> counts (of fraction cells),
+    metric -> what its cells were."""
 
     steps: np.ndarray
     metrics: dict[str, np.ndarray]
     counts: dict[str, Counts]
+    cells: dict[str, _CellKinds] = field(default_factory=dict)
+
+    def add(self, metric: str, read: tuple[np.ndarray, Counts | None, _CellKinds]) -> None:
+        values, counts, cells = read
+        self.metrics[metric] = values
+        self.cells[metric] = cells
+        if counts is not None:
+            self.counts[metric] = counts
 
 
 def _segment_rows(
@@ -327,10 +490,7 @@ def _block_rows(
         return _split_rows(text, start, end, width, step, wanted, cache)
     segment = _Segment(steps, {}, {})
     for metric, column in wanted.items():
-        values, counts = _read_cells(*cells.distinct(column), cache)
-        segment.metrics[metric] = values
-        if counts is not None:
-            segment.counts[metric] = counts
+        segment.add(metric, _read_cells(*cells.distinct(column), cache, metric not in METRICS))
     return segment
 
 
@@ -358,14 +518,20 @@ def parse_text(text: str, path: str, name: str | None = None) -> ParsedLog:
     if not segments:
         msg = f"{path}: a header but no metric rows (the run crashed before its first step)"
         raise ReportError(msg)
-    if not present:  # e.g. a routing run whose only rows sit under a header without *_abl
-        msg = f"{path}: its rows have no column for any metric ({', '.join(columns.values())})"
+    if not present & set(METRICS):  # e.g. a routing run whose rows lack hack_abl and cosines
+        shown = ", ".join(columns[m] for m in METRICS)
+        msg = f"{path}: its rows have no column for any metric ({shown})"
         raise ReportError(msg)
+    cells = _cells_read(segments)
+    for metric in [m for m in columns if m in present and _text_only(m, cells[m], columns,
+                                                                     path, notes)]:
+        present.discard(metric)
     steps, metrics, counts, repeated = _later_wins(segments,
                                                    [m for m in columns if m in present])
     if repeated:
         notes.append(f"{path}: {repeated} repeated steps (resumed run); kept the later")
-    _drop_impossible(metrics, counts, columns, path, notes)
+    kinds = {m: REFERENCE_KINDS.get(m) or cells[m].kind() for m in metrics}
+    _drop_impossible(metrics, counts, columns, kinds, path, notes)
     missing = tuple(m for m in METRICS if m not in present)
     if missing:
         notes.append(f"{path}: no column for {', '.join(missing)}")
@@ -383,7 +549,37 @@ def parse_text(text: str, path: str, name: str | None = None) -> ParsedLog:
         counts=counts,
         missing=missing,
         notes=notes,
+        kinds=kinds,
+        flags=meta.flags,
+        fields=meta.fields,
     )
+
+
+def _cells_read(segments: Sequence[_Segment]) -> dict[str, _CellKinds]:
+    """metric -> what its cells were, over every block of rows."""
+    cells: dict[str, _CellKinds] = {}
+    for segment in segments:
+        for metric, read in segment.cells.items():
+            cells.setdefault(metric, _CellKinds()).add(read)
+    return cells
+
+
+def _text_only(metric: str, cells: _CellKinds, columns: dict[str, str], path: str,
+               notes: list[str]) -> bool:
+    """Whether `metric` is an extra column of text, not numbers (then not read: one note);
+    text cells in a column of numbers are missing, with one note per column."""
+    if not cells.text_cells:
+        return False
+    examples = ", ".join(cells.examples) + (", ..." if cells.text_cells > len(cells.examples)
+                                            else "")
+    if metric not in METRICS and not cells.seen & {"fraction", "boolean", "number"}:
+        notes.append(f"{path}: column {columns[metric]} holds text, not numbers ({examples}); "
+                     f"not read as a metric")
+        return True
+    count = cells.text_cells
+    notes.append(f"{path}: {count} cell{'s' if count > 1 else ''} of {columns[metric]} "
+                 f"{'are' if count > 1 else 'is'} not a number ({examples}); read as missing")
+    return False
 
 
 def _later_wins(
@@ -413,14 +609,25 @@ def _later_wins(
     return steps, values, counts, total - len(steps)
 
 
+def metric_range(metric: str, kind: str) -> tuple[float, float] | None:
+    """What `metric` can be: METRIC_RANGES for the four, [0, 1] for an extra rate (k/n)
+    or boolean, nothing for other numbers (a loss, seconds per step)."""
+    if metric in METRIC_RANGES:
+        return METRIC_RANGES[metric]
+    return RATE_RANGE if kind in ("rate", "boolean") else None
+
+
 def _drop_impossible(
     metrics: dict[str, np.ndarray], counts: dict[str, Counts], columns: dict[str, str],
-    path: str, notes: list[str],
+    kinds: dict[str, str], path: str, notes: list[str],
 ) -> None:
     """Values no rate or cosine can take become missing (in place), with their counts (a
     `40/28` is a corrupt cell, not 40 of 28), one note per column."""
     for metric, values in metrics.items():
-        low, high = METRIC_RANGES[metric]
+        bounds = metric_range(metric, kinds[metric])
+        if bounds is None:
+            continue
+        low, high = bounds
         slack = _COSINE_SLACK if low < 0 else 0.0
         with np.errstate(invalid="ignore"):
             wrong = (values < low - slack) | (values > high + slack)
@@ -455,10 +662,7 @@ def _split_rows(
     segment = _Segment(steps, {}, {})
     for metric, i in wanted.items():
         codes, tokens = pd.factorize(np.array([r[i] for r in rows], dtype=object))
-        values, counts = _read_cells(codes, list(tokens), cache)
-        segment.metrics[metric] = values
-        if counts is not None:
-            segment.counts[metric] = counts
+        segment.add(metric, _read_cells(codes, list(tokens), cache, metric not in METRICS))
     return segment
 
 
@@ -665,6 +869,69 @@ def parse_file(path: str, name: str | None = None) -> ParsedLog:
     return parsed
 
 
+# `LABEL=PATH`: a word, then the path. Not a URL (`s3://b/k=v`, `https://h/x?a=b`).
+_LABELLED = re.compile(r"([A-Za-z0-9_][\w.-]*)=(.+)", re.DOTALL)
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def split_label(item: str) -> tuple[str | None, str]:
+    """An input as (label, path): `before=runs/v1` labels the runs of runs/v1 with
+    sweep=before. An input is read so only when the part before its first `=` is a word
+    (letters, digits, `_`, `.`, `-`: never a `/` or a `:`) and the input as a whole is
+    neither an existing path (`lr=3e-5.log` stays a file) nor a URL; else (None, item)."""
+    match = _LABELLED.fullmatch(item)
+    if match is None or _URL.match(item) or os.path.lexists(item):
+        return None, item
+    return match.group(1), match.group(2)
+
+
+@dataclass
+class Inputs:
+    """What the inputs name: the files (sorted, each once), the sweep label of each file
+    ("" when inputs are not labelled), the labels in the order given, and warnings for
+    inputs that match nothing."""
+
+    paths: list[str]
+    labels: dict[str, str]
+    sweeps: list[str]
+    warnings: list[str]
+
+
+def gather_sweeps(inputs: Sequence[str]) -> Inputs:
+    """`gather`, where inputs may be written `LABEL=PATH` (`split_label`): every input is
+    labelled or none is, a label names one input, a file is in one sweep only, and each
+    sweep matches some file. Raises UsageError (or ReportError: nothing matches at all)."""
+    split = [split_label(item) for item in inputs]
+    labels = [label for label, _ in split if label is not None]
+    if not labels:
+        paths, unmatched = gather(inputs)
+        return Inputs(paths, dict.fromkeys(paths, ""), [], unmatched)
+    plain = [printable(item) for (label, _), item in zip(split, inputs, strict=True)
+             if label is None]
+    twice = sorted({label for label in labels if labels.count(label) > 1})
+    if plain or twice:
+        msg = (f"label every input LABEL=PATH or none: {', '.join(plain)} has no label" if plain
+               else f"label {twice[0]!r} is given to {labels.count(twice[0])} inputs; a label "
+               f"names one sweep: give it one folder or glob")
+        raise UsageError(msg, "LOGS")
+    found: dict[str, str] = {}
+    warnings: list[str] = []
+    for label, path in split:
+        assert label is not None
+        try:
+            paths, missed = gather([path])
+        except ReportError as exc:
+            msg = f"{label}={printable(path)}: {exc}"
+            raise ReportError(msg) from None
+        warnings.extend(f"{label}={w}" for w in missed)
+        for each in paths:
+            if found.setdefault(each, label) != label:
+                msg = (f"{printable(each)} is in sweeps {found[each]} and {label}: a run "
+                       f"belongs to one sweep")
+                raise UsageError(msg, "LOGS")
+    return Inputs(sorted(found), found, labels, warnings)
+
+
 def gather(inputs: Sequence[str]) -> tuple[list[str], list[str]]:
     """Files, directories (their `*.log` and `*.log.gz`) and glob patterns -> (paths,
     warnings).
@@ -798,6 +1065,18 @@ def keep_freed_memory() -> None:
     mallopt(m_top_pad, 64 << 20)
 
 
+def release_freed_memory() -> None:
+    """Hand the memory this process has freed back to the system (glibc's malloc_trim),
+    undoing `keep_freed_memory` for what was freed so far: before work that cannot reuse
+    it (the pictures' engine keeps a heap of its own), so the two never add up."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        return
+
+
 def _parse_one(args: tuple[str, str]) -> ParsedLog | ReportError:
     try:
         return parse_file(*args)
@@ -894,13 +1173,15 @@ def _size(path: str) -> int:
         return 0
 
 
-def _run_identity(log: ParsedLog) -> tuple[str, int, str, int] | None:
-    """What makes two logs one run: the same preset arm, seed, v_hack and refresh period
-    (argv may differ: a resumed job adds --resume and the like). A log without a seed is
+def _run_identity(log: ParsedLog) -> tuple[object, ...] | None:
+    """What makes two logs one run: the same sweep label, preset arm, seed, v_hack and
+    refresh period and the same preset line (lr, batch, model...: the settings in effect);
+    argv may differ (a resumed job adds --resume and the like). A log without a seed is
     never taken for another."""
     if log.seed is None:
         return None
-    return (log.preset_arm, log.seed, log.v_hack, log.refresh)
+    return (log.sweep, log.preset_arm, log.seed, log.v_hack, log.refresh,
+            tuple(sorted(log.fields.items())))
 
 
 def _same_values(a: ParsedLog, b: ParsedLog) -> bool:
@@ -949,7 +1230,8 @@ def join_same_runs(logs: Sequence[ParsedLog]) -> tuple[list[ParsedLog], list[str
 
 def _joined(parts: list[ParsedLog]) -> tuple[ParsedLog, int]:
     """Parts of one run, in order, as one record; and how many steps several parts log."""
-    present = [m for m in METRICS if any(m in p.metrics for p in parts)]
+    present = list(dict.fromkeys(m for p in parts for m in p.metrics))
+    present.sort(key=lambda m: METRICS.index(m) if m in METRICS else len(METRICS))
     steps, metrics, counts, twice = _later_wins(parts, present)
     run = dataclasses.replace(
         parts[0],
@@ -959,5 +1241,6 @@ def _joined(parts: list[ParsedLog]) -> tuple[ParsedLog, int]:
         counts=counts,
         missing=tuple(m for m in METRICS if m not in present),
         notes=[note for p in parts for note in p.notes],
+        kinds={m: next(p.kinds[m] for p in parts if m in p.kinds) for m in present},
     )
     return run, twice

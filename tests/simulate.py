@@ -127,7 +127,9 @@ class SimulatedRun:
     refresh: int  # --vhack-refresh-every, 0 when frozen / absent
     v_hack: str  # NAME of --v-hack-path=out/NAME.safetensors, "-" when absent
     steps: np.ndarray  # unique steps a correct parser reads, sorted
-    truth: dict[str, np.ndarray]  # metric -> float per step, NaN where missing
+    # metric -> float per step, NaN where missing: the four display metrics, then every
+    # other column under its own name (T/F read as 1/0), as `report` reads them
+    truth: dict[str, np.ndarray]
     missing: tuple[str, ...] = ()  # metrics the log has no column for
     argv: str = ""  # the argv message, from "argv:" on
     columns: tuple[str, ...] = ()  # header column names, decorations stripped
@@ -152,7 +154,9 @@ _COS_VALUES = np.array([float(t) for t in _COS_TOKENS[:2002]] + [np.nan] * 3)
 _COS_NEG_ZERO, _COS_NAN = 2001, 2002  # nan, inf, -inf follow
 _COS_TOKEN_ARRAY = np.array(_COS_TOKENS, dtype=object)
 _LOSS_TOKENS = np.array([f"{i / 10000:.4f}" for i in range(10000)], dtype=object)
+_LOSS_VALUES = np.array([float(t) for t in _LOSS_TOKENS])
 _DT_TOKENS = np.array([f"{i / 100:.2f}" for i in range(1000)], dtype=object)
+_DT_VALUES = np.array([float(t) for t in _DT_TOKENS])
 
 
 def _fraction_tables(batch: int) -> tuple[np.ndarray, np.ndarray]:
@@ -292,12 +296,17 @@ def _rows(
             frac_tokens, frac_values)
         cells[column] = table[idx].tolist()
         values[column] = floats[idx]
+    # The other columns' values, as a correct reader reads them: T/F as 1/0.
+    values.update(loss=_LOSS_VALUES[loss_index], ref_eq=ref_eq.astype(float),
+                  dt=_DT_VALUES[dt_index])
     if "refr" in plan.columns:
         refreshed = (t > 0) & (t % plan.refresh == 0) if plan.refresh else np.zeros(n, bool)
         cells["refr"] = np.where(refreshed, "1", "0").tolist()
+        values["refr"] = refreshed.astype(float)
     for column in plan.columns:
         if column not in cells:  # an extra column: some positive diagnostic
             cells[column] = [f"{v:.4f}" for v in np.abs(rng.normal(0.05, 0.03, n)).tolist()]
+            values[column] = np.array([float(v) for v in cells[column]])
 
     messages = list(map(_SEP.join, zip(*(cells[c] for c in plan.columns), strict=True)))
     return messages, values
@@ -322,11 +331,17 @@ def _evals(plan: _Plan, t: np.ndarray, rng: np.random.Generator) -> dict[int, st
 
 
 def _metric_sources(plan: _Plan) -> dict[str, str | None]:
-    """Metric -> the header column a correct parser reads it from (None: no column)."""
+    """Metric -> the header column a correct parser reads it from (None: no column): the
+    four display metrics, then every other column under its own name (a routing run's
+    training-time hack_s and gt_s among them), in header order."""
     sources = dict(_METRIC_COLUMNS)
     if plan.kind == "routing" and {"hack_abl", "solve_abl"} <= set(plan.columns):
         sources.update(_ROUTING_COLUMNS)
-    return {m: (c if c in plan.columns else None) for m, c in sources.items()}
+    found: dict[str, str | None] = {m: (c if c in plan.columns else None)
+                                    for m, c in sources.items()}
+    read = set(sources.values())
+    found.update({c: c for c in plan.columns if c != "step" and c not in read})
+    return found
 
 
 class _Log:
@@ -638,7 +653,7 @@ def _truth(written: list[_Segment], sources: dict[str, str | None], *,
         steps, values = steps[:-1], {m: v[:-1] for m, v in values.items()}
     unique, last_from_end = np.unique(steps[::-1], return_index=True)
     keep = len(steps) - 1 - last_from_end
-    return unique.astype(np.int64), {m: values[m][keep].astype(float) for m in METRICS}
+    return unique.astype(np.int64), {m: values[m][keep].astype(float) for m in sources}
 
 
 def simulate_run(

@@ -89,7 +89,9 @@ def test_fraction_cells_keep_their_counts(monkeypatch, reader: str) -> None:
     np.testing.assert_array_equal(solve_n, [0, 8, np.nan, 8, 8, 8])
     np.testing.assert_array_equal(run.metrics["solve"], [np.nan, 0.625, np.nan, 0.125, 0.125,
                                                          0.125])
-    assert set(run.counts) == {"hack", "solve"}  # cosines are no fractions
+    # Cosines, loss, ref_eq and dt are no fractions; hack_t and gt_t are, and keep theirs.
+    assert set(run.counts) == {"hack", "solve", "hack_t", "gt_t"}
+    np.testing.assert_array_equal(run.counts["gt_t"][0], [1] * 6)
 
 
 @pytest.mark.parametrize(
@@ -225,7 +227,7 @@ def test_missing_cosine_columns_are_reported() -> None:
     rows = ["0  0.7  0/4  1/4  T  1.0", "1  0.7  1/4  1/4  T  1.0"]
     run = parse_text(log_text(header=header, rows=rows), "c.log")
     assert run.missing == ("teacher", "student")
-    assert set(run.metrics) == {"hack", "solve"}
+    assert list(run.metrics) == ["hack", "solve", "loss", "ref_eq", "dt"]
     assert any("no column for teacher, student" in note for note in run.notes)
 
 

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from simulate import SimulatedRun, simulate_run
 
 from report.errors import ReportError
-from report.parse import METRICS, ParsedLog, parse_file
+from report.parse import METRIC_KINDS, METRICS, ParsedLog, parse_file
 from report.tables import build_tables
 
 SCALE = int(os.environ.get("REPORT_HYPOTHESIS_SCALE", "1"))
@@ -66,8 +66,11 @@ def assert_consistent(run: ParsedLog) -> None:
     steps = run.steps
     assert steps.dtype == np.int64 and steps.ndim == 1 and len(steps) > 0
     assert np.all(np.diff(steps) > 0), "steps unique and ascending"
-    assert set(run.metrics) == set(METRICS) - set(run.missing)
+    # The four display metrics it has a column for, then any other column's.
+    assert set(run.metrics) & set(METRICS) == set(METRICS) - set(run.missing)
     assert set(run.missing) <= set(METRICS) and len(run.metrics) > 0
+    assert run.kinds.keys() == run.metrics.keys()
+    assert set(run.kinds.values()) <= set(METRIC_KINDS)
     for values in run.metrics.values():
         assert values.dtype == np.float64 and values.shape == steps.shape
         assert not np.isinf(values).any()
@@ -351,7 +354,7 @@ def test_well_formed_logs_read_back_exactly(folder: Path, drawn: tuple[Simulated
     assert (run.arm, run.preset_arm, run.seed) == (sim.display_arm, sim.arm, sim.seed)
     assert (run.refresh, run.v_hack, run.argv) == (sim.refresh, sim.v_hack, sim.argv)
     assert run.missing == sim.missing
-    for metric in METRICS:
-        if metric in sim.missing:
-            continue
+    # Every column, not only the four display metrics: T/F read as 1/0 beyond those.
+    assert list(run.metrics) == [m for m in sim.truth if m not in sim.missing]
+    for metric in run.metrics:
         np.testing.assert_array_equal(run.metrics[metric], sim.truth[metric], err_msg=metric)

@@ -157,7 +157,8 @@ def test_arm_metadata(arm, refresh, preset_arm, display, v_hack):
 def test_steps_and_truth_sizes():
     run = simulate_run("vanilla", 1, 77)
     np.testing.assert_array_equal(run.steps, np.arange(77))
-    assert set(run.truth) == set(METRICS)
+    # The four display metrics, then every other column in header order.
+    assert list(run.truth) == [*METRICS, "loss", "hack_t", "gt_t", "ref_eq", "dt"]
     assert all(v.shape == (77,) and v.dtype == float for v in run.truth.values())
     assert run.missing == ()
 
