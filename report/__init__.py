@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from report.errors import ReportError
 
 if TYPE_CHECKING:
+    from report.parse import ParsedLog
     from report.tables import Sweep
 
 __all__ = ["ReportError", "Sweep", "__version__", "demo_logs", "load_demo", "load_sweep"]
@@ -32,26 +33,47 @@ def load_sweep(
 ) -> Sweep:
     """Read log files, directories (their *.log, *.log.gz) and globs into a `Sweep`.
 
+    An input written `LABEL=PATH` (`before=runs/v1 after=runs/v2`) labels its runs with
+    sweep=LABEL (`parse.split_label`): every input is labelled or none is.
     Unusable files, and inputs that match nothing, are skipped and listed in
-    `Sweep.warnings`; raises ReportError when no input matches anything or no run at all
-    could be read.
+    `Sweep.warnings`; raises ReportError when no input matches anything, no run at all
+    could be read, or a labelled sweep has no usable run.
     """
-    from report.parse import gather, join_same_runs, parse_files
+    from report.parse import gather_sweeps, join_same_runs, parse_files, printable
     from report.tables import Sweep, build_tables
 
-    paths, unmatched = gather([inputs] if isinstance(inputs, str) else list(inputs))
-    logs, warnings = parse_files(paths, jobs=jobs, progress=progress)
-    warnings[:0] = unmatched
+    found = gather_sweeps([inputs] if isinstance(inputs, str) else list(inputs))
+    logs, warnings = parse_files(found.paths, jobs=jobs, progress=progress)
+    warnings[:0] = found.warnings
     if not logs:
         more = [f"... and {len(warnings) - 10} more"] if len(warnings) > 10 else []
         reasons = warnings[:10] + more
-        msg = f"no usable run in {len(paths)} file(s) looked at:\n  " + "\n  ".join(reasons)
+        msg = (f"no usable run in {len(found.paths)} file(s) looked at:\n  "
+               + "\n  ".join(reasons))
         raise ReportError(msg)
+    label_of = {printable(path): label for path, label in found.labels.items()}
+    for log in logs:
+        log.sweep = label_of.get(log.path, "")
+    _check_sweeps(found.sweeps, label_of, logs, warnings)
     files = sorted((lg.file for lg in logs if lg.file is not None), key=lambda f: f.path)
     logs, joined = join_same_runs(logs)
     warnings.extend(joined)
-    runs, series = build_tables(logs)
+    runs, series = build_tables(logs, sweeps=found.sweeps, consume=True)
     return Sweep(runs=runs, series=series, files=files, warnings=warnings)
+
+
+def _check_sweeps(sweeps: Sequence[str], label_of: dict[str, str], logs: Sequence[ParsedLog],
+                  warnings: Sequence[str]) -> None:
+    """Each labelled sweep has a usable run: a comparison of sweeps needs every one."""
+    used = {log.sweep for log in logs}
+    for label in sweeps:
+        if label in used:
+            continue
+        files = [path for path, each in label_of.items() if each == label]
+        reasons = [w for w in warnings if w.startswith(tuple(f"{f}:" for f in files))]
+        msg = (f"sweep {label!r} has no usable run in {len(files)} file(s):\n  "
+               + "\n  ".join(reasons[:10]))
+        raise ReportError(msg)
 
 
 def __getattr__(name: str) -> object:

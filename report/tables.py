@@ -27,7 +27,10 @@ RUN_COLUMNS = [
     "steps",
     "argv",
     "missing",
+    "group",
 ]
+# After RUN_COLUMNS: `sweep` (the input's label, when inputs are labelled `LABEL=PATH`),
+# then one column per configuration key some run was started with (`groups`).
 SERIES_COLUMNS = ["run", "step", "metric", "value", "ema", "k", "n"]
 
 
@@ -67,10 +70,46 @@ def _seed_key(seed: int | None) -> tuple[int, int]:
     return (1, 0) if seed is None else (0, seed)
 
 
-def build_tables(logs: Sequence[ParsedLog]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Tidy `runs` and `series` tables, in a canonical order whatever the input order."""
-    rank = {arm: i for i, arm in enumerate(arm_order(log.arm for log in logs))}
-    ordered = sorted(logs, key=lambda lg: (rank[lg.arm], _seed_key(lg.seed), lg.name))
+def metric_order(logs: Sequence[ParsedLog]) -> list[str]:
+    """Every metric of `logs`: the four METRICS, then the extra metrics in header order --
+    a metric one log adds comes right after the one before it in that log's header."""
+    order = list(METRICS)
+    for lg in logs:
+        before = len(METRICS) - 1
+        for metric in lg.metrics:
+            if metric in METRICS:
+                continue
+            if metric not in order:
+                order.insert(before + 1, metric)
+            before = order.index(metric)
+    return order
+
+
+def _config_columns(ordered: Sequence[ParsedLog]) -> dict[str, pd.Series]:
+    """One column per configuration key (argv flags and preset fields, as strings; <NA>
+    for a run without it), named by `groups.config_column`. `seed` and `arm` are not
+    repeated: `seed` and `preset_arm` hold them."""
+    from report.groups import config_column
+
+    configs = [lg.config for lg in ordered]
+    keys = dict.fromkeys(k for config in configs for k in config if k not in ("seed", "arm"))
+    return {config_column(key): pd.Series([c.get(key) for c in configs], dtype="str")
+            for key in keys}
+
+
+def build_tables(
+    logs: Sequence[ParsedLog], sweeps: Sequence[str] = (), *, consume: bool = False
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Tidy `runs` and `series` tables, in a canonical order whatever the input order:
+    by arm, then sweep (`sweeps`: the labels in the order given; none: inputs were not
+    labelled), then seed, then run name. Runs are grouped by arm (`groups.group_runs`
+    groups them by other keys). `consume`: the logs' arrays are emptied as they are
+    copied into the series (load_sweep's logs are read for nothing else)."""
+    arms = arm_order(log.arm for log in logs)
+    rank = {arm: i for i, arm in enumerate(arms)}
+    sweep_rank = {label: i for i, label in enumerate(sweeps)}
+    ordered = sorted(logs, key=lambda lg: (rank[lg.arm], sweep_rank.get(lg.sweep, -1),
+                                           _seed_key(lg.seed), lg.name))
     runs = pd.DataFrame(
         {
             "run": [lg.name for lg in ordered],
@@ -83,36 +122,44 @@ def build_tables(logs: Sequence[ParsedLog]) -> tuple[pd.DataFrame, pd.DataFrame]
             "steps": np.array([len(lg.steps) for lg in ordered], dtype=np.int64),
             "argv": [lg.argv for lg in ordered],
             "missing": [", ".join(lg.missing) for lg in ordered],
+            "group": pd.Categorical([lg.arm for lg in ordered], categories=arms, ordered=True),
         },
         columns=RUN_COLUMNS,
     )
+    if sweeps:
+        runs["sweep"] = pd.Categorical([lg.sweep for lg in ordered], categories=list(sweeps),
+                                       ordered=True)
+    runs = pd.concat([runs, pd.DataFrame(_config_columns(ordered), index=runs.index)], axis=1)
+    metrics = metric_order(ordered)
+    return runs, _series(ordered, metrics, consume)
+
+
+def _series(ordered: Sequence[ParsedLog], metrics: Sequence[str], consume: bool) -> pd.DataFrame:
+    """The tidy series of `ordered` logs, every column filled line by line into its final
+    array: besides the logs, reading holds the table and one line's temporaries, never
+    lists of parts then their concatenation. `consume`: each log's arrays are dropped
+    once copied (the caller has no further use for them), so the logs and the table are
+    never both whole in memory."""
     # One entry per line (run, metric); the string columns are repeated from them in one
     # step each, not filled line by line: millions of object cells cost a second that way.
-    line_runs: list[str] = []
-    line_metrics: list[str] = []
-    lengths: list[int] = []
-    step_col: list[np.ndarray] = []
-    value_col: list[np.ndarray] = []
-    ema_col: list[np.ndarray] = []
-    fractions: list[tuple[int, np.ndarray, np.ndarray]] = []  # (first row, k, n) of a line
-    for lg in ordered:
-        for metric in METRICS:
-            if metric not in lg.metrics:
-                continue
-            values = lg.metrics[metric]
-            line_runs.append(lg.name)
-            line_metrics.append(metric)
-            lengths.append(len(values))
-            step_col.append(lg.steps)
-            value_col.append(values)
-            ema_col.append(ema(values))
-            if metric in lg.counts:
-                fractions.append((sum(lengths) - len(values), *lg.counts[metric]))
-
-    def joined(parts: list[np.ndarray], dtype: type) -> np.ndarray:
-        if not parts:
-            return np.empty(0, dtype=dtype)
-        return np.concatenate(parts).astype(dtype, copy=False)  # a new array: no aliasing
+    lines = [(lg, m) for lg in ordered for m in metrics if m in lg.metrics]
+    lengths = np.array([len(lg.metrics[m]) for lg, m in lines], dtype=np.int64)
+    starts = np.r_[0, np.cumsum(lengths)].astype(np.int64)
+    rows = int(starts[-1])
+    step = np.empty(rows, dtype=np.int64)
+    value = np.empty(rows, dtype=float)
+    smoothed = np.empty(rows, dtype=float)
+    k, n = Counts(rows), Counts(rows)
+    for (lg, metric), at, stop in zip(lines, starts[:-1], starts[1:], strict=True):
+        step[at:stop] = lg.steps
+        value[at:stop] = lg.metrics[metric]
+        smoothed[at:stop] = ema(value[at:stop])
+        if metric in lg.counts:
+            k.fill(at, lg.counts[metric][0])
+            n.fill(at, lg.counts[metric][1])
+        if consume:
+            lg.metrics[metric] = _EMPTY
+            lg.counts.pop(metric, None)
 
     def repeated(names: list[str], categories: Sequence[str]) -> pd.Categorical:
         # Categorical: one integer per row (millions of rows) instead of a string each.
@@ -120,34 +167,42 @@ def build_tables(logs: Sequence[ParsedLog]) -> tuple[pd.DataFrame, pd.DataFrame]
         codes = np.repeat(np.array([code[n] for n in names], dtype=np.int32), lengths)
         return pd.Categorical.from_codes(codes, categories=pd.Index(categories, dtype="str"))
 
-    series = pd.DataFrame(
+    return pd.DataFrame(
         {
-            "run": repeated(line_runs, list(dict.fromkeys(lg.name for lg in ordered))),
-            "step": joined(step_col, np.int64),
-            "metric": repeated(line_metrics, METRICS),
-            "value": joined(value_col, float),
-            "ema": joined(ema_col, float),
-            "k": counts(sum(lengths), [(at, k) for at, k, _ in fractions]),
-            "n": counts(sum(lengths), [(at, n) for at, _, n in fractions]),
+            "run": repeated([lg.name for lg, _ in lines],
+                            list(dict.fromkeys(lg.name for lg in ordered))),
+            "step": step,
+            "metric": repeated([m for _, m in lines], metrics),
+            "value": value,
+            "ema": smoothed,
+            "k": k.array(),
+            "n": n.array(),
         },
         columns=SERIES_COLUMNS,
         copy=False,
     )
-    return runs, series
 
 
-def counts(rows: int, parts: Sequence[tuple[int, np.ndarray]]) -> pd.arrays.IntegerArray:
-    """A nullable Int32 column of `rows` rows, missing but where a part (first row, counts
-    read as floats, NaN: not a fraction) fills it: written as whole numbers, empty where
-    missing. A count beyond Int32 is no batch size: missing. Filled in place, line by
-    line: the cosines' lines, half the table, have no counts at all."""
-    whole = np.zeros(rows, dtype=np.int32)
-    missing = np.ones(rows, dtype=bool)
-    for at, values in parts:
+_EMPTY = np.empty(0)
+
+
+class Counts:
+    """A nullable Int32 column of `rows` rows, missing but where `fill` writes counts
+    (read as floats, NaN: not a fraction) as whole numbers. A count beyond Int32 is no
+    batch size: missing. Filled in place, line by line: the cosines' lines, half the
+    table, have no counts at all."""
+
+    def __init__(self, rows: int) -> None:
+        self.whole = np.zeros(rows, dtype=np.int32)
+        self.missing = np.ones(rows, dtype=bool)
+
+    def fill(self, at: int, values: np.ndarray) -> None:
         lost = ~(np.abs(values) <= np.iinfo(np.int32).max)  # NaN compares False
-        whole[at : at + len(values)] = np.where(lost, 0, values)
-        missing[at : at + len(values)] = lost
-    return pd.arrays.IntegerArray(whole, missing)
+        self.whole[at : at + len(values)] = np.where(lost, 0, values)
+        self.missing[at : at + len(values)] = lost
+
+    def array(self) -> pd.arrays.IntegerArray:
+        return pd.arrays.IntegerArray(self.whole, self.missing)
 
 
 def line_starts(frame: pd.DataFrame, by: Sequence[str] = ("run", "metric")) -> np.ndarray:
@@ -202,8 +257,7 @@ def in_line_order(
     by = list(by)
     starts = line_starts(frame, by)
     steps = frame[x].to_numpy()
-    inner = ~starts[1:]
-    if np.any(steps[1:][inner] <= steps[:-1][inner]):
+    if not _rising_within_lines(steps, starts):
         codes = np.zeros(len(frame), dtype=np.int64)
         for col in by:
             col_codes, uniques = pd.factorize(frame[col], sort=False, use_na_sentinel=False)
@@ -211,6 +265,20 @@ def in_line_order(
         frame = frame.iloc[np.lexsort((steps, codes))]
         starts = line_starts(frame, by)
     return frame, np.flatnonzero(starts)
+
+
+_CHUNK_ROWS = 1 << 20
+
+
+def _rising_within_lines(steps: np.ndarray, starts: np.ndarray) -> bool:
+    """Whether `steps` rise strictly within every line (`starts`: True where one begins),
+    checked a million rows at a time: no temporaries as long as the table."""
+    for at in range(1, len(steps), _CHUNK_ROWS):
+        stop = min(at + _CHUNK_ROWS, len(steps))
+        falls = steps[at:stop] <= steps[at - 1 : stop - 1]
+        if np.any(falls & ~starts[at:stop]):
+            return False
+    return True
 
 
 def row_keys(column: pd.Series) -> np.ndarray:

@@ -207,7 +207,9 @@ def test_every_series_is_the_simulators_truth(sweep: report.Sweep) -> None:
     for good in GOOD:
         sim = good.run
         mine = series[series["run"] == good.file]
-        expected = [m for m in METRICS if m not in sim.missing]
+        # The four display metrics, then every other column the log has, in its order.
+        expected = [m for m in sim.truth if m not in sim.missing]
+        assert expected[: 4 - len(sim.missing)] == [m for m in METRICS if m not in sim.missing]
         assert list(dict.fromkeys(mine["metric"])) == expected, good.file
         for metric in expected:
             rows = mine[mine["metric"] == metric]
@@ -221,7 +223,7 @@ def test_every_series_is_the_simulators_truth(sweep: report.Sweep) -> None:
 
 def test_no_cosines_still_gives_rates(sweep: report.Sweep) -> None:
     mine = sweep.series[sweep.series["run"] == "no_cosines.log"]
-    assert set(mine["metric"]) == {"hack", "solve"}
+    assert set(mine["metric"]) == {"hack", "solve", "loss", "hack_t", "gt_t", "ref_eq", "dt"}
     assert sweep.runs.set_index("run").loc["no_cosines.log", "missing"] == "teacher, student"
 
 

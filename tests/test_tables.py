@@ -59,7 +59,13 @@ def test_tables_are_tidy_and_ordered_whatever_the_input_order() -> None:
     runs_again, series_again = build_tables(list(reversed(logs)))
     pd.testing.assert_frame_equal(runs, runs_again)
     pd.testing.assert_frame_equal(series, series_again)
-    assert list(runs.columns) == RUN_COLUMNS and list(series.columns) == SERIES_COLUMNS
+    assert list(series.columns) == SERIES_COLUMNS
+    # The fixed columns, then the configuration: argv flags and the preset line's fields,
+    # as strings (seed and arm are already there; --steps= beside the logged steps).
+    assert list(runs.columns) == [*RUN_COLUMNS, "preset", "intervention", "steps (config)"]
+    assert runs["intervention"].tolist() == ["none"] * 4
+    assert runs["steps (config)"].tolist() == ["4"] * 4
+    assert runs["group"].tolist() == runs["arm"].tolist()  # grouped by arm: the default
     assert list(runs["run"]) == ["v1.log", "v2.log", "r2.log", "c1.log"]
     assert list(runs["steps"]) == [1, 3, 2, 1]
     assert runs["seed"].dtype == "Int64"
@@ -72,10 +78,17 @@ def test_tables_are_tidy_and_ordered_whatever_the_input_order() -> None:
     assert series["k"].dtype == "Int32" and series["n"].dtype == "Int32"
     teacher = series[series.metric == "teacher"]
     assert teacher["k"].isna().all() and teacher["n"].isna().all()
-    assert list(series["metric"].unique()) == ["hack", "solve", "teacher", "student"]
+    # The four display metrics, then every other column under its own name.
+    metrics = ["hack", "solve", "teacher", "student", "loss", "hack_t", "gt_t", "ref_eq", "dt"]
+    assert list(series["metric"].unique()) == metrics
     # Categoricals: one small integer per row of millions, categories in table order.
     assert list(series["run"].cat.categories) == list(runs["run"])
-    assert list(series["metric"].cat.categories) == ["hack", "solve", "teacher", "student"]
+    assert list(series["metric"].cat.categories) == metrics
     assert series.groupby("run", observed=True).size().to_dict() == {
-        "v1.log": 4, "v2.log": 12, "r2.log": 8, "c1.log": 4
+        "v1.log": 9, "v2.log": 27, "r2.log": 18, "c1.log": 9
     }
+    # ref_eq's T is 1, its F 0 (a rate of true); hack_t keeps its counts.
+    ref_eq = series[(series.run == "v2.log") & (series.metric == "ref_eq")]
+    assert ref_eq["value"].tolist() == [1.0, 1.0, 1.0] and ref_eq["k"].isna().all()
+    hack_t = series[(series.run == "v2.log") & (series.metric == "hack_t")]
+    assert hack_t["k"].tolist() == [0, 0, 0] and hack_t["n"].tolist() == [4, 4, 4]
