@@ -12,15 +12,20 @@ definitions in the docstrings.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from report import inference
 from report.errors import ReportError
+from report.groups import group_order
 from report.parse import METRICS
-from report.tables import Lines, arm_order, in_line_order
+from report.tables import Lines, in_line_order
+
+if TYPE_CHECKING:
+    from report.groups import Grouping
 
 COS_METRICS = ("teacher", "student")
 
@@ -162,15 +167,20 @@ def run_summary(
     *,
     onsets: Mapping[str, int] | None = None,
     rule: OnsetRule | None = None,
+    by: str = "arm",
 ) -> pd.DataFrame:
     """One row per run: run, arm, seed, steps, onset_step, final_hack, final_solve and
     last_measured_step (the last step with a measured hack rate: where a run that never
     hacks is censored). `onsets` (from `run_onsets(series, rule)`) saves computing them
-    again; `rule` is the onset rule (default: the reference's)."""
+    again; `rule` is the onset rule (default: the reference's). `by`: the runs column of
+    their groups (`arm`, or `group`: then it comes second, before arm); `sweep` follows
+    when the runs have one (labelled inputs)."""
     lines = Lines.of(series)
     if onsets is None:
         onsets = _onsets(series, lines, rule or OnsetRule())
-    table = runs[["run", "arm", "seed", "steps"]].copy()
+    columns = ["run", *dict.fromkeys([by, "arm"])]
+    columns += ["sweep"] if "sweep" in runs.columns else []
+    table = runs[[*columns, "seed", "steps"]].copy()
     table["onset_step"] = pd.array([onsets.get(r) for r in table["run"]], dtype="Int64")
     for metric in ("hack", "solve"):
         finals = _last_ema(series, metric, lines)
@@ -181,14 +191,16 @@ def run_summary(
 
 
 def mean_onsets(
-    runs: pd.DataFrame, series: pd.DataFrame, *, onsets: Mapping[str, int] | None = None
+    runs: pd.DataFrame, series: pd.DataFrame, *, onsets: Mapping[str, int] | None = None,
+    by: str = "arm",
 ) -> dict[str, float]:
-    """arm -> mean of its seeds' onsets (only seeds that hack); arms that never hack are
-    absent. `onsets` (from `run_onsets(series)`) saves computing them again."""
+    """arm (or group: `by`) -> mean of its seeds' onsets (only seeds that hack); arms that
+    never hack are absent. `onsets` (from `run_onsets(series)`) saves computing them
+    again."""
     if onsets is None:
         onsets = run_onsets(series)
     result: dict[str, float] = {}
-    for arm, members in runs.groupby("arm", sort=False)["run"]:
+    for arm, members in runs.groupby(by, sort=False, observed=True)["run"]:
         steps = [onsets[r] for r in members if r in onsets]
         if steps:
             result[str(arm)] = float(np.mean(steps))
@@ -199,23 +211,28 @@ def mean_onsets(
 BAND_COLUMNS = ("ci_low", "ci_high", "min", "max")
 
 
-def seed_means(runs: pd.DataFrame, series: pd.DataFrame) -> pd.DataFrame:
+def seed_means(runs: pd.DataFrame, series: pd.DataFrame, by: str = "arm") -> pd.DataFrame:
     """Mean over seeds per (arm, metric, step), aligned by step over the seeds present,
     with the spread of those seeds.
 
     The reference truncated every arm to its shortest seed; averaging the seeds that
-    reached a step is what readers expect. Columns: arm, metric, step, value, ema, seeds,
-    then for each of ema and value (`ema_ci_low`, ...): `ci_low`/`ci_high`, the 95% t
-    interval of the mean over the seeds with a value at that step, and `min`/`max`, their
-    range; all four NaN where fewer than 2 seeds have a value.
-    Rows in arm order, then metric (hack, solve, teacher, student), then step.
+    reached a step is what readers expect. Columns: arm (the runs column `by`: `group`
+    when runs are grouped by other keys), metric, step, value, ema, seeds, then for each
+    of ema and value (`ema_ci_low`, ...): `ci_low`/`ci_high`, the 95% t interval of the
+    mean over the seeds with a value at that step, and `min`/`max`, their range; all four
+    NaN where fewer than 2 seeds have a value.
+    Rows in arm order, then metric (hack, solve, teacher, student, then the extra metrics
+    in the series' order), then step.
     """
-    arms = arm_order(runs["arm"])
+    arms = group_order(runs[by])
     arm_rank = {a: i for i, a in enumerate(arms)}
-    run_arm = dict(zip(runs["run"], runs["arm"], strict=False))  # a repeated run: the last
+    # A repeated run: the last.
+    run_arm = {r: str(a) for r, a in zip(runs["run"], runs[by], strict=False)}
     lines = Lines.of(series)
+    listed = (series["metric"].cat.categories
+              if isinstance(series["metric"].dtype, pd.CategoricalDtype) else [])
     metrics = list(METRICS) + [
-        m for m in dict.fromkeys(lines.metric) if m not in METRICS and not pd.isna(m)
+        m for m in dict.fromkeys([*listed, *lines.metric]) if m not in METRICS and not pd.isna(m)
     ]
     metric_rank = {m: i for i, m in enumerate(metrics)}
     # One integer code per block, spread over its rows: grouping three integer columns
@@ -244,29 +261,27 @@ def seed_means(runs: pd.DataFrame, series: pd.DataFrame) -> pd.DataFrame:
     arm_names = np.array(arms + [None], dtype=object)
     metric_names = np.array(metrics + [None], dtype=object)
     table = {
-        "arm": pd.Series(arm_names[means["a"].to_numpy()], dtype=runs["arm"].dtype),
-        "metric": pd.Series(metric_names[means["m"].to_numpy()], dtype=series["metric"].dtype),
-        "step": means["step"].to_numpy(dtype=steps.dtype),
-        "value": means["value"].to_numpy(dtype=float),
-        "ema": means["ema"].to_numpy(dtype=float),
-        "seeds": means["seeds"].to_numpy(dtype=np.int64),
+        by: pd.Series(arm_names[means.pop("a")], dtype=runs[by].dtype),
+        "metric": pd.Series(metric_names[means.pop("m")], dtype=series["metric"].dtype),
+        "step": means.pop("step").astype(steps.dtype, copy=False),
     }
-    for column in ("ema", "value"):
-        table.update(_bands(column, means))
-    return pd.DataFrame(table)
+    order = ["value", "ema", "seeds", *(f"{c}_{b}" for c in ("ema", "value") for b in BAND_COLUMNS)]
+    table.update({c: means.pop(c) for c in order})
+    return pd.DataFrame(table, copy=False)
 
 
-def _bands(column: str, means: pd.DataFrame) -> dict[str, np.ndarray]:
-    """The band columns of `column` from its per-step mean, count, sd, min and max."""
-    n = means[f"{column}_n"].to_numpy(dtype=float)
-    mean = means[column].to_numpy(dtype=float)
-    half = inference.t_half_width(means[f"{column}_sd"].to_numpy(dtype=float), n)
+def _bands(column: str, mean: np.ndarray, n: np.ndarray, sd: np.ndarray, lowest: np.ndarray,
+           highest: np.ndarray) -> dict[str, np.ndarray]:
+    """`column`'s mean and band columns from its per-step mean, count, sd, min and max."""
+    n = np.asarray(n, dtype=float)
+    half = inference.t_half_width(np.asarray(sd, dtype=float), n)
     enough = n >= 2
     return {
+        column: np.asarray(mean, dtype=float),
         f"{column}_ci_low": mean - half,
         f"{column}_ci_high": mean + half,
-        f"{column}_min": np.where(enough, means[f"{column}_min"].to_numpy(dtype=float), np.nan),
-        f"{column}_max": np.where(enough, means[f"{column}_max"].to_numpy(dtype=float), np.nan),
+        f"{column}_min": np.where(enough, lowest, np.nan),
+        f"{column}_max": np.where(enough, highest, np.nan),
     }
 
 
@@ -287,7 +302,7 @@ def _grouped_means(
     line_metric: np.ndarray,
     steps: np.ndarray,
     columns: Mapping[str, np.ndarray],
-) -> pd.DataFrame:
+) -> dict[str, np.ndarray]:
     """The seed means by pandas: group the integer codes (any row order, any steps)."""
     lengths = lines.stops - lines.starts
     codes = pd.DataFrame(
@@ -302,8 +317,12 @@ def _grouped_means(
         for name, how in (("n", "count"), ("sd", "std"), ("min", "min"), ("max", "max"))
     }
     means = grouped.agg(value=("value", "mean"), ema=("ema", "mean"), seeds=("value", "size"),
-                        **spread)
-    return means.reset_index()
+                        **spread).reset_index()
+    table = {c: means[c].to_numpy() for c in ("a", "m", "step", "seeds")}
+    for c in columns:
+        table.update(_bands(c, *(means[f"{c}{part}"].to_numpy(dtype=float)
+                                 for part in ("", "_n", "_sd", "_min", "_max"))))
+    return table
 
 
 def _slots(at: np.ndarray) -> slice | np.ndarray:
@@ -369,7 +388,7 @@ def _dense_means(
     line_metric: np.ndarray,
     steps: np.ndarray,
     columns: Mapping[str, np.ndarray],
-) -> pd.DataFrame | None:
+) -> dict[str, np.ndarray] | None:
     """The seed means without grouping rows: each (arm, metric) holds one slot per step,
     and its lines are added in row order, a whole line at a time.
 
@@ -383,7 +402,9 @@ def _dense_means(
     for b in np.flatnonzero(keep):
         key = (int(line_arm[b]), int(line_metric[b]))
         pairs.setdefault(key, []).append((int(lines.starts[b]), int(lines.stops[b])))
-    parts: list[pd.DataFrame] = []
+    # First where each (arm, metric) has values, then the numbers, written straight into
+    # the table's columns: no parts to stack, so no second copy of the table.
+    slots = []
     for (arm, metric), spans in sorted(pairs.items()):
         low = min(int(steps[start]) for start, _ in spans)
         high = max(int(steps[stop - 1]) for _, stop in spans)
@@ -395,17 +416,26 @@ def _dense_means(
         counts = np.zeros(high - low + 1, dtype=np.int64)
         for start, stop in spans:
             counts[_slots(steps[start:stop] - low)] += 1
+        slots.append((arm, metric, spans, low, counts))
+    if not slots:
+        return None
+    total = sum(int(np.count_nonzero(counts)) for *_, counts in slots)
+    table: dict[str, np.ndarray] = {name: np.empty(total, dtype=np.int64)
+                                    for name in ("a", "m", "step", "seeds")}
+    at = 0
+    for arm, metric, spans, low, counts in slots:
         present = np.flatnonzero(counts)
-        block = {"a": np.full(len(present), arm), "m": np.full(len(present), metric),
-                 "step": present + low, "seeds": counts[present]}
+        part = slice(at, at + len(present))
+        block = {"a": arm, "m": metric, "step": present + low, "seeds": counts[present]}
         for name, data in columns.items():
             mean, seen = _slot_means(spans, steps, data, low, len(counts))
             sd, lowest, highest = _slot_spread(spans, steps, data, low, mean, seen)
-            block.update({name: mean[present], f"{name}_n": seen[present],
-                          f"{name}_sd": sd[present], f"{name}_min": lowest[present],
-                          f"{name}_max": highest[present]})
-        parts.append(pd.DataFrame(block))
-    return pd.concat(parts, ignore_index=True) if parts else None
+            block.update(_bands(name, mean[present], seen[present], sd[present],
+                                lowest[present], highest[present]))
+        for name, values in block.items():
+            table.setdefault(name, np.empty(total, dtype=float))[part] = values
+        at += len(present)
+    return table
 
 
 def _mean_sd(values: pd.Series) -> tuple[float, float]:
@@ -416,10 +446,11 @@ def _mean_sd(values: pd.Series) -> tuple[float, float]:
     return (float(clean.mean()), sd)
 
 
-def _arm_row(arm: str, members: pd.DataFrame, median_onset: float) -> dict[str, object]:
+def _arm_row(arm: str, members: pd.DataFrame, median_onset: float,
+             by: str = "arm") -> dict[str, object]:
     onset_mean, onset_sd = _mean_sd(members["onset_step"])
     row: dict[str, object] = {
-        "arm": arm,
+        by: arm,
         "seeds": members["seed"].nunique(dropna=False),
         "hacked": int(members["onset_step"].notna().sum()),
         "runs": len(members),
@@ -444,19 +475,21 @@ def arm_summary(
     *,
     per_run: pd.DataFrame | None = None,
     rule: OnsetRule | None = None,
+    by: str = "arm",
 ) -> pd.DataFrame:
     """One row per arm, in chart order: seeds, seeds that hacked, final hack and final
     solve as the mean over seeds with its 95% t interval (`*_ci_low`, `*_ci_high`; none
     with one seed), the Kaplan-Meier median onset (`median_onset_km`, NaN when fewer than
     half are estimated to hack), then runs, the plain mean/sd onset of the seeds that
     hack, the never-hacked count and the finals' sample sd (ddof=1).
-    `per_run` (from `run_summary`) saves computing it again; `rule`: the onset rule."""
+    `per_run` (from `run_summary`) saves computing it again; `rule`: the onset rule; `by`:
+    the column of the groups (`group`: one row per group, the first column `group`)."""
     if per_run is None:
-        per_run = run_summary(runs, series, rule=rule)
+        per_run = run_summary(runs, series, rule=rule, by=by)
     rows = []
-    for arm in arm_order(per_run["arm"]):
-        members = per_run[per_run["arm"] == arm]
-        rows.append(_arm_row(arm, members, _survival(members).median()))
+    for arm in group_order(per_run[by]):
+        members = per_run[per_run[by] == arm]
+        rows.append(_arm_row(arm, members, _survival(members).median(), by))
     return pd.DataFrame(rows)
 
 
@@ -476,16 +509,17 @@ def _survival(members: pd.DataFrame) -> inference.Survival:
     return inference.kaplan_meier(*_observations(members))
 
 
-def time_to_hack(per_run: pd.DataFrame, start: int = 0) -> pd.DataFrame:
+def time_to_hack(per_run: pd.DataFrame, start: int = 0, by: str = "arm") -> pd.DataFrame:
     """Per arm, the Kaplan-Meier estimate of the share of its seeds that have started
     hacking by each step, a seed that never hacks being censored at its last measured
     step. Columns: arm, step, share, at_risk (seeds watched and not yet hacking just
     before the step), hacked (onsets at the step), censored (seeds censored there). Each
     arm starts with a row at `start` (share 0, every seed at risk) and ends at its last
-    measured step (the share holds after the last onset: nobody unhacks)."""
+    measured step (the share holds after the last onset: nobody unhacks). `by`: the
+    column of the groups (then the first column is `group`)."""
     parts = []
-    for arm in arm_order(per_run["arm"]):
-        members = per_run[per_run["arm"] == arm]
+    for arm in group_order(per_run[by]):
+        members = per_run[per_run[by] == arm]
         curve = _survival(members)
         if not len(curve.times):
             continue
@@ -493,14 +527,14 @@ def time_to_hack(per_run: pd.DataFrame, start: int = 0) -> pd.DataFrame:
         last = members["last_measured_step"].dropna()
         end = [int(last.max())] if len(last) and last.max() > curve.times[-1] else []
         parts.append(pd.DataFrame({
-            "arm": arm,
+            by: arm,
             "step": np.r_[first, curve.times, end].astype(np.int64),
             "share": np.r_[0.0, curve.share, [curve.share[-1]] * len(end)],
             "at_risk": np.r_[curve.at_risk[0], curve.at_risk, [0] * len(end)].astype(np.int64),
             "hacked": np.r_[0, curve.events, [0] * len(end)].astype(np.int64),
             "censored": np.r_[0, curve.censored, [0] * len(end)].astype(np.int64),
         }))
-    columns = ["arm", "step", "share", "at_risk", "hacked", "censored"]
+    columns = [by, "step", "share", "at_risk", "hacked", "censored"]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
 
 
@@ -535,18 +569,22 @@ def _time_to_hack_difference(arm: pd.DataFrame, base: pd.DataFrame) -> inference
                                 inference.NO_MEDIAN)
 
 
-def comparisons(per_run: pd.DataFrame, baseline: str) -> pd.DataFrame:
+def comparisons(per_run: pd.DataFrame, baseline: str | Mapping[str, str],
+                by: str = "arm") -> pd.DataFrame:
     """Each arm against `baseline`, on final hack, final solve (difference of means, its
     95% Welch interval, Welch's p) and time to hack (log-rank p, difference of medians);
     `p_holm` adjusts every p-value of the table together (Holm). `seeds` and
     `baseline_seeds` count the seeds each side contributes; `note` says why numbers are
-    missing (`report.inference`'s codes)."""
-    base = per_run[per_run["arm"] == baseline]
+    missing (`report.inference`'s codes). `baseline` may map each group to its own
+    (`groups.baselines`); `by`: the column of the groups (then the first column is
+    `group`)."""
+    order = group_order(per_run[by])
+    pairs = baseline if isinstance(baseline, Mapping) else {
+        g: baseline for g in order if g != baseline}
     rows = []
-    for arm in arm_order(per_run["arm"]):
-        if arm == baseline:
-            continue
-        members = per_run[per_run["arm"] == arm]
+    for arm in [g for g in order if g in pairs]:
+        members = per_run[per_run[by] == arm]
+        base = per_run[per_run[by] == pairs[arm]]
         for metric in COMPARED:
             if metric == "time_to_hack":
                 result = _time_to_hack_difference(members, base)
@@ -555,11 +593,12 @@ def comparisons(per_run: pd.DataFrame, baseline: str) -> pd.DataFrame:
                 result = inference.welch(members[metric], base[metric])
                 counts = [int(np.isfinite(side[metric].to_numpy(dtype=float)).sum())
                           for side in (members, base)]
-            rows.append({"arm": arm, "baseline": baseline, "metric": metric,
+            rows.append({by: arm, "baseline": pairs[arm], "metric": metric,
                          "diff": result.diff, "ci_low": result.low, "ci_high": result.high,
                          "p": result.p, "seeds": counts[0], "baseline_seeds": counts[1],
                          "note": result.note})
-    table = pd.DataFrame(rows, columns=[c for c in COMPARISON_COLUMNS if c != "p_holm"])
+    columns = [by if c == "arm" else c for c in COMPARISON_COLUMNS if c != "p_holm"]
+    table = pd.DataFrame(rows, columns=columns)
     table.insert(7, "p_holm", inference.holm(table["p"].to_numpy(dtype=float)))
     return table
 
@@ -620,14 +659,18 @@ class Summary:
     align_window: int  # steps either side of the onset in the onset-aligned view
     aligned: pd.DataFrame  # onset_aligned: hacking seeds' cosines, step = steps from onset
     aligned_means: pd.DataFrame  # seed_means of `aligned`
+    # The column of `runs` its groups are (`arm`, or `group` for other --group-by keys):
+    # the first column of per_arm, means, km and comparisons. "Arm" below means group.
+    by: str = "arm"
+    baselines: dict[str, str] = field(default_factory=dict)  # group -> the one it is compared with
 
     @property
     def arms(self) -> list[str]:
-        """The arms, in chart order."""
-        return [str(arm) for arm in self.per_arm["arm"]]
+        """The arms (groups), in chart order."""
+        return [str(arm) for arm in self.per_arm[self.by]]
 
     def _by_arm(self, column: str) -> dict[str, float]:
-        return {str(a): float(v) for a, v in zip(self.per_arm["arm"], self.per_arm[column],
+        return {str(a): float(v) for a, v in zip(self.per_arm[self.by], self.per_arm[column],
                                                  strict=True)}
 
     def final_hack_by_arm(self) -> dict[str, float]:
@@ -638,12 +681,12 @@ class Summary:
         return {a: v for a, v in self._by_arm("onset_mean").items() if not np.isnan(v)}
 
     def seeds_by_arm(self) -> dict[str, int]:
-        return {str(a): int(n) for a, n in zip(self.per_arm["arm"], self.per_arm["seeds"],
+        return {str(a): int(n) for a, n in zip(self.per_arm[self.by], self.per_arm["seeds"],
                                                strict=True)}
 
     def hacked_by_arm(self) -> dict[str, int]:
         """arm -> how many of its seeds hacked (the others have no onset)."""
-        return {str(a): int(n) for a, n in zip(self.per_arm["arm"], self.per_arm["hacked"],
+        return {str(a): int(n) for a, n in zip(self.per_arm[self.by], self.per_arm["hacked"],
                                                strict=True)}
 
 
@@ -653,28 +696,41 @@ def summarize(
     *,
     rule: OnsetRule | None = None,
     baseline: str | None = None,
+    groups: Grouping | None = None,
 ) -> Summary:
     """All of this module's tables for one sweep, each computed once. `rule`: how an
     onset is found (default: the reference's); `baseline`: the arm the others are
-    compared with (default: vanilla, else the first arm; an unknown arm is an error)."""
+    compared with (default: vanilla, else the first arm; an unknown arm is an error);
+    `groups`: the runs' groups when they are not their arms (`groups.grouping` of the
+    runs' `group` column), then `baseline` is read by `groups.baselines`."""
+    from report import groups as grouping
+
     rule = rule or OnsetRule()
+    by = groups.column if groups is not None else "arm"
     onsets = run_onsets(series, rule)
-    per_run = run_summary(runs, series, onsets=onsets)
-    per_arm = arm_summary(runs, series, per_run=per_run)
-    chosen = choose_baseline([str(a) for a in per_arm["arm"]], baseline)
+    per_run = run_summary(runs, series, onsets=onsets, by=by)
+    per_arm = arm_summary(runs, series, per_run=per_run, by=by)
+    if groups is None:
+        chosen = choose_baseline([str(a) for a in per_arm["arm"]], baseline)
+        pairs = {str(a): chosen for a in per_arm["arm"] if a != chosen}
+    else:
+        pairs = grouping.baselines(groups, baseline)
+        chosen = grouping.baseline_words(groups, baseline, pairs)
     start = int(series["step"].min()) if len(series) else 0
     window = align_window(runs)
     aligned = onset_aligned(series, onsets, window)
     return Summary(
         per_run=per_run,
         per_arm=per_arm,
-        means=seed_means(runs, series),
+        means=seed_means(runs, series, by),
         onsets=onsets,
         rule=rule,
         baseline=chosen,
-        km=time_to_hack(per_run, start),
-        comparisons=comparisons(per_run, chosen),
+        km=time_to_hack(per_run, start, by),
+        comparisons=comparisons(per_run, pairs, by),
         align_window=window,
         aligned=aligned,
-        aligned_means=seed_means(runs, aligned),
+        aligned_means=seed_means(runs, aligned, by),
+        by=by,
+        baselines=pairs,
     )
