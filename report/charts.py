@@ -38,7 +38,6 @@ from __future__ import annotations
 import functools
 import json
 import re
-import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal, ParamSpec, TypeVar
 
@@ -47,7 +46,9 @@ import numpy as np
 import pandas as pd
 from altair.utils.schemapi import debug_mode
 
+from report.colors import ARM_COLORS, EXTRA_ARM_COLORS, RANK_RAMP, group_colors
 from report.errors import ReportError
+from report.groups import group_order
 from report.parse import ARM_ORDER, METRICS
 from report.summary import COS_METRICS, Summary, summarize
 from report.tables import Lines, arm_order, in_line_order, line_starts, values_at
@@ -56,6 +57,8 @@ __all__ = [
     "ALIGNED_TITLE",
     "ARM_COLORS",
     "ARM_ORDER",
+    "EXTRA_ARM_COLORS",
+    "RANK_RAMP",
     "GRID_TITLE",
     "METRICS",
     "METRIC_COLORS",
@@ -64,8 +67,10 @@ __all__ = [
     "arm_colors",
     "arm_order",
     "downsample",
+    "extra_metrics",
     "grid_chart",
     "longest_line",
+    "metric_charts",
     "aligned_chart",
     "has_aligned_view",
     "overlay_chart",
@@ -77,27 +82,6 @@ Chart = alt.VConcatChart | alt.LayerChart
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
-
-# Arms, not series (the overlay): grey baseline -> amber static -> blue online -> green
-# routing, ordered by increasing intervention, as the reference colours them.
-ARM_COLORS = {
-    "vanilla": "#7a7a7a",
-    "static erasure": "#c98a2b",
-    "online erasure": "#33508c",
-    "routing": "#2f7d4f",
-}
-# Arms nobody has named yet: hues far from the four above and from hack red, dark
-# enough for a 2 px line on white.
-EXTRA_ARM_COLORS = (
-    "#7b4fa0",  # purple
-    "#1b8a8f",  # teal
-    "#b0407a",  # magenta
-    "#8c5a3c",  # brown
-    "#6f7f1a",  # olive
-    "#3b8fd0",  # sky (far lighter than online erasure's navy)
-)
-# RdYlGn darkened so every step reads on white (contrast >= 3.5:1): most -> least hacking.
-RANK_RAMP = ("#c1432b", "#c8661f", "#a0861a", "#62922e", "#2f7d4f")
 
 # The two rows measure different things, so they must not share a palette:
 # red hack vs green solve, blue teacher-cos vs amber student-cos (the reference's).
@@ -158,82 +142,21 @@ def arm_colors(
     arms: Iterable[str],
     mode: Literal["fixed", "rank"] = "fixed",
     final_hack: Mapping[str, float] | None = None,
+    *,
+    by_arm: bool = True,
 ) -> dict[str, str]:
-    """arm -> hex colour, in arm order.
+    """arm (or group) -> hex colour, in arm order (a categorical's: its categories').
 
     fixed: the reference's colour per known arm; another arm gets a colour of its own
-    that depends on its name only (so it keeps it when arms come and go).
-    rank: a red-to-green ramp by final hack rate, most hacking = red; arms with no
-    final hack rate are grey.
+    that depends on its name only (so it keeps it when arms come and go); groups that are
+    not arms (`by_arm=False`) take Paul Tol's muted scheme in order; more groups than
+    distinct colours, a sequential ramp. rank: a ramp by final hack rate, most hacking =
+    red; arms with no final hack rate are grey. See `report.colors`. Groups that are not
+    arms are taken in the order given (or a categorical's).
     """
-    ordered = arm_order(arms)
-    if mode == "fixed":
-        return _fixed_colors(ordered)
-    if mode != "rank":
-        msg = f"arm_colors mode must be 'fixed' or 'rank', got {mode!r}"
-        raise ValueError(msg)
-    finals = {a: float(v) for a, v in (final_hack or {}).items() if v is not None}
-    ranked = [a for a in ordered if a in finals and np.isfinite(finals[a])]
-    # Stable sort: ties keep arm order, so equal rates still get distinct colours.
-    ranked.sort(key=lambda a: -finals[a])
-    colors = {a: "#9a9a9a" for a in ordered}
-    for position, arm in enumerate(ranked):
-        t = position / (len(ranked) - 1) if len(ranked) > 1 else 0.0
-        colors[arm] = _ramp(RANK_RAMP, t)
-    return colors
-
-
-def _fixed_colors(ordered: Sequence[str]) -> dict[str, str]:
-    colors = {a: ARM_COLORS[a] for a in ordered if a in ARM_COLORS}
-    used: set[str] = set()
-    for arm in sorted(a for a in ordered if a not in ARM_COLORS):
-        # Start from a slot picked by the name; step on while that slot is taken.
-        slot = zlib.crc32(arm.encode("utf-8")) % len(EXTRA_ARM_COLORS)
-        for probe in range(len(EXTRA_ARM_COLORS)):
-            candidate = EXTRA_ARM_COLORS[(slot + probe) % len(EXTRA_ARM_COLORS)]
-            if candidate not in used:
-                break
-        else:  # more new arms than colours: share, but stay stable by name
-            candidate = EXTRA_ARM_COLORS[slot]
-        used.add(candidate)
-        colors[arm] = candidate
-    return {a: colors[a] for a in ordered}
-
-
-def _srgb_to_lab(hex_color: str) -> np.ndarray:
-    rgb = np.array([int(hex_color[k : k + 2], 16) / 255 for k in (1, 3, 5)])
-    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
-    xyz = np.array(
-        [[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]
-    ) @ linear
-    xyz = xyz / np.array([0.95047, 1.0, 1.08883])
-    f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
-    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
-
-
-def _lab_to_hex(lab: np.ndarray) -> str:
-    fy = (lab[0] + 16) / 116
-    f = np.array([fy + lab[1] / 500, fy, fy - lab[2] / 200])
-    xyz = np.where(f > 6 / 29, f**3, 3 * (6 / 29) ** 2 * (f - 4 / 29))
-    xyz = xyz * np.array([0.95047, 1.0, 1.08883])
-    linear = np.array(
-        [[3.2406, -1.5372, -0.4986], [-0.9689, 1.8758, 0.0415], [0.0557, -0.2040, 1.0570]]
-    ) @ xyz
-    linear = np.clip(linear, 0, 1)
-    rgb = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
-    return "#" + "".join(f"{round(float(c) * 255):02x}" for c in np.clip(rgb, 0, 1))
-
-
-def _ramp(anchors: Sequence[str], t: float) -> str:
-    """The colour at t in [0, 1] along `anchors`, interpolated in CIELAB (perceptual)."""
-    t = min(max(t, 0.0), 1.0)
-    span = t * (len(anchors) - 1)
-    lo = min(int(span), len(anchors) - 2)
-    frac = span - lo
-    if frac == 0:
-        return anchors[lo]
-    mixed = (1 - frac) * _srgb_to_lab(anchors[lo]) + frac * _srgb_to_lab(anchors[lo + 1])
-    return _lab_to_hex(mixed)
+    categorical = isinstance(arms, pd.Series) and isinstance(arms.dtype, pd.CategoricalDtype)
+    ordered = group_order(arms) if by_arm or categorical else list(dict.fromkeys(map(str, arms)))
+    return group_colors(ordered, mode, final_hack, by_arm=by_arm)
 
 
 # --- display-only thinning ---------------------------------------------------------
@@ -428,16 +351,22 @@ class _Sweep:
         max_points: int,
         max_rows: int,
         aligned: bool = False,
+        min_line_points: int = _MIN_LINE_POINTS,
     ) -> None:
         """`aligned`: `series` is `numbers.aligned` (steps from each seed's own onset),
-        whose means are `numbers.aligned_means` and whose every onset is at 0."""
+        whose means are `numbers.aligned_means` and whose every onset is at 0.
+        `min_line_points`: no line is thinned below this many points, whatever
+        `max_rows` says."""
         if runs is None or runs.empty:
             msg = "no runs to chart"
             raise ReportError(msg)
         numbers = numbers if numbers is not None else summarize(runs, series)
-        self.arms = arm_order(runs["arm"])
+        self.by = numbers.by  # the runs column of the groups: arm, or group
+        self.group_word = "arm" if self.by == "arm" else "group"
+        self.arms = group_order(runs[self.by])
         self.arm_index = {a: n for n, a in enumerate(self.arms)}
-        self.metric_index = {m: n for n, m in enumerate(METRICS)}
+        self.metric_index = {m: n for n, m in enumerate(
+            [*METRICS, *(m for m in metrics if m not in METRICS)])}
         self._index_runs(runs)
         self.seed_counts = numbers.seeds_by_arm()
         self.hacked = numbers.hacked_by_arm()
@@ -451,25 +380,30 @@ class _Sweep:
             self.onsets = {r: 0 for r in self.onsets}
             means = numbers.aligned_means
         self._index_lines(series, metrics)
-        self.means = means[means["arm"].isin(self.arm_index) & means["metric"].isin(metrics)]
+        self.means = means[means[self.by].isin(self.arm_index) & means["metric"].isin(metrics)]
         # (arm, metric) -> its mean rows, in table order: grouped once, not filtered per use.
         self.mean_groups: dict[tuple[str, str], pd.DataFrame] = {
             (str(a), str(m)): rows
-            for (a, m), rows in self.means.groupby(["arm", "metric"], sort=False, observed=True)
+            for (a, m), rows in self.means.groupby([self.by, "metric"], sort=False,
+                                                   observed=True)
         }
         n_lines = len(self.lines) + len(self.mean_groups)
-        self.line_points = min(int(max_points), max(_MIN_LINE_POINTS, max_rows // max(n_lines, 1)))
+        self.line_points = min(int(max_points), max(min_line_points, max_rows // max(n_lines, 1)))
+        # A bold mean line is what a reader follows: never fewer points than a thin seed's,
+        # and at least the floor of the grid's lines.
+        self.mean_points = min(int(max_points), max(self.line_points, _MIN_LINE_POINTS))
         window = numbers.align_window
         self.x_domain = [-window, window] if aligned else self._x_domain()
 
     def _index_runs(self, runs: pd.DataFrame) -> None:
         order = runs.assign(
-            _a=runs["arm"].map(self.arm_index), _s=runs["seed"].astype("Float64").fillna(np.inf)
+            _a=[self.arm_index[str(a)] for a in runs[self.by]],
+            _s=runs["seed"].astype("Float64").fillna(np.inf),
         )
         self.runs = order.sort_values(["_a", "_s", "run"], kind="stable").reset_index(drop=True)
         self.run_names = [str(r) for r in self.runs["run"]]
         self.run_index = {r: n for n, r in enumerate(self.run_names)}
-        self.run_arm = np.array([self.arm_index[str(a)] for a in self.runs["arm"]], dtype=int)
+        self.run_arm = self.runs["_a"].to_numpy(dtype=int)
         self.seed_labels = ["?" if pd.isna(s) else str(int(s)) for s in self.runs["seed"]]
 
     def _index_lines(self, series: pd.DataFrame, metrics: Sequence[str]) -> None:
@@ -521,8 +455,13 @@ class _Sweep:
         return bool(self.lines["metric"].isin(metrics).any())
 
     def header(self, arm: str) -> list[str]:
+        """A column's header: the group's name (one line per key), its seed count."""
         n = self.seed_counts.get(arm, 0)
-        return [arm, f"n={n} seed{'s' if n != 1 else ''}"]
+        return [*self.name_lines(arm), f"n={n} seed{'s' if n != 1 else ''}"]
+
+    def name_lines(self, arm: str) -> list[str]:
+        """A group's name as header lines: `sweep=before, arm=vanilla` on two."""
+        return [arm] if self.by == "arm" else arm.split(", ")
 
     def seed_rows(self, metrics: Sequence[str], targets: int) -> pd.DataFrame:
         """Thinned seed lines; about `targets` rows per line also carry tooltip/hover."""
@@ -545,10 +484,10 @@ class _Sweep:
     def mean_rows(self, metrics: Sequence[str], targets: int) -> pd.DataFrame:
         means = self.means[self.means["metric"].isin(metrics)]
         means = downsample(
-            means, self.line_points, by=("arm", "metric"), columns=("ema", "value")
+            means, self.mean_points, by=(self.by, "metric"), columns=("ema", "value")
         )
         rows = _frame(
-            means["arm"].map(self.arm_index).to_numpy(),
+            means[self.by].map(self.arm_index).to_numpy(dtype=float),
             None,
             means["metric"].map(self.metric_index).to_numpy(),
             means["step"].to_numpy(),
@@ -608,7 +547,7 @@ class _Sweep:
             "arm_name": f"{json.dumps(self.arms)}[datum.arm]",
             "seed_name": f"datum.kind == 'M' ? 'mean' : {seeds}[datum.run]",
             "run_name": f"datum.kind == 'M' ? 'mean of the seeds' : {runs}[datum.run]",
-            "metric_name": f"{json.dumps(list(METRICS))}[datum.metric]",
+            "metric_name": f"{json.dumps(list(self.metric_index))}[datum.metric]",
             # Routing's raw hack/solve exist only at eval steps: say so, not "NaN".
             "raw_text": "isValid(datum.raw) ? format(datum.raw, '.3f')"
                         f" + {_band_text('raw', 'raw_')} : '- (not measured)'",
@@ -828,7 +767,7 @@ def _tooltip_layer(name: str, sweep: _Sweep, x: alt.X, step_title: str = "step")
             x=x,
             y=alt.Y("y:Q"),
             tooltip=[
-                alt.Tooltip("arm_name:N", title="arm"),
+                alt.Tooltip("arm_name:N", title=sweep.group_word),
                 alt.Tooltip("seed_name:N", title="seed"),
                 alt.Tooltip("run_name:N", title="run"),
                 alt.Tooltip("metric_name:N", title="metric"),
@@ -996,9 +935,12 @@ def _grid_row(
     width: int,
     height: int,
     step_title: str = "step",
+    color: alt.Color | None = None,
 ) -> alt.FacetChart:
-    """One metric group as a faceted row (its own y scale), one column per arm."""
-    color = alt.Color(
+    """One metric group as a faceted row (its own y scale), one column per arm. `color`:
+    by group (an All-metrics chart: one metric, no direct labels) rather than by metric."""
+    labels = color is None
+    color = color or alt.Color(
         "metric:N",
         scale=alt.Scale(
             domain=[sweep.metric_index[m] for m in row.metrics],
@@ -1018,7 +960,8 @@ def _grid_row(
         *_grid_lines(row.name, x, y, color),
         *(_grid_onsets(x, y, color) if row.name == "rates" else []),
         *([_rule_text("aligned", "onset", x)] if row.name == "aligned" else []),
-        _grid_label_layer(row.name, sweep, x, y, color),
+        *([_grid_label_layer(row.name, sweep, x, y, color)] if labels else
+          [_rule_text(row.name, "mean onset", x)]),
         _tooltip_layer(f"{row.name}_points", sweep, x, step_title),
     ]
     header = (
@@ -1158,7 +1101,7 @@ def overlay_chart(
     """
     sweep = _Sweep(runs, series, numbers, metrics=("hack",), max_points=max_points,
                    max_rows=max_rows)
-    palette = {**arm_colors(sweep.arms), **(colors or {})}
+    palette = {**arm_colors(sweep.arms, by_arm=sweep.by == "arm"), **(colors or {})}
     color = alt.Color(
         "arm:N",
         scale=alt.Scale(
@@ -1302,6 +1245,117 @@ def aligned_chart(
     )
 
 
+# --- every other metric -------------------------------------------------------------
+
+METRIC_TITLES = "{metric} by {word} ({values}; band = {band}; dashed line = mean hack onset)"
+# Rows of embedded data for all the All-metrics charts together: each chart's lines get
+# their share, so the section costs about a quarter of the grid's bytes however many
+# metrics; lines of a big sweep are thinned down to METRIC_LINE_POINTS (a panel's width
+# holds no more for a thin line), not the other charts' floor.
+METRICS_MAX_ROWS = GRID_MAX_ROWS // 4
+METRIC_LINE_POINTS = 32
+METRIC_PANEL_HEIGHT = 120
+
+
+def extra_metrics(series: pd.DataFrame) -> list[str]:
+    """The metrics of `series` that are not drawn in the grid, in the series' order."""
+    column = series["metric"]
+    listed = (list(column.cat.categories) if isinstance(column.dtype, pd.CategoricalDtype)
+              else list(dict.fromkeys(column)))
+    present = set(column.unique())
+    return [str(m) for m in listed if m in present and m not in METRICS]
+
+
+@_unchecked
+def metric_charts(
+    runs: pd.DataFrame,
+    series: pd.DataFrame,
+    metrics: Sequence[str],
+    *,
+    numbers: Summary | None = None,
+    colors: Mapping[str, str] | None = None,
+    max_points: int = 1000,
+    max_rows: int = METRICS_MAX_ROWS,
+    panel_width: int = PANEL_WIDTH,
+    panel_height: int = METRIC_PANEL_HEIGHT,
+) -> dict[str, alt.VConcatChart]:
+    """metric -> its small multiples: one column per arm (group) that logged it, each
+    seed thin, the seed mean bold with its band, in the group's colour, the group's mean
+    hack onset dashed; the grid's interaction (hover a seed, zoom the steps, the values
+    and band controls). The charts share `max_rows` rows of data (and the pointer points'
+    budget). A metric no group has a value of has no chart."""
+    if not metrics:
+        return {}
+    sweep = _Sweep(runs, series, numbers, metrics=metrics, max_points=max_points,
+                   max_rows=max_rows, min_line_points=METRIC_LINE_POINTS)
+    palette = {**arm_colors(sweep.arms, by_arm=sweep.by == "arm"), **(colors or {})}
+    targets = sweep.pointer_targets(panel_width)  # shared: counts every metric's lines
+    made = {}
+    for number, metric in enumerate(metrics):
+        data = _metric_data(sweep, metric, targets)
+        if data is None:
+            continue
+        made[metric] = _metric_chart(sweep, metric, f"metric{number}", data, palette,
+                                     panel_width, panel_height)
+    return made
+
+
+def _metric_data(sweep: _Sweep, metric: str, targets: int) -> pd.DataFrame | None:
+    """The chart rows of one metric: its seed and mean lines, the mean onset rule and one
+    row per group, for the groups with a value of it (None: no group has one)."""
+    seeds = sweep.seed_rows((metric,), targets=targets)
+    if not np.isfinite(seeds[["smoothed", "raw"]].to_numpy(dtype=float)).any():
+        return None
+    present = set(seeds["arm"].dropna().astype(int))
+    others = [sweep.mean_rows((metric,), targets=targets), sweep.rule_rows(), sweep.arm_rows()]
+    return pd.concat([seeds, *(rows[rows["arm"].isin(present)] for rows in others)],
+                     ignore_index=True)
+
+
+def _metric_domain(sweep: _Sweep, metric: str, data: pd.DataFrame) -> tuple[list[float], str]:
+    """The y domain and the axis title: [0, 1] for a rate (k/n cells) or a share of true
+    (T/F cells, values 0 and 1); the values' extent (smoothed and raw) otherwise."""
+    chosen, positions = sweep.lines_of((metric,))
+    values = sweep.columns["value"][positions]
+    finite = values[np.isfinite(values)]
+    counted = bool(sweep.series["k"].iloc[positions].notna().any()) if len(positions) else False
+    if counted and finite.min() >= 0 and finite.max() <= 1:
+        return [0.0, 1.0], f"{metric} (rate)"
+    if np.isin(finite, (0.0, 1.0)).all():
+        return [0.0, 1.0], f"{metric} (share of 1s)"
+    shown = data.loc[data["kind"].isin(list("sSmM")), ["smoothed", "raw"]].to_numpy(dtype=float)
+    shown = shown[np.isfinite(shown)]
+    low, high = float(min(shown.min(), finite.min())), float(max(shown.max(), finite.max()))
+    pad = (high - low) * 0.05 or 0.5  # lines clear of the frame; a constant in the middle
+    return [low - pad, high + pad], metric
+
+
+def _metric_chart(
+    sweep: _Sweep, metric: str, name: str, data: pd.DataFrame, palette: Mapping[str, str],
+    width: int, height: int,
+) -> alt.VConcatChart:
+    domain, title = _metric_domain(sweep, metric, data)
+    row = _GridRow(name, (metric,), domain, title)
+    color = alt.Color(
+        "arm:N",
+        scale=alt.Scale(domain=list(range(len(sweep.arms))),
+                        range=[palette[a] for a in sweep.arms]),
+        legend=None,
+    )
+    headers = json.dumps([sweep.header(a) for a in sweep.arms]) + "[datum.value]"
+    facet = _grid_row(row, data, sweep, header_expr=headers, x_title="optimizer step",
+                      width=width, height=height, color=color)
+    escaped = metric.replace("{", "{{").replace("}", "}}")
+    template = METRIC_TITLES.replace("{metric}", escaped).replace("{word}", sweep.group_word)
+    return alt.VConcatChart(
+        vconcat=[facet],
+        params=_params([f"{name}_seeds"], [f"{name}_points"], "ema"),
+        title=_title(template),
+        resolve=alt.Resolve(scale=alt.ScaleResolveMap(x="shared", color="independent")),
+        config=_config(),
+    )
+
+
 # --- time to hack -------------------------------------------------------------------
 
 TIME_TO_HACK_TITLE = (
@@ -1325,8 +1379,8 @@ def time_to_hack_chart(
     half (where a curve crosses it is the arm's median onset). Pointing at a curve shows
     the seeds at risk there."""
     arms = numbers.arms
-    palette = {**arm_colors(arms), **(colors or {})}
-    km = numbers.km[numbers.km["arm"].isin(arms)]
+    palette = {**arm_colors(arms, by_arm=numbers.by == "arm"), **(colors or {})}
+    km = numbers.km[numbers.km[numbers.by].isin(arms)]
     color = alt.Color(
         "arm:N",
         scale=alt.Scale(domain=list(range(len(arms))), range=[palette[a] for a in arms]),
@@ -1339,8 +1393,9 @@ def time_to_hack_chart(
               axis=alt.Axis(title="share of seeds hacking", format="%", tickCount=5))
     arm_names = json.dumps(arms) + "[datum.arm]"
     return alt.LayerChart(
-        layer=_km_layers(x, y, color, arm_names),
-        data=_csv_data(_km_data(km, arms, numbers.seeds_by_arm(), height)),
+        layer=_km_layers(x, y, color, arm_names, "arm" if numbers.by == "arm" else "group"),
+        data=_csv_data(_km_data(km.rename(columns={numbers.by: "arm"}), arms,
+                                numbers.seeds_by_arm(), height)),
         params=[
             alt.TopLevelSelectionParameter(
                 name=ZOOM_PARAM,
@@ -1377,7 +1432,8 @@ def _km_data(km: pd.DataFrame, arms: list[str], seeds: Mapping[str, int],
     return pd.concat([vertices, labels, rule], ignore_index=True)[list(KM_COLUMNS)]
 
 
-def _km_layers(x: alt.X, y: alt.Y, color: alt.Color, arm_names: str) -> list[alt.Chart]:
+def _km_layers(x: alt.X, y: alt.Y, color: alt.Color, arm_names: str,
+               word: str = "arm") -> list[alt.Chart]:
     def rows(*kinds: str) -> alt.Chart:
         return alt.Chart().transform_filter(_kind(*kinds))
 
@@ -1410,7 +1466,7 @@ def _km_layers(x: alt.X, y: alt.Y, color: alt.Color, arm_names: str) -> list[alt
         .encode(
             x=x, y=y,
             tooltip=[
-                alt.Tooltip("arm_name:N", title="arm"),
+                alt.Tooltip("arm_name:N", title=word),
                 alt.Tooltip("step:Q", title="step"),
                 alt.Tooltip("share_text:N", title="hacking by this step (Kaplan-Meier)"),
                 alt.Tooltip("risk_text:N", title="at risk (watched, not yet hacking)"),

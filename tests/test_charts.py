@@ -162,16 +162,18 @@ def _luminance(color: str) -> float:
     return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
 
 
-def test_rank_colours_run_red_to_green_by_final_hack_and_read_on_white():
+def test_rank_colours_run_red_to_blue_by_final_hack_and_read_on_white():
+    """Redder = hacks more. The far end is blue, not the reference's green: red and green
+    look alike without red-green vision (tests/test_colors.py simulates it)."""
     final = {"vanilla": 0.86, "static erasure": 0.58, "online erasure": 0.23, "routing": 0.12,
              "confessions": 0.40}
     colors = charts.arm_colors(final, mode="rank", final_hack=final)
     worst, best = colors["vanilla"], colors["routing"]
-    red = [int(c[1:3], 16) - int(c[3:5], 16) for c in (worst, best)]
-    assert red[0] > 40 and red[1] < -40  # most hacking is red, least is green
-    # Ordered by hack rate, the red-minus-green balance falls monotonically.
+    red = [int(c[1:3], 16) - int(c[5:7], 16) for c in (worst, best)]
+    assert red[0] > 40 and red[1] < -40  # most hacking is red, least is blue
+    # Ordered by hack rate, the red-minus-blue balance falls monotonically.
     by_rate = sorted(final, key=final.get, reverse=True)
-    balance = [int(colors[a][1:3], 16) - int(colors[a][3:5], 16) for a in by_rate]
+    balance = [int(colors[a][1:3], 16) - int(colors[a][5:7], 16) for a in by_rate]
     assert balance == sorted(balance, reverse=True)
     assert len(set(colors.values())) == 5
     # WCAG contrast against white of at least 3:1 for every line colour.
