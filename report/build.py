@@ -10,7 +10,9 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import re
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
@@ -18,9 +20,10 @@ from typing import Literal
 import pandas as pd
 import PIL.Image
 
-from report import charts, export, render, summary
-from report.errors import ReportError
-from report.tables import EMA_SPAN, Sweep
+from report import charts, export, groups, render, summary
+from report.errors import ReportError, UsageError
+from report.parse import release_freed_memory
+from report.tables import EMA_SPAN, RUN_COLUMNS, Sweep
 
 GRID_PNG = "dynamics.png"
 OVERLAY_PNG = "dynamics_hack_overlay.png"
@@ -58,6 +61,8 @@ class Options:
     baseline: str | None = None  # the arm the others are compared with (None: vanilla/first)
     onset_threshold: float = 0.0  # onset: raw hack rate above this ...
     onset_patience: int = 1  # ... for this many measured steps in a row
+    group_by: tuple[str, ...] = groups.DEFAULT_KEYS  # what a group of runs is (--group-by)
+    metrics: tuple[str, ...] | None = None  # the All-metrics section's (None: every one)
 
 
 @dataclass
@@ -69,56 +74,93 @@ class BuiltReport:
 
 
 def build_report(sweep: Sweep, options: Options | None = None) -> BuiltReport:
-    """The page and the files beside it, for `sweep` as `options` ask."""
+    """The page and the files beside it, for `sweep` as `options` ask. UsageError for
+    options these logs cannot answer (a --group-by key no run has, a --baseline that is
+    no group, a --metrics name no run logged)."""
     options = options or Options()
+    runs = groups.group_runs(sweep.runs, options.group_by)
+    grouping = groups.grouping(runs, options.group_by)
+    metrics = _chosen_metrics(sweep.series, options.metrics)
     rule = summary.OnsetRule(threshold=options.onset_threshold, patience=options.onset_patience)
-    numbers = summary.summarize(sweep.runs, sweep.series, rule=rule, baseline=options.baseline)
+    numbers = summary.summarize(runs, sweep.series, rule=rule, baseline=options.baseline,
+                                groups=grouping)
+    specs, metric_of = _charts(runs, sweep.series, numbers, grouping, metrics, options)
+    page = _page(sweep, runs, numbers, grouping, options)
+    page.metrics_without_values = [m for m in metrics if m not in metric_of.values()]
+    # Every number is in the charts and the page now: the seed means are not held while
+    # the pictures are drawn, nor is what making the charts freed (the pictures' engine
+    # keeps a heap of its own, which cannot reuse it).
+    del numbers
+    release_freed_memory()
+    scales = (PICTURE_SCALE, options.png_scale) if options.png else (PICTURE_SCALE,)
+    vega, pictures = _draw(specs, scales)
+    page.charts = [
+        render.ChartBlock(key=key, spec=vega[key], png=inline_picture(pictures[key][0]),
+                          png_scale=PICTURE_SCALE, metric=metric_of.get(key, ""))
+        for key in specs
+    ]
+    page.javascript = export.javascript_bundle()
+    extras: dict[str, bytes] = {}
+    if options.png:
+        extras.update({picture_file(key): pictures[key][-1] for key in specs})
+    html = _page_with_series(page, sweep.series, options, extras)
+    return BuiltReport(html=html, extras=extras)
+
+
+def _charts(
+    runs: pd.DataFrame, series: pd.DataFrame, numbers: summary.Summary,
+    grouping: groups.Grouping, metrics: Sequence[str], options: Options,
+) -> tuple[dict[str, charts.Chart], dict[str, str]]:
+    """Every chart of the page by key, and the All-metrics charts' metric by key."""
     colors = charts.arm_colors(
-        sweep.runs["arm"], mode=options.arm_colors, final_hack=numbers.final_hack_by_arm()
+        runs[numbers.by], mode=options.arm_colors, final_hack=numbers.final_hack_by_arm(),
+        by_arm=grouping.by_arm,
     )
     specs: dict[str, charts.Chart] = {
-        "grid": charts.grid_chart(
-            sweep.runs, sweep.series, numbers=numbers, max_points=options.max_points
-        ),
+        "grid": charts.grid_chart(runs, series, numbers=numbers, max_points=options.max_points),
         "overlay": charts.overlay_chart(
-            sweep.runs, sweep.series, numbers=numbers, colors=colors,
-            max_points=options.max_points,
+            runs, series, numbers=numbers, colors=colors, max_points=options.max_points,
         ),
         "time_to_hack": charts.time_to_hack_chart(numbers, colors=colors),
     }
     if charts.has_aligned_view(numbers):
-        specs["aligned"] = charts.aligned_chart(
-            sweep.runs, numbers, max_points=options.max_points
-        )
-    scales = (PICTURE_SCALE, options.png_scale) if options.png else (PICTURE_SCALE,)
-    vega, pictures = _draw(specs, scales)
-    page_charts = [
-        render.ChartBlock(key=key, spec=vega[key], png=inline_picture(pictures[key][0]),
-                          png_scale=PICTURE_SCALE)
-        for key in specs
-    ]
+        specs["aligned"] = charts.aligned_chart(runs, numbers, max_points=options.max_points)
+    drawn = charts.metric_charts(runs, series, metrics, numbers=numbers, colors=colors,
+                                 max_points=options.max_points)
+    metric_of = {metric_key(metric, i): metric for i, metric in enumerate(drawn)}
+    specs.update({key: drawn[metric] for key, metric in metric_of.items()})
+    return specs, metric_of
+
+
+def _page(sweep: Sweep, runs: pd.DataFrame, numbers: summary.Summary,
+          grouping: groups.Grouping, options: Options) -> render.Page:
+    """The page's tables, downloads and words; its charts and script come later."""
+    config = [c for c in runs.columns if c not in (*RUN_COLUMNS, "sweep")]
     runs_csv = numbers.per_run.merge(
-        sweep.runs[["run", "path", "preset_arm", "v_hack", "refresh"]], on="run", how="left"
+        runs[["run", "path", "preset_arm", "v_hack", "refresh", *config]], on="run", how="left"
     )
+    word = grouping.column
     downloads = [
         render.Download("runs.csv", "runs table (CSV)", "text/csv", _csv_bytes(runs_csv)),
-        render.Download("arms.csv", "arms table (CSV)", "text/csv", _csv_bytes(numbers.per_arm)),
-        render.Download("comparisons.csv", "arms against the baseline (CSV)", "text/csv",
+        render.Download("arms.csv", f"{word}s table (CSV)", "text/csv",
+                        _csv_bytes(numbers.per_arm)),
+        render.Download("comparisons.csv", f"{word}s against the baseline (CSV)", "text/csv",
                         _csv_bytes(numbers.comparisons)),
     ]
-    page = render.Page(
+    rule = numbers.rule
+    return render.Page(
         title=options.title,
-        sweep=_sweep_facts(sweep.runs),
-        charts=page_charts,
+        sweep=_sweep_facts(runs, grouping),
+        charts=[],
         runs=numbers.per_run.to_dict("records"),
         arms=numbers.per_arm.to_dict("records"),
         files=[{"path": f.path, "size": f.size, "sha256": f.sha256} for f in sweep.files],
-        argvs=list(zip(sweep.runs["run"], sweep.runs["argv"], strict=True)),
+        argvs=list(zip(runs["run"], runs["argv"], strict=True)),
         versions=versions(),
         generated=generation_time(),
         warnings=list(sweep.warnings),
         downloads=downloads,
-        javascript=export.javascript_bundle(),
+        javascript="",
         ema_span=EMA_SPAN,
         max_points=options.max_points,
         longest_line=charts.longest_line(sweep.series),
@@ -127,12 +169,38 @@ def build_report(sweep: Sweep, options: Options | None = None) -> BuiltReport:
         onset_rule={"threshold": rule.threshold, "patience": rule.patience,
                     "reference": rule.is_reference},
         align_window=numbers.align_window,
+        group_word=word,
+        group_by=list(grouping.keys),
+        sweeps=[str(s) for s in runs["sweep"].cat.categories] if "sweep" in runs else [],
+        paired_baselines=len(set(numbers.baselines.values())) > 1,
     )
-    extras: dict[str, bytes] = {}
-    if options.png:
-        extras.update({PICTURE_FILES[key]: pictures[key][-1] for key in specs})
-    html = _page_with_series(page, sweep.series, options, extras)
-    return BuiltReport(html=html, extras=extras)
+
+
+def metric_key(metric: str, number: int) -> str:
+    """The chart key (element id, picture name) of an All-metrics chart: `metric-loss`;
+    a name that is not a plain word gets its number too (`metric-3-kl`)."""
+    slug = re.sub(r"[^A-Za-z0-9_]+", "-", metric).strip("-")
+    return f"metric-{slug}" if slug == metric else f"metric-{number}-{slug}".rstrip("-")
+
+
+def picture_file(key: str) -> str:
+    """The picture beside the page of chart `key`: PICTURE_FILES, `metric_loss.png`."""
+    return PICTURE_FILES.get(key) or key.replace("-", "_", 1) + ".png"
+
+
+def _chosen_metrics(series: pd.DataFrame, asked: Sequence[str] | None) -> list[str]:
+    """The All-metrics section's metrics: those asked for (`--metrics`), each of which
+    some run logged, else every metric the grid does not draw."""
+    extra = charts.extra_metrics(series)
+    if asked is None:
+        return extra
+    logged = set(series["metric"].unique())
+    unknown = [m for m in asked if m not in logged]
+    if unknown:
+        have = ", ".join([*charts.METRICS, *extra])
+        msg = f"no run logged {unknown[0]!r}; the metrics are: {have}"
+        raise UsageError(msg, "--metrics")
+    return list(dict.fromkeys(asked))
 
 
 def _draw(
@@ -195,13 +263,17 @@ def _page_with_series(
     return render.render_page(page)
 
 
-def _sweep_facts(runs: pd.DataFrame) -> dict[str, object]:
-    """What the page's one-line description says of the sweep: runs, arms, seeds, steps."""
+def _sweep_facts(runs: pd.DataFrame, grouping: groups.Grouping) -> dict[str, object]:
+    """What the page's one-line description says of the sweep: runs, arms (or groups,
+    and their keys), sweeps, seeds, steps."""
     from report.tables import arm_order
 
     return {
         "runs": len(runs),
-        "arms": arm_order(runs["arm"]),
+        "arms": arm_order(runs["arm"]) if grouping.by_arm else grouping.names,
+        "word": "arm" if grouping.by_arm else "group",
+        "keys": list(grouping.keys),
+        "sweeps": [str(s) for s in runs["sweep"].cat.categories] if "sweep" in runs else [],
         "seeds": sorted(int(s) for s in runs["seed"].dropna().unique()),
         "min_steps": int(runs["steps"].min()),
         "max_steps": int(runs["steps"].max()),

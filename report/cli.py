@@ -6,19 +6,20 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
-import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from report import __version__
 from report.console import CtrlC, Progress, human_size, libraries_quiet, setup_logging, shown
-from report.errors import ReportError
+from report.errors import ReportError, UsageError
 from report.output import write_report
+from report.settings import apply_settings, at_least, fraction, names, output_file
 
 if TYPE_CHECKING:
+    from report.build import BuiltReport
     from report.tables import Sweep
 
 log = logging.getLogger("report")
@@ -31,58 +32,11 @@ examples:
   python -m report logs/ --arm-colors rank -q      # colour arms by how much they hack
   python -m report logs/ --baseline routing        # compare every arm with routing
   python -m report logs/ --onset-threshold 0.1 --onset-patience 3   # a sturdier onset
+  python -m report logs/ --group-by vhack-refresh-every,lr   # groups by any config key
+  python -m report before=runs/v1 after=runs/v2 --group-by sweep,arm   # two sweeps
+settings: the long options can live in ./report.toml or [tool.report] of ./pyproject.toml
+(keys: title, group-by, baseline, ...; logs = [...]); the command line wins.
 """
-
-
-def _at_least(low: int) -> Callable[[str], int]:
-    """An argparse `type`: an integer no smaller than `low`."""
-
-    def check(text: str) -> int:
-        try:
-            number = int(text)
-        except ValueError:
-            msg = f"{text!r} is not a whole number"
-            raise argparse.ArgumentTypeError(msg) from None
-        if number < low:
-            msg = f"{number} is too small: must be at least {low}"
-            raise argparse.ArgumentTypeError(msg)
-        return number
-
-    return check
-
-
-def _fraction(text: str) -> float:
-    """An argparse `type`: a number in [0, 1) (a rate that can still be exceeded)."""
-    try:
-        number = float(text)
-    except ValueError:
-        msg = f"{text!r} is not a number"
-        raise argparse.ArgumentTypeError(msg) from None
-    if not 0.0 <= number < 1.0:
-        msg = f"{number:g} is outside [0, 1): a hack rate threshold that a rate can exceed"
-        raise argparse.ArgumentTypeError(msg)
-    return number
-
-
-def _output_file(text: str) -> Path:
-    """An argparse `type`: an .html file whose folder exists or can be made, writable."""
-    path = Path(text)
-    if path.is_dir():
-        msg = f"{path} is a directory; give a file name such as {path / 'index.html'}"
-        raise argparse.ArgumentTypeError(msg)
-    if path.suffix.lower() not in (".html", ".htm"):
-        msg = f"{path}: the output should be an .html file"
-        raise argparse.ArgumentTypeError(msg)
-    existing = path.parent
-    while not existing.exists():
-        existing = existing.parent
-    if not existing.is_dir():
-        msg = f"{path}: {existing} is a file, not a folder"
-        raise argparse.ArgumentTypeError(msg)
-    if not os.access(existing, os.W_OK | os.X_OK):
-        msg = f"{path}: folder {existing} is not writable"
-        raise argparse.ArgumentTypeError(msg)
-    return path
 
 
 def parser() -> argparse.ArgumentParser:
@@ -94,8 +48,8 @@ def parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ap.add_argument("logs", nargs="*", help="log files, directories (their *.log, *.log.gz) "
-                    "or glob patterns")
-    ap.add_argument("-o", "--output", type=_output_file, default=Path("site/index.html"),
+                    "or glob patterns; LABEL=PATH labels an input's runs sweep=LABEL")
+    ap.add_argument("-o", "--output", type=output_file, default=Path("site/index.html"),
                     help="the HTML file to write; PNGs go beside it (default: %(default)s)")
     ap.add_argument("--demo", action="store_true",
                     help="make the report from built-in example logs (no LOGS needed)")
@@ -103,23 +57,29 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--arm-colors", choices=("fixed", "rank"), default="fixed",
                     help="overlay colours: fixed per arm, or rank = red-to-green by final hack "
                     "rate (default: %(default)s)")
-    ap.add_argument("--max-points", type=_at_least(10), default=1000, metavar="N",
+    ap.add_argument("--max-points", type=at_least(10), default=1000, metavar="N",
                     help="at most N points per line in the page (display only; numbers use "
                     "every step) (default: %(default)s)")
-    ap.add_argument("--baseline", metavar="ARM",
-                    help="the arm every other arm is compared with (default: vanilla, else the "
-                    "first arm)")
-    ap.add_argument("--onset-threshold", type=_fraction, default=0.0, metavar="X",
+    ap.add_argument("--group-by", type=names, default=("arm",), metavar="KEY[,KEY...]",
+                    help="group runs by arm (default), sweep (LABEL=PATH inputs), seed, or any "
+                    "argv flag (without dashes) or preset-line field: lr, vhack-refresh-every")
+    ap.add_argument("--baseline", metavar="GROUP",
+                    help="the arm (group) every other one is compared with (default: vanilla, "
+                    "else the first; KEY=VALUE pairs groups by their other keys)")
+    ap.add_argument("--metrics", type=names, default=None, metavar="NAME[,NAME...]",
+                    help="the All-metrics section's metrics (default: every one the grid "
+                    "does not draw)")
+    ap.add_argument("--onset-threshold", type=fraction, default=0.0, metavar="X",
                     help="a run's onset is the first step from which its raw hack rate stays "
                     "above X ... (default: %(default)s)")
-    ap.add_argument("--onset-patience", type=_at_least(1), default=1, metavar="K",
+    ap.add_argument("--onset-patience", type=at_least(1), default=1, metavar="K",
                     help="... for K consecutive measured steps (default: %(default)s; the "
                     "defaults are the reference's rule: the first step above 0)")
     ap.add_argument("--no-png", action="store_true", help="do not write the PNGs beside the HTML")
     ap.add_argument("--series", action="store_true",
                     help="also write a big sweep's full tidy series beside the page "
                     "(series.csv.gz; slow for millions of rows)")
-    ap.add_argument("-j", "--jobs", type=_at_least(1), default=None, metavar="N",
+    ap.add_argument("-j", "--jobs", type=at_least(1), default=None, metavar="N",
                     help="parse with N processes (default: one per core, for large sweeps)")
     ap.add_argument("--strict", action="store_true",
                     help="fail (exit 1, nothing written) on any warning")
@@ -146,8 +106,14 @@ def _load(args: argparse.Namespace) -> Sweep:
 def run(argv: Sequence[str] | None = None, ctrl_c: CtrlC | None = None) -> int:
     ctrl_c = ctrl_c or CtrlC()
     ap = parser()
+    try:
+        settings = apply_settings(ap)
+    except UsageError as exc:
+        ap.error(str(exc))
     args = ap.parse_args(argv)
     setup_logging(args.quiet)
+    if settings is not None:
+        log.info(f"settings from {settings}")
     if not args.logs and not args.demo:
         ap.error("give LOGS (files, folders or globs), or --demo")
     with libraries_quiet() if args.quiet else contextlib.nullcontext():
@@ -157,14 +123,29 @@ def run(argv: Sequence[str] | None = None, ctrl_c: CtrlC | None = None) -> int:
 def _make(args: argparse.Namespace, ctrl_c: CtrlC, ap: argparse.ArgumentParser) -> int:
     """Load, build and write the report the arguments ask for (`ap`: for usage errors
     found once the logs are read)."""
+    from report.parse import keep_freed_memory
+
+    keep_freed_memory()  # a short-lived process that makes and drops big tables
+    try:
+        sweep = _load(args)
+        built = _build(args, sweep, ctrl_c)
+    except UsageError as exc:
+        ap.error(f"argument {exc.option}: {exc}" if exc.option else str(exc))
+    ctrl_c.check()
+    with ctrl_c.deferred():  # an interrupt now is the writer's to act on, not halfway
+        written = write_report(built, args.output, interrupted=lambda: ctrl_c.pending)
+        files = ", ".join(f"{path} ({human_size(size)})" for path, size in written)
+        log.info(f"wrote {files}")
+    return 0
+
+
+def _build(args: argparse.Namespace, sweep: Sweep, ctrl_c: CtrlC) -> BuiltReport:
+    """The report of `sweep` the arguments ask for, in memory; UsageError for options
+    these logs cannot answer."""
     import pandas as pd
 
     from report.build import Options, build_report
-    from report.parse import keep_freed_memory
-    from report.tables import arm_order
 
-    keep_freed_memory()  # a short-lived process that makes and drops big tables
-    sweep = _load(args)
     ctrl_c.check()
     for warning in sweep.warnings:
         log.warning(warning)
@@ -175,10 +156,6 @@ def _make(args: argparse.Namespace, ctrl_c: CtrlC, ap: argparse.ArgumentParser) 
     for row in sweep.runs.itertuples():
         seed = "?" if pd.isna(row.seed) else row.seed
         log.info(f"{row.arm:16s} seed={seed} steps={row.steps} {row.v_hack}")
-    arms = arm_order(sweep.runs["arm"])
-    if args.baseline is not None and args.baseline not in arms:
-        ap.error(f"argument --baseline: {args.baseline!r} is not an arm of these logs; "
-                 f"the arms are: {', '.join(arms)}")
     options = Options(
         title=args.title,
         arm_colors=args.arm_colors,
@@ -188,14 +165,10 @@ def _make(args: argparse.Namespace, ctrl_c: CtrlC, ap: argparse.ArgumentParser) 
         baseline=args.baseline,
         onset_threshold=args.onset_threshold,
         onset_patience=args.onset_patience,
+        group_by=args.group_by,
+        metrics=args.metrics,
     )
-    built = build_report(sweep, options)
-    ctrl_c.check()
-    with ctrl_c.deferred():  # an interrupt now is the writer's to act on, not halfway
-        written = write_report(built, args.output, interrupted=lambda: ctrl_c.pending)
-        files = ", ".join(f"{path} ({human_size(size)})" for path, size in written)
-        log.info(f"wrote {files}")
-    return 0
+    return build_report(sweep, options)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -97,6 +97,7 @@ class ChartBlock:
     spec: dict[str, Any]
     png: bytes  # shown when JavaScript is off, replaced by the live chart when it runs
     png_scale: float = 1.0  # device pixels per CSS pixel of `png`
+    metric: str = ""  # an All-metrics chart: the metric it draws ("" for the others)
 
     @property
     def png_data_uri(self) -> str:
@@ -159,6 +160,14 @@ class Page:
     onset_rule: dict[str, Any] = field(  # threshold, patience, reference (the default rule)
         default_factory=lambda: {"threshold": 0.0, "patience": 1, "reference": True})
     align_window: int = 0  # steps either side of the onset in the onset-aligned view
+    # Groups: what the page calls them (`arm`, or `group` for other --group-by keys), the
+    # keys, the sweeps' labels (LABEL=PATH inputs), the extra metrics without a chart
+    # (no value logged), and whether each group has its own baseline (paired keys).
+    group_word: str = "arm"
+    group_by: list[str] = field(default_factory=lambda: ["arm"])
+    sweeps: list[str] = field(default_factory=list)
+    metrics_without_values: list[str] = field(default_factory=list)
+    paired_baselines: bool = False
 
 
 def render_page(page: Page) -> str:

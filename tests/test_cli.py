@@ -99,7 +99,14 @@ def test_converge_page_is_self_contained(converge_site) -> None:
     # Vega, Vega-Lite and vega-embed are inline.
     assert "window.vegaEmbed=" in html
     specs = chart_specs(page)
-    assert set(specs) == {"grid", "overlay", "time_to_hack", "aligned"}
+    # The reference's views, then the All-metrics section: one chart per other column
+    # (routing's training-time hack_s and gt_s among them).
+    extra = ["loss", "hack_s", "gt_s", "hack_t", "gt_t", "ref_eq", "dt"]
+    assert set(specs) == {"grid", "overlay", "time_to_hack", "aligned",
+                          *(f"metric-{m}" for m in extra)}
+    figures = [f["data-chart"] for f in page.find_all("figure")]
+    assert figures == ["grid", "overlay", "time_to_hack", "aligned",
+                       *(f"metric-{m}" for m in extra)]
     for spec in specs.values():
         assert spec["$schema"].startswith("https://vega.github.io/schema/vega-lite/v")
         assert "url" not in str(spec.get("data", ""))
@@ -484,8 +491,9 @@ def test_without_an_onset_the_page_says_why_there_is_no_aligned_view(tmp_path: P
     out = tmp_path / "index.html"
     assert run_main(str(logs), "-o", str(out), "--no-png").returncode == 0
     page = soup(out)
-    assert [f["data-chart"] for f in page.find_all("figure")] == ["grid", "overlay",
-                                                                  "time_to_hack"]
+    assert [f["data-chart"] for f in page.find_all("figure")] == [
+        "grid", "overlay", "time_to_hack",
+        *(f"metric-{m}" for m in ("loss", "hack_t", "gt_t", "ref_eq", "dt"))]
     assert page.find(id="no-aligned-view").get_text(strip=True).startswith("No seed hacked")
     _, arms = table_rows(page, "arms")
     assert arms[0][2] == "0" and arms[0][5] == ""  # nobody hacked: no median onset

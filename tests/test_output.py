@@ -21,13 +21,18 @@ from report.output import MANIFEST, TEMP_PREFIX
 EXAMPLES = ROOT / "examples" / "logs"
 
 
+# The example logs' All-metrics charts (every column but the four of the grid).
+METRIC_PICTURES = [f"metric_{m}.png" for m in ("loss", "hack_s", "gt_s", "hack_t", "gt_t",
+                                                 "ref_eq", "dt")]
+
+
 def test_failed_run_leaves_the_earlier_report_untouched(tmp_path: Path) -> None:
     site = tmp_path / "site"
     first = run_main(str(EXAMPLES), "-o", str(site / "index.html"), "-q")
     assert first.returncode == 0, first.stderr
     before = {p.name: p.read_bytes() for p in site.iterdir()}
     assert set(before) == {"index.html", "dynamics.png", "dynamics_hack_overlay.png",
-                           "time_to_hack.png", "onset_aligned.png", MANIFEST}
+                           "time_to_hack.png", "onset_aligned.png", *METRIC_PICTURES, MANIFEST}
 
     junk = tmp_path / "junk"
     junk.mkdir()
@@ -195,8 +200,9 @@ def test_ctrl_c_between_the_renames(earlier: Path, monkeypatch) -> None:
     monkeypatch.setattr(output._Staging, "commit", watched_commit)
     before = _snapshot(earlier.parent)
     _assert_interrupted(_later(earlier), earlier.parent, before)
-    assert renamed == ["dynamics.png", "dynamics_hack_overlay.png", "onset_aligned.png",
-                       "time_to_hack.png", "index.html", MANIFEST]
+    pictures = ["dynamics.png", "dynamics_hack_overlay.png", *METRIC_PICTURES,
+                "onset_aligned.png", "time_to_hack.png"]
+    assert renamed == [*sorted(pictures), "index.html", MANIFEST]
 
 
 def test_files_an_earlier_run_wrote_do_not_stay_beside_a_new_page(earlier: Path) -> None:
