@@ -95,6 +95,10 @@ GRID_TITLES = (
     "({values}; band = {band}; dashed line = mean hack onset)"
 )
 OVERLAY_TITLES = "Student hack rate by arm ({values}; band = {band}; dot = mean onset)"
+# Grouped by other keys than the arm: the keys say what the columns and lines are.
+GROUP_GRID_TITLES = (
+    "Training dynamics by {keys} ({values}; band = {band}; dashed line = mean hack onset)"
+)
 VALUE_WORDS = {"smoothed": "EMA-5 smoothed", "raw": "raw values"}
 BAND_WORDS = {"ci": "95% CI of the seed mean", "minmax": "min-max of the seeds"}
 GRID_TITLE = GRID_TITLES.format(values=VALUE_WORDS["smoothed"], band=BAND_WORDS["ci"])
@@ -362,6 +366,7 @@ class _Sweep:
             raise ReportError(msg)
         numbers = numbers if numbers is not None else summarize(runs, series)
         self.by = numbers.by  # the runs column of the groups: arm, or group
+        self.keys = numbers.group_keys  # what makes a group (--group-by)
         self.group_word = "arm" if self.by == "arm" else "group"
         self.arms = group_order(runs[self.by])
         self.arm_index = {a: n for n, a in enumerate(self.arms)}
@@ -751,6 +756,14 @@ def _title(
     )
 
 
+def _by_keys(by_arm: str, by_group: str, sweep: _Sweep) -> str:
+    """A title template: the reference's when grouped by arm, else one naming the keys."""
+    if sweep.by == "arm":
+        return by_arm
+    keys = ", ".join(sweep.keys).replace("{", "{{").replace("}", "}}")
+    return by_group.replace("{keys}", keys)
+
+
 def _tooltip_layer(name: str, sweep: _Sweep, x: alt.X, step_title: str = "step") -> alt.Chart:
     """Invisible points on every line: the tooltip and the hovered-seed target.
 
@@ -862,7 +875,7 @@ def grid_chart(
     return alt.VConcatChart(
         vconcat=facets,
         params=_params([f"{n}_seeds" for n in names], [f"{n}_points" for n in names], value),
-        title=_title(GRID_TITLES),
+        title=_title(_by_keys(GRID_TITLES, GROUP_GRID_TITLES, sweep)),
         spacing=12,
         # Zoom moves every panel together; each row keeps its own y and colours.
         resolve=alt.Resolve(scale=alt.ScaleResolveMap(x="shared", color="independent")),
@@ -1119,7 +1132,9 @@ def overlay_chart(
         layer=_overlay_layers(sweep, x, y, color),
         data=_csv_data(_overlay_data(sweep, width, height)),
         params=_params(["overlay_seeds"], ["overlay_points"], value),
-        title=_title(OVERLAY_TITLES, {"smoothed": "EMA-5", "raw": VALUE_WORDS["raw"]},
+        title=_title(_by_keys(OVERLAY_TITLES, OVERLAY_TITLES.replace("by arm", "by {keys}"),
+                              sweep),
+                     {"smoothed": "EMA-5", "raw": VALUE_WORDS["raw"]},
                      {"ci": "95% CI", "minmax": "min-max"}),
         width=width,
         height=height,
@@ -1228,7 +1243,8 @@ def aligned_chart(
                    max_rows=max_rows, aligned=True)
     row = _GridRow("aligned", COS_METRICS, _cos_domain(sweep), "cos(grad, v_hack)")
     headers = [
-        [arm, f"{sweep.hacked.get(arm, 0)} of {sweep.seed_counts.get(arm, 0)} seeds hacked"]
+        [*sweep.name_lines(arm),
+         f"{sweep.hacked.get(arm, 0)} of {sweep.seed_counts.get(arm, 0)} seeds hacked"]
         for arm in sweep.arms
     ]
     facet = _grid_row(
@@ -1346,7 +1362,9 @@ def _metric_chart(
     facet = _grid_row(row, data, sweep, header_expr=headers, x_title="optimizer step",
                       width=width, height=height, color=color)
     escaped = metric.replace("{", "{{").replace("}", "}}")
-    template = METRIC_TITLES.replace("{metric}", escaped).replace("{word}", sweep.group_word)
+    template = _by_keys(METRIC_TITLES.replace("{word}", "arm"),
+                        METRIC_TITLES.replace("{word}", "{keys}"), sweep)
+    template = template.replace("{metric}", escaped)
     return alt.VConcatChart(
         vconcat=[facet],
         params=_params([f"{name}_seeds"], [f"{name}_points"], "ema"),

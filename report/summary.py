@@ -663,6 +663,7 @@ class Summary:
     # the first column of per_arm, means, km and comparisons. "Arm" below means group.
     by: str = "arm"
     baselines: dict[str, str] = field(default_factory=dict)  # group -> the one it is compared with
+    group_keys: tuple[str, ...] = ("arm",)  # what makes a group (--group-by)
 
     @property
     def arms(self) -> list[str]:
@@ -733,4 +734,5 @@ def summarize(
         aligned_means=seed_means(runs, aligned, by),
         by=by,
         baselines=pairs,
+        group_keys=groups.keys if groups is not None else ("arm",),
     )
