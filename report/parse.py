@@ -224,7 +224,7 @@ class _CellKinds:
         self.seen |= other.seen
         self.text_cells += other.text_cells
         self.examples.extend(e for e in other.examples if e not in self.examples)
-        del self.examples[3:]
+        del self.examples[4:]  # three to show, and whether there are more
 
     def kind(self) -> str:
         """The metric's kind (METRIC_KINDS) from the cells seen."""
@@ -262,7 +262,7 @@ def _read_cells(codes: np.ndarray, tokens: Sequence[str], cache: _CellCache,
     if "text" in read.seen:
         text = [i for i, k in enumerate(kinds) if k == "text"]
         read.text_cells = int(np.bincount(codes, minlength=len(tokens))[text].sum())
-        read.examples = [tokens[i] for i in text[:3]]
+        read.examples = [tokens[i] for i in text[:4]]
     table = [_BOOLEAN_TOKENS[t] if booleans and k == "boolean" else cache[t]
              for t, k in zip(tokens, kinds, strict=True)]
     values = np.array(table, dtype=float)[codes]
@@ -570,8 +570,7 @@ def _text_only(metric: str, cells: _CellKinds, columns: dict[str, str], path: st
     text cells in a column of numbers are missing, with one note per column."""
     if not cells.text_cells:
         return False
-    examples = ", ".join(cells.examples) + (", ..." if cells.text_cells > len(cells.examples)
-                                            else "")
+    examples = ", ".join(cells.examples[:3]) + (", ..." if len(cells.examples) > 3 else "")
     if metric not in METRICS and not cells.seen & {"fraction", "boolean", "number"}:
         notes.append(f"{path}: column {columns[metric]} holds text, not numbers ({examples}); "
                      f"not read as a metric")
@@ -921,7 +920,7 @@ def gather_sweeps(inputs: Sequence[str]) -> Inputs:
         try:
             paths, missed = gather([path])
         except ReportError as exc:
-            msg = f"{label}={printable(path)}: {exc}"
+            msg = f"sweep {label!r}: {exc}"
             raise ReportError(msg) from None
         warnings.extend(f"{label}={w}" for w in missed)
         for each in paths:

@@ -6,6 +6,7 @@ import gzip
 import importlib.util
 import math
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -694,3 +695,145 @@ def test_rows_read_a_block_at_a_time_give_the_generator_numbers(monkeypatch, blo
     np.testing.assert_array_equal(run.steps, sim.steps)
     for metric, values in sim.truth.items():
         np.testing.assert_array_equal(run.metrics[metric], values, err_msg=metric)
+
+
+# --- every column, the configuration, labelled inputs ---------------------------------
+
+
+def test_every_column_is_a_metric_read_by_its_kind() -> None:
+    """k/n are rates with their counts, T/F are 1/0 (a rate of true) beyond the four
+    display metrics, numbers are numbers, `-` and `nan` missing; a routing run's
+    hack_s/gt_s are metrics of their own (its hack/solve are hack_abl/solve_abl), so no
+    column is read twice."""
+    header = "step  loss  hack_s↑  gt_s↑  cos_pre_t  cos_pre_s  ref_eq  hack_abl  solve_abl  dt"
+    rows = ["0  0.70  1/4  2/4  +0.3  +0.1  T  0/4  3/4  1.5",
+            "1  nan  2/4  2/4  +0.3  +0.1  F  -  -  -",
+            "2  0.68  3/4  1/4  +0.3  +0.1  -  1/4  2/4  1.25"]
+    nan = np.nan
+    routing = parse_text(log_text(header=header, rows=rows,
+                                  preset="preset=t arm=routing seed=1"), "r.log")
+    assert list(routing.metrics) == ["hack", "solve", "teacher", "student", "loss", "hack_s",
+                                     "gt_s", "ref_eq", "dt"]
+    np.testing.assert_array_equal(routing.metrics["hack"], [0.0, nan, 0.25])  # hack_abl
+    np.testing.assert_array_equal(routing.metrics["hack_s"], [0.25, 0.5, 0.75])
+    np.testing.assert_array_equal(routing.counts["gt_s"][0], [2, 2, 1])
+    np.testing.assert_array_equal(routing.metrics["loss"], [0.70, nan, 0.68])
+    np.testing.assert_array_equal(routing.metrics["ref_eq"], [1.0, 0.0, nan])
+    np.testing.assert_array_equal(routing.metrics["dt"], [1.5, nan, 1.25])
+    assert routing.kinds == {"hack": "rate", "solve": "rate", "teacher": "number",
+                             "student": "number", "loss": "number", "hack_s": "rate",
+                             "gt_s": "rate", "ref_eq": "boolean", "dt": "number"}
+    # Any other arm reads hack_s/gt_s as hack/solve, and the ablated columns as their own.
+    vanilla = parse_text(log_text(header=header, rows=rows), "v.log")
+    assert list(vanilla.metrics) == ["hack", "solve", "teacher", "student", "loss", "ref_eq",
+                                     "hack_abl", "solve_abl", "dt"]
+    np.testing.assert_array_equal(vanilla.metrics["hack"], [0.25, 0.5, 0.75])
+    np.testing.assert_array_equal(vanilla.metrics["solve_abl"], [0.75, nan, 0.5])
+
+
+def test_text_in_a_column_is_missing_and_a_column_of_text_is_not_read() -> None:
+    header = "step  hack_s  gt_s  cos_pre_t  cos_pre_s  ref_eq  phase  kl"
+    rows = ["0  0/4  1/4  +0.3  +0.1  T  warmup  0.5",
+            "1  1/4  1/4  +0.3  +0.1  T  warmup  oops",
+            "2  2/4  1/4  +0.3  +0.1  T  main  0.25"]
+    run = parse_text(log_text(header=header, rows=rows), "t.log")
+    assert "phase" not in run.metrics
+    np.testing.assert_array_equal(run.metrics["kl"], [0.5, np.nan, 0.25])
+    assert "t.log: column phase holds text, not numbers (warmup, main); not read as a metric" \
+        in run.notes
+    assert "t.log: 1 cell of kl is not a number (oops); read as missing" in run.notes
+
+
+def test_an_extra_rate_outside_0_and_1_is_missing() -> None:
+    header = "step  hack_s  gt_s  cos_pre_t  cos_pre_s  ref_eq  hack_t"
+    rows = ["0  0/4  1/4  +0.3  +0.1  T  1/4", "1  0/4  1/4  +0.3  +0.1  T  9/4"]
+    run = parse_text(log_text(header=header, rows=rows), "x.log")
+    np.testing.assert_array_equal(run.metrics["hack_t"], [0.25, np.nan])
+    assert "x.log: 1 value of hack_t outside [0, 1] (2.25) read as missing" in run.notes
+
+
+def test_the_configuration_a_run_was_started_with() -> None:
+    from report.parse import argv_flags, preset_fields
+
+    argv = ("argv: scripts/train.py --preset=converge --lr 3e-5 --beta -0.5 --resume "
+            "--v-hack-path=out/v.safetensors --name='a b' -x 1 --lr=1e-4 --eval")
+    assert argv_flags(argv) == {"preset": "converge", "lr": "1e-4", "beta": "-0.5",
+                                "resume": "true", "v-hack-path": "out/v.safetensors",
+                                "name": "a b", "eval": "true"}
+    line = "2026-11-20 14:02:12.480 | INFO | preset=converge arm=routing seed=1 lr=1e-05 x_y=2"
+    assert preset_fields(line) == {"preset": "converge", "arm": "routing", "seed": "1",
+                                   "lr": "1e-05", "x_y": "2"}
+    run = parse_text(log_text(argv="train.py --preset=t --lr=9 --seed=1 --kl=0.1"), "c.log")
+    assert run.flags == {"preset": "t", "lr": "9", "seed": "1", "kl": "0.1"}
+    assert run.fields == {"preset": "t", "arm": "vanilla", "seed": "1", "lr": "1e-05",
+                          "batch": "4", "steps": "4"}
+    assert run.config["lr"] == "1e-05" and run.config["kl"] == "0.1"  # the preset line wins
+    # Old logs: the argv line is the preset line; its flags are not also fields.
+    old = parse_text(log_text(argv="train.py --preset=c --arm=projected --seed=3",
+                              preset=None), "o.log")
+    assert old.fields == {} and old.config["arm"] == "projected"
+
+
+def test_runs_of_two_sweeps_or_two_settings_are_never_one_run() -> None:
+    from report.parse import join_same_runs
+
+    rows = _rows(range(5), 1)
+    before = parse_text(log_text(rows=rows), "v1/a.log")
+    after = parse_text(log_text(rows=rows), "v2/a.log")
+    before.sweep, after.sweep = "before", "after"
+    other_lr = parse_text(log_text(rows=rows, preset="preset=t arm=vanilla seed=1 lr=3e-05"),
+                          "b.log")
+    runs, warnings = join_same_runs([before, after, other_lr])
+    assert len(runs) == 3 and warnings == []
+
+
+@pytest.mark.parametrize(("item", "expected"), [
+    ("before=runs/v1", ("before", "runs/v1")),
+    ("v1.2=runs/*.log", ("v1.2", "runs/*.log")),
+    ("after=https://host/logs?page=2", ("after", "https://host/logs?page=2")),
+    ("runs/v1", (None, "runs/v1")),
+    ("runs/lr=3e-5", (None, "runs/lr=3e-5")),  # a path: the part before = is no word
+    ("https://host/x.log?sig=abc", (None, "https://host/x.log?sig=abc")),
+    ("s3://bucket/lr=1/x.log", (None, "s3://bucket/lr=1/x.log")),
+    ("=runs", (None, "=runs")),
+    ("a b=c", (None, "a b=c")),
+])
+def test_an_input_is_label_equals_path_only_when_the_label_is_a_word(item, expected) -> None:
+    from report.parse import split_label
+
+    assert split_label(item) == expected
+
+
+def test_an_existing_path_with_an_equals_sign_is_a_path(tmp_path: Path, monkeypatch) -> None:
+    from report.parse import split_label
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "lr=3e-5.log").write_text("x")
+    assert split_label("lr=3e-5.log") == (None, "lr=3e-5.log")
+    assert split_label("lr=3e-6.log") == ("lr", "3e-6.log")  # no such file: a label
+
+
+def test_labelled_inputs(tmp_path: Path, monkeypatch) -> None:
+    from report.errors import UsageError
+    from report.parse import gather_sweeps
+
+    monkeypatch.chdir(tmp_path)
+    for folder in ("v1", "v2"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "a.log").write_text("x")
+    found = gather_sweeps(["after=v2", "before=v1"])
+    assert found.paths == ["v1/a.log", "v2/a.log"] and found.sweeps == ["after", "before"]
+    assert found.labels == {"v1/a.log": "before", "v2/a.log": "after"}
+    # A sweep that matches nothing has nothing to compare: an error, not a warning.
+    with pytest.raises(ReportError, match=re.escape(
+            "sweep 'later': nothing*.log: pattern matches no files")):
+        gather_sweeps(["before=v1", "later=nothing*.log"])
+    plain = gather_sweeps(["v1", "v2"])
+    assert plain.sweeps == [] and set(plain.labels.values()) == {""}
+    for items, reason in (
+        (["a=v1", "a=v2"], "label 'a' is given to 2 inputs; a label names one sweep"),
+        (["a=v1", "v2"], "label every input LABEL=PATH or none: v2 has no label"),
+        (["a=v1", "b=v1/a.log"], "v1/a.log is in sweeps a and b: a run belongs to one sweep"),
+    ):
+        with pytest.raises(UsageError, match=re.escape(reason)):
+            gather_sweeps(items)
