@@ -462,7 +462,8 @@ class _Sweep:
     def header(self, arm: str) -> list[str]:
         """A column's header: the group's name (one line per key), its seed count."""
         n = self.seed_counts.get(arm, 0)
-        return [*self.name_lines(arm), f"n={n} seed{'s' if n != 1 else ''}"]
+        word = "seed" if self.by == "arm" else "run"  # a group may hold one seed twice
+        return [*self.name_lines(arm), f"n={n} {word}{'s' if n != 1 else ''}"]
 
     def name_lines(self, arm: str) -> list[str]:
         """A group's name as header lines: `sweep=before, arm=vanilla` on two."""
@@ -1244,7 +1245,8 @@ def aligned_chart(
     row = _GridRow("aligned", COS_METRICS, _cos_domain(sweep), "cos(grad, v_hack)")
     headers = [
         [*sweep.name_lines(arm),
-         f"{sweep.hacked.get(arm, 0)} of {sweep.seed_counts.get(arm, 0)} seeds hacked"]
+         f"{sweep.hacked.get(arm, 0)} of {sweep.seed_counts.get(arm, 0)} "
+         f"{'seeds' if sweep.by == 'arm' else 'runs'} hacked"]
         for arm in sweep.arms
     ]
     facet = _grid_row(
@@ -1334,7 +1336,7 @@ def _metric_domain(sweep: _Sweep, metric: str, data: pd.DataFrame) -> tuple[list
     chosen, positions = sweep.lines_of((metric,))
     values = sweep.columns["value"][positions]
     finite = values[np.isfinite(values)]
-    counted = bool(sweep.series["k"].iloc[positions].notna().any()) if len(positions) else False
+    counted = "k" in sweep.series and bool(sweep.series["k"].iloc[positions].notna().any())
     if counted and finite.min() >= 0 and finite.max() <= 1:
         return [0.0, 1.0], f"{metric} (rate)"
     if np.isin(finite, (0.0, 1.0)).all():

@@ -451,7 +451,9 @@ def _arm_row(arm: str, members: pd.DataFrame, median_onset: float,
     onset_mean, onset_sd = _mean_sd(members["onset_step"])
     row: dict[str, object] = {
         by: arm,
-        "seeds": members["seed"].nunique(dropna=False),
+        # A group of other keys may hold several runs of one seed (grouped by refresh
+        # period, one per arm): each run is one replicate of its numbers.
+        "seeds": members["seed"].nunique(dropna=False) if by == "arm" else len(members),
         "hacked": int(members["onset_step"].notna().sum()),
         "runs": len(members),
     }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import re
 import struct
 from pathlib import Path
@@ -748,3 +749,105 @@ def test_no_aligned_view_without_an_onset() -> None:
     runs, series = hand_tables({("a.log", "vanilla", 1): {"hack": [0, 0], "teacher": [0.3, 0.3],
                                                           "student": [0.0, 0.0]}})
     assert not charts.has_aligned_view(summarize(runs, series))
+
+
+# --- the All-metrics charts ----------------------------------------------------------
+
+
+def test_metric_charts_draw_each_groups_seeds_and_mean_with_its_band():
+    """By hand: `kl` of two vanilla seeds and one routing seed, `ok` (T/F read as 1/0)
+    of the vanilla seeds only; ema = value in these tables."""
+    runs, series = hand_tables({
+        ("v1.log", "vanilla", 1): {"hack": [0, 0, 0], "kl": [0.5, 1.0, 2.0], "ok": [1, 0, 1]},
+        ("v2.log", "vanilla", 2): {"hack": [0, 0, 0], "kl": [1.5, 2.0, 4.0], "ok": [1, 1, 1]},
+        ("r1.log", "routing", 1): {"hack": [0, 0, 0], "kl": [3.0, 3.0, 3.0]},
+    })
+    made = charts.metric_charts(runs, series, ["kl", "ok"])
+    assert list(made) == ["kl", "ok"]
+    kl = made["kl"].to_dict()  # validated against the Vega-Lite schema
+    (data,) = datasets(kl).values()
+    seeds = data[data["kind"].isin(["s", "S"])]
+    assert sorted(zip(seeds["run"], seeds["step"], seeds["smoothed"], strict=True)) == [
+        (0, 0, 0.5), (0, 1, 1.0), (0, 2, 2.0), (1, 0, 1.5), (1, 1, 2.0), (1, 2, 4.0),
+        (2, 0, 3.0), (2, 1, 3.0), (2, 2, 3.0)]  # runs in arm order: r1 (routing) last
+    means = data[data["kind"].isin(["m", "M"])].sort_values(["arm", "step"])
+    vanilla = means[means["arm"] == 0]
+    assert vanilla["smoothed"].tolist() == [1.0, 1.5, 3.0]
+    # Two seeds: t(0.975, 1) = 12.706, sd = |a - b| / sqrt(2), half = t * sd / sqrt(2).
+    assert vanilla["ci"].tolist() == pytest.approx([12.706 * 0.5, 12.706 * 0.5, 12.706 * 1.0],
+                                                   abs=0.002)
+    assert vanilla["min"].tolist() == [0.5, 1.0, 2.0]
+    assert means[means["arm"] == 1]["ci"].isna().all()  # one seed: no band
+    y = layers(kl)["metric0_means"]["encoding"]["y"]
+    assert y["scale"]["domain"] == pytest.approx([0.5 - 0.175, 4.0 + 0.175])
+    assert y["axis"]["title"] == "kl"
+    color = layers(kl)["metric0_means"]["encoding"]["color"]
+    assert color["field"] == "arm" and color["scale"]["range"] == [
+        charts.ARM_COLORS["vanilla"], charts.ARM_COLORS["routing"]]
+    assert header_labels(kl) == [["vanilla", "n=2 seeds"], ["routing", "n=1 seed"]]
+    ok = made["ok"].to_dict()
+    (data,) = datasets(ok).values()
+    assert set(data["arm"].dropna()) == {0}  # routing logged no `ok`: no column for it
+    y = layers(ok)["metric1_means"]["encoding"]["y"]
+    assert y["scale"]["domain"] == [0, 1] and y["axis"]["title"] == "ok (share of 1s)"
+
+
+def test_metric_charts_have_the_grids_interaction():
+    runs, series = hand_tables({
+        (f"r{n}.log", arm, n): {"hack": [0.0, 0.5], "loss": [0.7, 0.6]}
+        for n, arm in enumerate(ARMS4)
+    })
+    spec = charts.metric_charts(runs, series, ["loss"])["loss"].to_dict()
+    params = {p["name"]: p for p in spec["params"]}
+    assert set(params) == {"zoom", "hover", "values", "band"}
+    assert params["zoom"]["views"] == ["metric0_seeds"]
+    assert params["hover"]["views"] == ["metric0_points"]
+    found = layers(spec)
+    assert found["metric0_points"]["encoding"]["tooltip"][0] == {
+        "field": "arm_name", "title": "arm", "type": "nominal"}
+    # What only a pointer uses ends with _points: the pictures leave it out by name.
+    assert [n for n in found if n.endswith("_points")] == ["metric0_points"]
+    assert "loss by arm" in json.dumps(spec["title"])
+    width, height = png_size(vl_convert.vegalite_to_png(spec, scale=1))
+    assert 900 <= width <= 1150 and 150 <= height <= 320
+
+
+def test_metric_charts_of_the_demo_are_the_simulators_numbers():
+    """The loss chart's mean line is the mean over seeds of each seed's EMA-5 of the
+    loss the generator wrote (to the chart's 3 decimals)."""
+    import simulate
+
+    sweep = report.load_demo()
+    spec = charts.metric_charts(sweep.runs, sweep.series, ["loss"])["loss"].to_dict()
+    (data,) = datasets(spec).values()
+    truth = {}
+    for sim in simulate.simulate_sweep(preset="demo"):
+        smoothed, prev = [], math.nan
+        for v in sim.truth["loss"]:
+            prev = v if math.isnan(prev) else v / 3 + prev * 2 / 3
+            smoothed.append(prev)
+        truth.setdefault(sim.display_arm, []).append(smoothed)
+    means = data[data["kind"].isin(["m", "M"])]
+    assert len(means) > 100
+    for row in means.itertuples():
+        expected = np.mean([seed[int(row.step)] for seed in truth[ARMS4[int(row.arm)]]])
+        assert row.smoothed == pytest.approx(expected, abs=0.0005)
+
+
+def test_metric_charts_share_one_budget():
+    """48 runs x 6 metrics x 4,000 steps: the section stays a few hundred kB, and its
+    invisible pointer points within the page's budget."""
+    rng = np.random.default_rng(5)
+    extra = ("loss", "kl", "dt", "gn", "lr_now", "ent")
+    lines = {(f"run_{n:02d}.log", ARMS4[n % 4], n // 4): {
+        "hack": np.zeros(4000), **{m: rng.normal(size=4000).cumsum() for m in extra}}
+        for n in range(48)}
+    runs, series = hand_tables(lines)
+    made = charts.metric_charts(runs, series, list(extra))
+    sizes = [len(json.dumps(chart.to_dict(validate=False))) for chart in made.values()]
+    assert 100_000 < sum(sizes) < 700_000, sizes
+    rows = pd.concat([next(iter(datasets(c.to_dict(validate=False)).values()))
+                      for c in made.values()])
+    assert rows["kind"].isin(["S", "M"]).sum() <= charts.POINTER_POINTS * 1.1
+    seeds = rows[rows["kind"].isin(["s", "S"])]
+    assert seeds.groupby(["metric", "run"]).size().max() <= 2 * charts.METRIC_LINE_POINTS + 4

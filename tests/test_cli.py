@@ -174,6 +174,28 @@ def test_help_has_an_example() -> None:
         (["--baseline", "control", "--demo"], 2,
          "argument --baseline: 'control' is not an arm of these logs; the arms are: vanilla, "
          "static erasure, online erasure, routing"),
+        (["--group-by", "learning-rate", "--demo"], 2,
+         "argument --group-by: no run has the key 'learning-rate'; the runs have: arm, seed, "
+         "preset, intervention, steps, lr, batch, model, v-hack-path, vhack-refresh-every, "
+         "eval-ablate-every"),
+        (["--group-by", "lr,,arm", "--demo"], 2, "argument --group-by: 'lr,,arm' has an empty"),
+        (["--group-by", "arm,arm", "--demo"], 2, "argument --group-by: 'arm,arm' names 'arm' "
+                                                 "twice"),
+        (["--group-by", "intervention", "--baseline", "remove", "--demo"], 2,
+         "argument --baseline: 'remove' is not a group of these logs; the groups are: "
+         "intervention=erase, intervention=none, intervention=route"),
+        (["--metrics", "kl", "--demo"], 2,
+         "argument --metrics: no run logged 'kl'; the metrics are: hack, solve, teacher, "
+         "student, loss, hack_s, gt_s, hack_t, gt_t, ref_eq, dt"),
+        (["a=examples/logs", "a=tests"], 2,
+         "argument LOGS: label 'a' is given to 2 inputs; a label names one sweep"),
+        (["a=examples/logs", "tests"], 2,
+         "argument LOGS: label every input LABEL=PATH or none: tests has no label"),
+        (["a=examples/logs", "b=examples/logs/demo_static_s1.log"], 2,
+         "is in sweeps a and b: a run belongs to one sweep"),
+        (["a=examples/logs", "b=tests/nothing*.log"], 1,
+         "sweep 'b': tests/nothing*.log: pattern matches no files"),
+        (["a=examples/logs", "b=tests"], 1, "sweep 'b': tests: directory holds no *.log"),
     ],
 )
 def test_usage_errors(tmp_path: Path, args: list[str], code: int, message: str) -> None:
@@ -497,3 +519,29 @@ def test_without_an_onset_the_page_says_why_there_is_no_aligned_view(tmp_path: P
     assert page.find(id="no-aligned-view").get_text(strip=True).startswith("No seed hacked")
     _, arms = table_rows(page, "arms")
     assert arms[0][2] == "0" and arms[0][5] == ""  # nobody hacked: no median onset
+
+
+def test_a_sweep_without_a_usable_run_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "a.log").write_text("not a log\n")
+    result = run_main(f"before={ROOT / 'examples' / 'logs'}", f"after={tmp_path / 'junk'}",
+                      "-o", str(tmp_path / "x.html"))
+    assert result.returncode == 1, result.stderr
+    assert "sweep 'after' has no usable run in 1 file(s):" in result.stderr
+    assert "a.log: no argv line" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_metric_column_of_text_is_one_warning(tmp_path: Path) -> None:
+    from conftest import log_text
+
+    header = "step  loss  hack_s↑  gt_s↑  cos_pre_t  cos_pre_s  ref_eq  phase"
+    rows = [f"{i}  0.7  {min(i, 2)}/4  1/4  +0.300  +0.050  T  warmup" for i in range(4)]
+    (tmp_path / "a.log").write_text(log_text(header=header, rows=rows))
+    out = tmp_path / "site" / "index.html"
+    result = run_main(str(tmp_path / "a.log"), "-o", str(out), "--no-png")
+    assert result.returncode == 0, result.stderr
+    assert "column phase holds text, not numbers (warmup); not read as a metric" in result.stderr
+    figures = [f["data-chart"] for f in soup(out).find(id="metrics-section").find_all("figure")]
+    assert figures == ["metric-loss", "metric-ref_eq"]
+    strict = run_main(str(tmp_path / "a.log"), "-o", str(out), "--strict")
+    assert strict.returncode == 1 and "--strict: 1 warning" in strict.stderr

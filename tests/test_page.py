@@ -233,3 +233,140 @@ def test_a_row_without_enough_seeds_says_why(tmp_path: Path) -> None:
     frame = pd.read_csv(io.BytesIO(_download(soup(out), "comparisons.csv")))
     assert set(frame["note"]) == {"too_few_seeds"}
     assert frame[["diff", "p", "p_holm"]].isna().all().all()
+
+
+# --- groups, and two sweeps side by side ----------------------------------------------
+
+
+def _final(values: np.ndarray) -> float:
+    """EMA-5 at the last step, written out: alpha 1/3, a missing value holds."""
+    smoothed = math.nan
+    for v in values:
+        if not math.isnan(v):
+            smoothed = v if math.isnan(smoothed) else v / 3 + smoothed * 2 / 3
+    return smoothed
+
+
+DISPLAY = {"vanilla": "vanilla", "static": "static erasure", "online": "online erasure",
+           "routing": "routing"}
+
+
+@pytest.fixture(scope="module")
+def two_sweeps(tmp_path_factory):
+    """The example logs as sweep `before`, and a sweep of the same file names from a
+    batch of 32 (other numbers) as `after`, grouped by sweep and arm."""
+    work = tmp_path_factory.mktemp("sweeps")
+    before = simulate.simulate_sweep(preset="demo")
+    after = simulate.simulate_sweep(preset="demo", batch=32)
+    simulate.write_sweep(work / "v1", before)
+    simulate.write_sweep(work / "v2", after)
+    out = work / "site" / "index.html"
+    result = run_main("before=v1", "after=v2", "--group-by", "sweep,arm", "-o", str(out),
+                      "--no-png", cwd=work, env=EPOCH)
+    assert result.returncode == 0, result.stderr
+    truth = {("before", s.name): s for s in before} | {("after", s.name): s for s in after}
+    return soup(out), truth
+
+
+def test_two_sweeps_keep_runs_of_one_file_name_apart(two_sweeps) -> None:
+    page, truth = two_sweeps
+    assert page.find(id="description").get_text(" ", strip=True).startswith(
+        "24 runs · 2 sweeps (before, after) · 8 groups by sweep, arm (sweep=before, "
+        "arm=vanilla; sweep=before, arm=static erasure;")
+    header, body = table_rows(page, "runs")
+    assert header == ["run", "group", "arm", "sweep", "seed", "steps", "onset step",
+                      "final hack", "final solve"]
+    assert len(body) == 24
+    for row in body:
+        folder, name = row[0].split("/")
+        sweep = {"v1": "before", "v2": "after"}[folder]
+        sim = truth[(sweep, name)]
+        assert row[1:4] == [f"sweep={sweep}, arm={sim.display_arm}", sim.display_arm, sweep]
+        assert row[7] == f"{_final(sim.truth['hack']):.3f}"
+    runs = pd.read_csv(io.BytesIO(_download(page, "runs.csv")))
+    assert list(runs.columns[:4]) == ["run", "group", "arm", "sweep"]
+    assert {"lr", "batch", "intervention", "steps (config)"} <= set(runs.columns)
+    assert sorted(runs["batch"].unique()) == [28, 32]
+    series = pd.read_csv(io.BytesIO(gzip.decompress(_download(page, "series.csv.gz"))))
+    assert series["run"].nunique() == 24
+
+
+def test_groups_of_two_sweeps_are_compared_arm_by_arm(two_sweeps) -> None:
+    page, truth = two_sweeps
+    header, body = table_rows(page, "arms")
+    assert header[:2] == ["group", "runs"]
+    groups = [f"sweep={s}, arm={a}" for s in ("before", "after") for a in ARM_ORDER]
+    assert [row[0] for row in body] == groups
+    finals: dict[str, list[float]] = {g: [] for g in groups}
+    for (sweep, _), sim in truth.items():
+        finals[f"sweep={sweep}, arm={sim.display_arm}"].append(_final(sim.truth["hack"]))
+    for row in body:
+        assert row[1] == "3" and row[3].startswith(f"{statistics.fmean(finals[row[0]]):.3f} [")
+    arms = pd.read_csv(io.BytesIO(_download(page, "arms.csv")))
+    assert list(arms.columns[:2]) == ["group", "seeds"] and list(arms["group"]) == groups
+    # Each arm after the change against the same arm before it (the first key's first
+    # value, paired within the other keys): the difference of the hand-made means.
+    comparisons = pd.read_csv(io.BytesIO(_download(page, "comparisons.csv")))
+    assert list(comparisons.columns[:3]) == ["group", "baseline", "metric"]
+    hack = comparisons[comparisons["metric"] == "final_hack"]
+    assert list(hack["group"]) == groups[4:] and list(hack["baseline"]) == groups[:4]
+    for row in hack.itertuples():
+        expected = statistics.fmean(finals[row.group]) - statistics.fmean(finals[row.baseline])
+        assert row.diff == pytest.approx(expected, abs=1e-12)
+    header, body = table_rows(page, "comparisons")
+    assert header[:4] == ["group", "baseline", "measure", "difference (group − baseline)"]
+    caption = page.find("table", id="comparisons").find("caption").get_text(" ", strip=True)
+    assert "its baseline: the group with sweep=before and its own other keys" in caption
+
+
+def test_group_by_a_flag_merges_the_arms_that_share_its_value(tmp_path: Path) -> None:
+    """--group-by vhack-refresh-every: online erasure refreshes every 20 steps; vanilla,
+    static erasure and routing were not started with the flag: one group of 9 runs."""
+    out = tmp_path / "index.html"
+    result = run_main(str(ROOT / "examples" / "logs"), "--group-by", "vhack-refresh-every",
+                      "-o", str(out), "--no-png", env=EPOCH)
+    assert result.returncode == 0, result.stderr
+    page = soup(out)
+    sims = simulate.simulate_sweep(preset="demo")
+    header, body = table_rows(page, "arms")
+    assert [row[:2] for row in body] == [["vhack-refresh-every=20", "3"],
+                                         ["vhack-refresh-every=(none)", "9"]]
+    for row, arms in ((body[0], {"online"}), (body[1], {"vanilla", "static", "routing"})):
+        finals = [_final(s.truth["hack"]) for s in sims if s.name.split("_")[1] in arms]
+        mean, interval = row[3].split(" [")
+        assert mean == f"{statistics.fmean(finals):.3f}"
+        # t(0.975, 2) = 4.303 for three runs, t(0.975, 8) = 2.306 for nine (a printed table).
+        t = {3: 4.303, 9: 2.306}[len(finals)]
+        half = t * statistics.stdev(finals) / math.sqrt(len(finals))
+        low, high = (float(v) for v in interval.rstrip("]").split(", "))
+        assert (high - low) / 2 == pytest.approx(half, abs=0.0015)
+    assert page.find(id="grid-title").get_text() == "Dynamics by vhack-refresh-every"
+    assert page.find(id="arms-title").get_text() == "Groups"
+
+
+def test_every_other_metric_has_a_chart_and_a_picture(demo_page) -> None:
+    section = demo_page.find(id="metrics-section")
+    assert section.find("h2").get_text() == "All metrics"
+    figures = section.find_all("figure")
+    metrics = ["loss", "hack_s", "gt_s", "hack_t", "gt_t", "ref_eq", "dt"]
+    assert [f["data-chart"] for f in figures] == [f"metric-{m}" for m in metrics]
+    for figure, metric in zip(figures, metrics, strict=True):
+        picture = figure.find("img", class_="static")
+        assert picture["src"].startswith("data:image/png;base64,")
+        assert metric in picture["alt"]
+        heading = demo_page.find(id=f"metric-{metric}-title")
+        assert heading.name == "h3" and heading.get_text() == metric
+    caption = demo_page.find(id="metric-hack_s-section").find(class_="caption").get_text()
+    assert "routing runs' training-time hack rate" in caption
+
+
+def test_metrics_flag_limits_the_section_but_not_the_series(tmp_path: Path) -> None:
+    out = tmp_path / "index.html"
+    result = run_main("--demo", "--metrics", "dt,loss", "-o", str(out), "--no-png", env=EPOCH)
+    assert result.returncode == 0, result.stderr
+    page = soup(out)
+    figures = page.find(id="metrics-section").find_all("figure")
+    assert [f["data-chart"] for f in figures] == ["metric-dt", "metric-loss"]
+    series = pd.read_csv(io.BytesIO(gzip.decompress(_download(page, "series.csv.gz"))))
+    assert set(series["metric"]) == {"hack", "solve", "teacher", "student", "loss", "hack_s",
+                                     "gt_s", "hack_t", "gt_t", "ref_eq", "dt"}

@@ -357,3 +357,30 @@ def test_summarize_takes_the_rule_and_the_baseline() -> None:
     assert summarize(runs, series, baseline="routing").baseline == "routing"
     with pytest.raises(ReportError, match="vanilla, routing"):
         summarize(runs, series, baseline="online erasure")
+
+
+def test_every_number_per_group() -> None:
+    """Grouped by another key, a group holds the runs of several arms: its seed mean is
+    over all of them (two runs of one seed are two replicates), its tables' first column
+    is `group`, and its baseline may be a group per group."""
+    from report.groups import group_runs, grouping
+
+    runs, series = _tables()
+    runs["lr"] = ["1e-05", "1e-05", "3e-05"]
+    grouped = group_runs(runs, ["lr"])
+    numbers = summarize(grouped, series, groups=grouping(grouped, ["lr"]))
+    assert numbers.by == "group" and numbers.group_keys == ("lr",)
+    assert list(numbers.per_arm["group"]) == ["lr=1e-05", "lr=3e-05"]
+    assert list(numbers.per_arm["seeds"]) == [2, 1]  # runs a and b; run c
+    assert list(numbers.per_run.columns[:3]) == ["run", "group", "arm"]
+    hack = numbers.means[(numbers.means["group"] == "lr=1e-05")
+                         & (numbers.means["metric"] == "hack")]
+    assert hack["ema"].tolist() == pytest.approx([0.0, 0.25 / 6, 0.5 / 3, 1 / 3 + 1 / 9])
+    assert numbers.baseline == "lr=1e-05" and numbers.baselines == {"lr=3e-05": "lr=1e-05"}
+    assert list(numbers.comparisons["group"].unique()) == ["lr=3e-05"]
+    assert list(numbers.km.columns[:2]) == ["group", "step"]
+    # One comparison table, a baseline per group.
+    paired = comparisons(numbers.per_run, {"lr=3e-05": "lr=1e-05", "lr=1e-05": "lr=3e-05"},
+                         "group")
+    assert list(zip(paired["group"], paired["baseline"], strict=True))[::3] == [
+        ("lr=1e-05", "lr=3e-05"), ("lr=3e-05", "lr=1e-05")]
