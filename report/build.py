@@ -84,9 +84,11 @@ def build_report(sweep: Sweep, options: Options | None = None) -> BuiltReport:
     rule = summary.OnsetRule(threshold=options.onset_threshold, patience=options.onset_patience)
     numbers = summary.summarize(runs, sweep.series, rule=rule, baseline=options.baseline,
                                 groups=grouping)
-    specs, metric_of = _charts(runs, sweep.series, numbers, grouping, metrics, options)
+    specs, metric_of, metric_groups = _charts(runs, sweep.series, numbers, grouping, metrics,
+                                              options)
     page = _page(sweep, runs, numbers, grouping, options)
     page.metrics_without_values = [m for m in metrics if m not in metric_of.values()]
+    page.metric_groups = metric_groups
     # Every number is in the charts and the page now: the seed means are not held while
     # the pictures are drawn, nor is what making the charts freed (the pictures' engine
     # keeps a heap of its own, which cannot reuse it).
@@ -110,8 +112,9 @@ def build_report(sweep: Sweep, options: Options | None = None) -> BuiltReport:
 def _charts(
     runs: pd.DataFrame, series: pd.DataFrame, numbers: summary.Summary,
     grouping: groups.Grouping, metrics: Sequence[str], options: Options,
-) -> tuple[dict[str, charts.Chart], dict[str, str]]:
-    """Every chart of the page by key, and the All-metrics charts' metric by key."""
+) -> tuple[dict[str, charts.Chart], dict[str, str], dict[str, list[str]]]:
+    """Every chart of the page by key, the All-metrics charts' metric by key, and the
+    groups that logged each of those metrics."""
     colors = charts.arm_colors(
         runs[numbers.by], mode=options.arm_colors, final_hack=numbers.final_hack_by_arm(),
         by_arm=grouping.by_arm,
@@ -128,8 +131,8 @@ def _charts(
     drawn = charts.metric_charts(runs, series, metrics, numbers=numbers, colors=colors,
                                  max_points=options.max_points)
     metric_of = {metric_key(metric, i): metric for i, metric in enumerate(drawn)}
-    specs.update({key: drawn[metric] for key, metric in metric_of.items()})
-    return specs, metric_of
+    specs.update({key: drawn[metric].chart for key, metric in metric_of.items()})
+    return specs, metric_of, {metric: made.groups for metric, made in drawn.items()}
 
 
 def _page(sweep: Sweep, runs: pd.DataFrame, numbers: summary.Summary,

@@ -38,6 +38,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+from dataclasses import dataclass
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal, ParamSpec, TypeVar
 
@@ -62,6 +63,7 @@ __all__ = [
     "GRID_TITLE",
     "METRICS",
     "METRIC_COLORS",
+    "MetricChart",
     "OVERLAY_TITLE",
     "Chart",
     "arm_colors",
@@ -134,6 +136,7 @@ POINTER_LAYER_SUFFIX = "_points"
 GRID_MAX_ROWS = 40_000
 OVERLAY_MAX_ROWS = 12_000
 _MIN_LINE_POINTS = 60
+MEAN_LINE_POINTS = 100
 # Invisible tooltip/hover points per chart, at most about: a 48-run grid would otherwise
 # carry 22,000 of them, a quarter of the time the browser takes to draw the page.
 POINTER_POINTS = 12_000
@@ -395,8 +398,8 @@ class _Sweep:
         n_lines = len(self.lines) + len(self.mean_groups)
         self.line_points = min(int(max_points), max(min_line_points, max_rows // max(n_lines, 1)))
         # A bold mean line is what a reader follows: never fewer points than a thin seed's,
-        # and at least the floor of the grid's lines.
-        self.mean_points = min(int(max_points), max(self.line_points, _MIN_LINE_POINTS))
+        # and at least MEAN_LINE_POINTS (there are few of them: one per group and metric).
+        self.mean_points = min(int(max_points), max(self.line_points, MEAN_LINE_POINTS))
         window = numbers.align_window
         self.x_domain = [-window, window] if aligned else self._x_domain()
 
@@ -1267,10 +1270,10 @@ def aligned_chart(
 
 METRIC_TITLES = "{metric} by {word} ({values}; band = {band}; dashed line = mean hack onset)"
 # Rows of embedded data for all the All-metrics charts together: each chart's lines get
-# their share, so the section costs about a quarter of the grid's bytes however many
-# metrics; lines of a big sweep are thinned down to METRIC_LINE_POINTS (a panel's width
-# holds no more for a thin line), not the other charts' floor.
-METRICS_MAX_ROWS = GRID_MAX_ROWS // 4
+# their share, so the section costs a fraction of the grid's bytes however many metrics;
+# lines of a big sweep are thinned down to METRIC_LINE_POINTS (a thin line across a
+# panel needs no more), not the other charts' floor; mean lines keep the grid's floor.
+METRICS_MAX_ROWS = GRID_MAX_ROWS // 6
 METRIC_LINE_POINTS = 32
 METRIC_PANEL_HEIGHT = 120
 
@@ -1282,6 +1285,14 @@ def extra_metrics(series: pd.DataFrame) -> list[str]:
               else list(dict.fromkeys(column)))
     present = set(column.unique())
     return [str(m) for m in listed if m in present and m not in METRICS]
+
+
+@dataclass(frozen=True)
+class MetricChart:
+    """An All-metrics chart, and the arms (groups) that logged its metric: its columns."""
+
+    chart: alt.VConcatChart
+    groups: list[str]
 
 
 @_unchecked
@@ -1296,7 +1307,7 @@ def metric_charts(
     max_rows: int = METRICS_MAX_ROWS,
     panel_width: int = PANEL_WIDTH,
     panel_height: int = METRIC_PANEL_HEIGHT,
-) -> dict[str, alt.VConcatChart]:
+) -> dict[str, MetricChart]:
     """metric -> its small multiples: one column per arm (group) that logged it, each
     seed thin, the seed mean bold with its band, in the group's colour, the group's mean
     hack onset dashed; the grid's interaction (hover a seed, zoom the steps, the values
@@ -1313,8 +1324,10 @@ def metric_charts(
         data = _metric_data(sweep, metric, targets)
         if data is None:
             continue
-        made[metric] = _metric_chart(sweep, metric, f"metric{number}", data, palette,
-                                     panel_width, panel_height)
+        chart = _metric_chart(sweep, metric, f"metric{number}", data, palette, panel_width,
+                              panel_height)
+        groups = [a for n, a in enumerate(sweep.arms) if n in set(data["arm"].dropna())]
+        made[metric] = MetricChart(chart, groups)
     return made
 
 

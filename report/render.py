@@ -167,6 +167,7 @@ class Page:
     group_by: list[str] = field(default_factory=lambda: ["arm"])
     sweeps: list[str] = field(default_factory=list)
     metrics_without_values: list[str] = field(default_factory=list)
+    metric_groups: dict[str, list[str]] = field(default_factory=dict)  # metric -> who logged it
     paired_baselines: bool = False
 
 

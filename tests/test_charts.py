@@ -764,7 +764,8 @@ def test_metric_charts_draw_each_groups_seeds_and_mean_with_its_band():
     })
     made = charts.metric_charts(runs, series, ["kl", "ok"])
     assert list(made) == ["kl", "ok"]
-    kl = made["kl"].to_dict()  # validated against the Vega-Lite schema
+    assert made["kl"].groups == ["vanilla", "routing"] and made["ok"].groups == ["vanilla"]
+    kl = made["kl"].chart.to_dict()  # validated against the Vega-Lite schema
     (data,) = datasets(kl).values()
     seeds = data[data["kind"].isin(["s", "S"])]
     assert sorted(zip(seeds["run"], seeds["step"], seeds["smoothed"], strict=True)) == [
@@ -785,7 +786,7 @@ def test_metric_charts_draw_each_groups_seeds_and_mean_with_its_band():
     assert color["field"] == "arm" and color["scale"]["range"] == [
         charts.ARM_COLORS["vanilla"], charts.ARM_COLORS["routing"]]
     assert header_labels(kl) == [["vanilla", "n=2 seeds"], ["routing", "n=1 seed"]]
-    ok = made["ok"].to_dict()
+    ok = made["ok"].chart.to_dict()
     (data,) = datasets(ok).values()
     assert set(data["arm"].dropna()) == {0}  # routing logged no `ok`: no column for it
     y = layers(ok)["metric1_means"]["encoding"]["y"]
@@ -797,7 +798,7 @@ def test_metric_charts_have_the_grids_interaction():
         (f"r{n}.log", arm, n): {"hack": [0.0, 0.5], "loss": [0.7, 0.6]}
         for n, arm in enumerate(ARMS4)
     })
-    spec = charts.metric_charts(runs, series, ["loss"])["loss"].to_dict()
+    spec = charts.metric_charts(runs, series, ["loss"])["loss"].chart.to_dict()
     params = {p["name"]: p for p in spec["params"]}
     assert set(params) == {"zoom", "hover", "values", "band"}
     assert params["zoom"]["views"] == ["metric0_seeds"]
@@ -818,7 +819,7 @@ def test_metric_charts_of_the_demo_are_the_simulators_numbers():
     import simulate
 
     sweep = report.load_demo()
-    spec = charts.metric_charts(sweep.runs, sweep.series, ["loss"])["loss"].to_dict()
+    spec = charts.metric_charts(sweep.runs, sweep.series, ["loss"])["loss"].chart.to_dict()
     (data,) = datasets(spec).values()
     truth = {}
     for sim in simulate.simulate_sweep(preset="demo"):
@@ -844,10 +845,10 @@ def test_metric_charts_share_one_budget():
         for n in range(48)}
     runs, series = hand_tables(lines)
     made = charts.metric_charts(runs, series, list(extra))
-    sizes = [len(json.dumps(chart.to_dict(validate=False))) for chart in made.values()]
+    sizes = [len(json.dumps(made.chart.to_dict(validate=False))) for made in made.values()]
     assert 100_000 < sum(sizes) < 700_000, sizes
-    rows = pd.concat([next(iter(datasets(c.to_dict(validate=False)).values()))
-                      for c in made.values()])
+    rows = pd.concat([next(iter(datasets(m.chart.to_dict(validate=False)).values()))
+                      for m in made.values()])
     assert rows["kind"].isin(["S", "M"]).sum() <= charts.POINTER_POINTS * 1.1
     seeds = rows[rows["kind"].isin(["s", "S"])]
     assert seeds.groupby(["metric", "run"]).size().max() <= 2 * charts.METRIC_LINE_POINTS + 4

@@ -242,3 +242,69 @@ def test_time_to_hack_hover_shows_the_seeds_at_risk(page) -> None:
     page.mouse.move(5, 5)
     page.evaluate("window.scrollTo(0, 0)")
     page.wait_for_timeout(200)
+
+
+# --- the All-metrics charts ----------------------------------------------------------
+
+
+def _hover_metric_seed(page, key: str, layer: str, step: int) -> dict:
+    """Point at a seed's tooltip point of a metric chart near `step`, clear of the means'."""
+    in_view(page, key)
+    found = items(page, key, layer)
+    means = [p for p in found if p["datum"].get("kind") == "M"]
+    points = [p for p in found if p["datum"].get("kind") == "S"
+              and all(math.hypot(p["x"] - m["x"], p["y"] - m["y"]) > 6 for m in means)]
+    assert points, "no seed points to hover"
+    target = min(points, key=lambda p: abs(p["datum"]["step"] - step))
+    page.mouse.move(5, 5)
+    page.mouse.move(target["x"], target["y"], steps=2)
+    page.wait_for_timeout(200)
+    return target
+
+
+def test_metric_chart_tooltip_gives_the_logged_value(page) -> None:
+    """Pointing at a seed of the loss chart names it and gives the loss the generator
+    wrote at that step, raw and smoothed."""
+    import re
+
+    import simulate
+
+    target = _hover_metric_seed(page, "metric-loss", "metric0_points_marks", 100)
+    tooltip = page.locator("#vg-tooltip-element")
+    tooltip.wait_for(state="visible", timeout=5000)
+    text = tooltip.inner_text()
+    run = re.search(r"run\s+(\S+\.log)", text).group(1)
+    step = int(re.search(r"step\s+(\d+)", text).group(1))
+    assert re.search(r"metric\s+loss", text) and target["datum"]["arm_name"] in text
+    sim = next(s for s in simulate.simulate_sweep(preset="demo") if s.name == run)
+    raw = float(re.search(r"raw\s+(-?[\d.]+)", text).group(1))
+    assert raw == pytest.approx(sim.truth["loss"][step], abs=0.0005)
+    smoothed, prev = float(re.search(r"smoothed \(EMA-5\)\s+(-?[\d.]+)", text).group(1)), None
+    for value in sim.truth["loss"][: step + 1]:
+        prev = value if prev is None else value / 3 + prev * 2 / 3
+    assert smoothed == pytest.approx(prev, abs=0.0005)
+    page.mouse.move(5, 5)
+    page.evaluate("window.scrollTo(0, 0)")
+    page.wait_for_timeout(200)
+
+
+def test_metric_chart_hover_highlights_the_seed(page) -> None:
+    key, layer = "metric-dt", "metric6_points_marks"
+    _hover_metric_seed(page, key, layer, 120)
+    hovered = page.evaluate(f"() => window.reportViews[{key!r}].signal('hover')")
+    (run,) = hovered["run"]
+    picked, others = [], []
+    for line in lines(page, key, "metric6_seeds_marks").values():
+        first = line[0]
+        opacity = (first["opacity"] if first["opacity"] is not None else 1) * (
+            first["strokeOpacity"] if first["strokeOpacity"] is not None else 1)
+        (picked if first["datum"]["run"] == run else others).append(opacity)
+    assert picked and others
+    assert min(picked) > max(others), (picked, others)
+    # The band control of this chart switches its bands.
+    page.locator(f"#{key} input[type=radio][name=band][value=minmax]").check()
+    page.wait_for_function(f"window.reportViews[{key!r}].signal('band') === 'minmax'")
+    page.locator(f"#{key} input[type=radio][name=band][value=ci]").check()
+    page.mouse.move(5, 5)
+    page.evaluate("window.scrollTo(0, 0)")
+    page.wait_for_timeout(200)
