@@ -15,6 +15,7 @@ import glob
 import os
 import re
 import stat
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ import pandas as pd
 
 from report.errors import ReportError
 from report.reader import InputFile, LogText, decode, read_bytes
+from report.remote import is_url
 
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
@@ -199,6 +201,12 @@ def _header_positions(text: str) -> list[tuple[int, list[str]]]:
     return headers
 
 
+def _preset_line(text: str) -> str | None:
+    """The first preset line. `arm=` as a word: `--warm=1` on an argv line does not make
+    it the preset line."""
+    return _first_line_with(text, "preset=", "arm=", pattern=_ARM_WORD)
+
+
 @dataclass(frozen=True)
 class _Metadata:
     """What the argv and preset lines say of a run."""
@@ -217,8 +225,7 @@ def _metadata(text: str, path: str, notes: list[str]) -> _Metadata:
         msg = f"{path}: no argv line (not a training log, or it crashed before starting)"
         raise ReportError(msg)
     argv = printable(argv_line[argv_line.index("argv:") :].strip())
-    # `arm=` as a word: `--warm=1` on an argv line does not make it the preset line.
-    preset = _first_line_with(text, "preset=", "arm=", pattern=_ARM_WORD) or ""
+    preset = _preset_line(text) or ""
     preset_arm = _last(r"\barm=(\w+)", preset)
     if preset_arm is None:
         intervention = _last(r"--intervention=(\w+)", argv)
@@ -297,6 +304,94 @@ def later_step_wins(
 
 def parse_text(text: str, path: str, name: str | None = None) -> ParsedLog:
     """Parse one log's text. Raises ReportError when it is not a usable run."""
+    return read_rows(text, path).parsed(path, name or os.path.basename(path))
+
+
+@dataclass(frozen=True)
+class Rows:
+    """A run's rows as read so far, and what reading the rows appended to its log needs
+    (`Rows.more`): the metadata, the headers seen, the columns read."""
+
+    meta: _Metadata
+    notes: tuple[str, ...]  # remarks on the metadata
+    preset_line: bool  # whether a preset line was found (else a later one would win)
+    headers: tuple[tuple[str, ...], ...]  # every header's names; rows appended follow the last
+    columns: dict[str, str]  # metric -> the column it is read from
+    steps: np.ndarray  # unique steps, ascending
+    values: dict[str, np.ndarray]  # per metric of `columns`, raw (impossible values kept)
+    present: frozenset[str]  # the metrics some header has a column for
+    repeated: int = 0  # rows dropped because a later row logged the same step
+
+    def more(self, text: str) -> Rows | None:
+        """These rows and those of `text`, whole lines appended to the log since; None when
+        `text` changes what was read before (a first preset line, a header that brings
+        routing's ablated columns): then the log is to be read again whole."""
+        headers = _header_positions(text)
+        if not self.preset_line and _preset_line(text):
+            return None
+        seen = [(0, list(names)) for names in self.headers] + headers
+        if _metric_columns(self.meta.preset_arm, seen) != self.columns:
+            return None
+        return self._with(text, [(0, list(self.headers[-1])), *headers], headers)
+
+    def _with(
+        self, text: str, segments: list[tuple[int, list[str]]],
+        headers: list[tuple[int, list[str]]],
+    ) -> Rows:
+        """These rows and those of `text`'s segments (each: where it starts, its header's
+        names), the later row winning a step logged twice."""
+        cache = _CellCache()
+        step_parts = [self.steps]
+        value_parts = {m: [self.values[m]] for m in self.columns}
+        present = set(self.present)
+        bounds = [pos for pos, _ in segments[1:]] + [len(text)]
+        for (start, names), end in zip(segments, bounds, strict=True):
+            read = _segment_rows(text, start, end, names, self.columns, cache)
+            if read is None:
+                continue
+            steps, values = read
+            step_parts.append(steps)
+            present.update(values)
+            for metric, parts in value_parts.items():
+                parts.append(values.get(metric, np.full(len(steps), np.nan)))
+        steps, kept, repeated = later_step_wins(
+            np.concatenate(step_parts), {m: np.concatenate(p) for m, p in value_parts.items()}
+        )
+        return dataclasses.replace(
+            self, headers=self.headers + tuple(tuple(names) for _, names in headers),
+            steps=steps, values=kept, present=frozenset(present),
+            repeated=self.repeated + repeated,
+        )
+
+    def parsed(self, path: str, name: str) -> ParsedLog:
+        """The run these rows make. Raises ReportError when they make none."""
+        if not len(self.steps):
+            msg = f"{path}: a header but no metric rows (the run crashed before its first step)"
+            raise ReportError(msg)
+        if not self.present:  # e.g. a routing run whose only rows sit under a header without *_abl
+            msg = (f"{path}: its rows have no column for any metric "
+                   f"({', '.join(self.columns.values())})")
+            raise ReportError(msg)
+        notes = list(self.notes)
+        if self.repeated:
+            notes.append(f"{path}: {self.repeated} repeated steps (resumed run); kept the later")
+        metrics = {m: values.copy() for m, values in self.values.items() if m in self.present}
+        _drop_impossible(metrics, self.columns, path, notes)
+        missing = tuple(m for m in METRICS if m not in self.present)
+        if missing:
+            notes.append(f"{path}: no column for {', '.join(missing)}")
+        meta = self.meta
+        return ParsedLog(
+            path=path, name=name, argv=meta.argv, preset_arm=meta.preset_arm,
+            arm=arm_label(meta.preset_arm, meta.refresh), seed=meta.seed, v_hack=meta.v_hack,
+            refresh=meta.refresh, steps=self.steps, metrics=metrics, missing=missing,
+            notes=notes,
+        )
+
+
+def read_rows(text: str, path: str) -> Rows:
+    """The rows of a log's text (`parse_text` without making the run). Raises ReportError
+    when the text has no argv line, no arm or no header."""
     notes: list[str] = []
     meta = _metadata(text, path, notes)
     headers = _header_positions(text)
@@ -304,50 +399,12 @@ def parse_text(text: str, path: str, name: str | None = None) -> ParsedLog:
         msg = f"{path}: no metric header (a line naming hack_s and ref_eq); no step was logged"
         raise ReportError(msg)
     columns = _metric_columns(meta.preset_arm, headers)
-    cache = _CellCache()
-    step_parts: list[np.ndarray] = []
-    value_parts: dict[str, list[np.ndarray]] = {m: [] for m in columns}
-    present: set[str] = set()
-    bounds = [pos for pos, _ in headers[1:]] + [len(text)]
-    for (start, names), end in zip(headers, bounds, strict=True):
-        read = _segment_rows(text, start, end, names, columns, cache)
-        if read is None:
-            continue
-        steps, values = read
-        step_parts.append(steps)
-        present.update(values)
-        for metric in columns:
-            value_parts[metric].append(values.get(metric, np.full(len(steps), np.nan)))
-    if not step_parts:
-        msg = f"{path}: a header but no metric rows (the run crashed before its first step)"
-        raise ReportError(msg)
-    if not present:  # e.g. a routing run whose only rows sit under a header without *_abl
-        msg = f"{path}: its rows have no column for any metric ({', '.join(columns.values())})"
-        raise ReportError(msg)
-    steps, metrics, repeated = later_step_wins(
-        np.concatenate(step_parts),
-        {m: np.concatenate(parts) for m, parts in value_parts.items() if m in present},
+    empty = Rows(
+        meta=meta, notes=tuple(notes), preset_line=_preset_line(text) is not None, headers=(),
+        columns=columns, steps=np.empty(0, dtype=np.int64),
+        values={m: np.empty(0) for m in columns}, present=frozenset(),
     )
-    if repeated:
-        notes.append(f"{path}: {repeated} repeated steps (resumed run); kept the later")
-    _drop_impossible(metrics, columns, path, notes)
-    missing = tuple(m for m in METRICS if m not in present)
-    if missing:
-        notes.append(f"{path}: no column for {', '.join(missing)}")
-    return ParsedLog(
-        path=path,
-        name=name or os.path.basename(path),
-        argv=meta.argv,
-        preset_arm=meta.preset_arm,
-        arm=arm_label(meta.preset_arm, meta.refresh),
-        seed=meta.seed,
-        v_hack=meta.v_hack,
-        refresh=meta.refresh,
-        steps=steps,
-        metrics=metrics,
-        missing=missing,
-        notes=notes,
-    )
+    return empty._with(text, headers, headers)
 
 
 def _drop_impossible(
@@ -583,13 +640,22 @@ def _parse_kept(kept: bytearray, path: str, name: str | None) -> ParsedLog:
     return parse_text(text, path, name)
 
 
-def parse_file(path: str, name: str | None = None) -> ParsedLog:
-    """Read and parse one log file (plain or gzip). Raises ReportError when unusable.
-    The run's path and name are `printable` (whatever bytes the file name holds)."""
-    shown = printable(path)
+def parse_file(
+    path: str, name: str | None = None, cancelled: threading.Event | None = None
+) -> ParsedLog:
+    """Read and parse one log file (plain or gzip), local or at a URL. Raises ReportError
+    when unusable. The run's path and name are `printable` (whatever bytes the file name
+    holds; a URL without what may hold credentials, `remote.shown`). Setting `cancelled`
+    stops a URL's download."""
+    shown = shown_path(path)
     try:
-        kept, file, notes = read_bytes(path, shown)
-        parsed = _parse_kept(kept, shown, name or printable(os.path.basename(path)))
+        if is_url(path):
+            from report import remote
+
+            kept, file, notes = remote.read(path, shown, cancelled)
+        else:
+            kept, file, notes = read_bytes(path, shown)
+        parsed = _parse_kept(kept, shown, name or printable(_name_parts(path)[-1]))
     except MemoryError:
         msg = f"{shown}: too big to read in the memory free here"
         raise ReportError(msg) from None
@@ -598,9 +664,19 @@ def parse_file(path: str, name: str | None = None) -> ParsedLog:
     return parsed
 
 
+def shown_path(path: str) -> str:
+    """A local path or a URL as messages and the page show it (`printable`; a URL
+    without user, password or query, `remote.shown`)."""
+    if is_url(path):
+        from report import remote
+
+        path = remote.shown(path)
+    return printable(path)
+
+
 def gather(inputs: Sequence[str]) -> tuple[list[str], list[str]]:
-    """Files, directories (their `*.log` and `*.log.gz`) and glob patterns -> (paths,
-    warnings).
+    """Files, directories (their `*.log` and `*.log.gz`), glob patterns and URLs of any of
+    these -> (paths and URLs, warnings).
 
     The paths are sorted and de-duplicated so that the order inputs are given in never
     changes the report. An input that matches nothing costs a warning naming it, as an
@@ -611,8 +687,11 @@ def gather(inputs: Sequence[str]) -> tuple[list[str], list[str]]:
     for item in inputs:
         paths, problem = _matches(item)
         if problem:
-            warnings.append(f"{printable(item)}: {problem}")
+            warnings.append(f"{shown_path(item)}: {problem}")
         for p in paths:
+            if is_url(p):
+                found[p] = p
+                continue
             # One file reached by two spellings (a link, ./, an absolute path) keeps the
             # smallest, not the first seen, so input order never renames a run.
             real, shown = os.path.realpath(p), os.path.normpath(p)
@@ -625,6 +704,10 @@ def gather(inputs: Sequence[str]) -> tuple[list[str], list[str]]:
 
 def _matches(item: str) -> tuple[list[str], str]:
     """The files one input names, or why it names none."""
+    if is_url(item):
+        from report import remote
+
+        return remote.matches(item)
     if os.path.isdir(item):
         entries = (os.path.join(item, e) for e in os.listdir(item))
         paths = sorted(p for p in entries if p.endswith(LOG_SUFFIXES) and _readable_kind(p))
@@ -656,14 +739,15 @@ def run_names(paths: Iterable[str]) -> dict[str, str]:
     """Run name = file name; when two files share one, add parent folders until unique.
     Names are `printable`; two that only differ in bytes shown alike get a number."""
     paths = list(paths)
-    names = {p: os.path.basename(p) for p in paths}
+    parts = {p: _name_parts(p) for p in paths}
+    names = {p: parts[p][-1] if parts[p] else "" for p in paths}
     depth = 1
     while len(set(names.values())) < len(names) and depth < 64:
         counts = Counter(names.values())
         depth += 1
         for p in paths:
             if counts[names[p]] > 1:
-                names[p] = "/".join(Path(p).parts[-depth:])
+                names[p] = "/".join(parts[p][-depth:])
     seen: Counter[str] = Counter()
     for p in paths:
         names[p] = printable(names[p])
@@ -671,6 +755,15 @@ def run_names(paths: Iterable[str]) -> dict[str, str]:
         if seen[names[p]] > 1:
             names[p] = f"{names[p]} ({seen[names[p]]})"
     return names
+
+
+def _name_parts(path: str) -> list[str]:
+    """A path's folders and file name (a URL's host and path segments, unquoted)."""
+    if is_url(path):
+        from report import remote
+
+        return remote.name_parts(path)
+    return [*Path(path).parent.parts, os.path.basename(path)]
 
 
 def _start_worker(parent: int) -> None:
@@ -744,29 +837,85 @@ def parse_files(
     jobs: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[list[ParsedLog], list[str]]:
-    """Parse many files, in parallel across cores when it pays; (runs, warnings).
+    """Parse many files, in parallel across cores when it pays, URLs fetched several at a
+    time; (runs, warnings).
 
     Unusable files become one warning each (naming the file and the reason).
     """
     names = run_names(paths)
     tasks = [(p, names[p]) for p in paths]
-    total_bytes = sum(_size(p) for p in paths)
-    # More workers than cores or files would only compete with each other.
-    workers = min(jobs or cores(), cores(), len(tasks))
-    results: list[ParsedLog | ReportError]
-    if workers > 1 and len(tasks) >= 4 and total_bytes > 8 << 20:
-        results = _parse_in_pool(tasks, workers, progress)
-    else:
-        results = []
-        for i, task in enumerate(tasks):
-            results.append(_parse_one(task))
+    urls = [task for task in tasks if is_url(task[0])]
+    local = [task for task in tasks if not is_url(task[0])]
+    done = {"urls": 0, "local": 0}
+
+    def count(part: str) -> Callable[[int, int], None]:
+        def step(finished: int, total: int) -> None:
+            done[part] = finished
             if progress:
-                progress(i + 1, len(tasks))
+                progress(done["urls"] + done["local"], len(tasks))
+
+        return step
+
+    by_path = dict(zip((p for p, _ in urls), _fetch_all(urls, count("urls")), strict=True))
+    by_path.update(zip((p for p, _ in local), _parse_local(local, jobs, count("local")),
+                       strict=True))
+    results = [by_path[p] for p, _ in tasks]
     runs = [r for r in results if isinstance(r, ParsedLog)]
     warnings = [str(r) for r in results if isinstance(r, ReportError)]
     for run in runs:
         warnings.extend(run.notes)
     return runs, warnings
+
+
+def _parse_local(
+    tasks: list[tuple[str, str]], jobs: int | None, progress: Callable[[int, int], None]
+) -> list[ParsedLog | ReportError]:
+    """`_parse_one` of each local file, in a fork pool when it pays."""
+    total_bytes = sum(_size(p) for p, _ in tasks)
+    # More workers than cores or files would only compete with each other.
+    workers = min(jobs or cores(), cores(), len(tasks))
+    if workers > 1 and len(tasks) >= 4 and total_bytes > 8 << 20:
+        return _parse_in_pool(tasks, workers, progress)
+    results = []
+    for i, task in enumerate(tasks):
+        results.append(_parse_one(task))
+        progress(i + 1, len(tasks))
+    return results
+
+
+# Downloads at a time: fetching waits on the network, not on a core (parsing what came
+# in holds the interpreter between downloads).
+FETCHERS = 8
+
+
+def _fetch_all(
+    tasks: list[tuple[str, str]], progress: Callable[[int, int], None]
+) -> list[ParsedLog | ReportError]:
+    """`_parse_one` of each URL, `FETCHERS` at a time in threads, in order. Interrupted
+    (Ctrl-C), downloads under way stop at their next chunk."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    if not tasks:
+        return []
+    cancelled = threading.Event()
+    pool = ThreadPoolExecutor(max_workers=min(FETCHERS, len(tasks)), thread_name_prefix="fetch")
+    try:
+        futures = {pool.submit(_fetch_one, task, cancelled): i for i, task in enumerate(tasks)}
+        results: list[ParsedLog | ReportError | None] = [None] * len(tasks)
+        for finished, future in enumerate(as_completed(futures), start=1):
+            results[futures[future]] = future.result()
+            progress(finished, len(tasks))
+    finally:
+        cancelled.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+    return [r for r in results if r is not None]
+
+
+def _fetch_one(task: tuple[str, str], cancelled: threading.Event) -> ParsedLog | ReportError:
+    try:
+        return parse_file(*task, cancelled=cancelled)
+    except ReportError as exc:
+        return exc
 
 
 def cores() -> int:
