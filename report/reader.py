@@ -114,6 +114,7 @@ class LogText:
         self.utf16: codecs.IncrementalDecoder | None = None
         self.cr_only: bool | None = None  # old Mac line ends: decided at the first one
         self.judged = False  # whether the head was checked for binary data
+        self.taken = 0  # bytes taken out by `take_lines` (a growing log read in pieces)
 
     def add(self, data: bytes) -> None:
         """The next bytes of the file (decompressed)."""
@@ -214,12 +215,16 @@ class LogText:
             self.skipped[self.skipping] += 1
         if not self.judged:
             self._judge()
-        if self.junk and (not self.kept or self.kept.isspace()):
+        self._refuse_all_junk()
+        return self.kept, self.remarks()
+
+    def _refuse_all_junk(self) -> None:
+        """Refuse a file whose every line so far was skipped."""
+        if self.junk and not self.taken and (not self.kept or self.kept.isspace()):
             reason = ("binary data, not a text log" if self.skipped["nul"] else
                       f"no line shorter than {MAX_LINE_BYTES >> 20} MB: not a text log")
             msg = f"{self.shown}: {reason}"
             raise ReportError(msg)
-        return self.kept, self.remarks()
 
     def take_lines(self) -> bytearray:
         """The whole lines kept so far, taken out of the buffer; the unfinished last line
@@ -227,9 +232,11 @@ class LogText:
         never comes."""
         if not self.judged and self.kept:
             self._judge()
+        self._refuse_all_junk()
         end = self.kept.rfind(b"\n") + 1
         lines = self.kept[:end]
         del self.kept[:end]
+        self.taken += end
         return lines
 
     def remarks(self) -> list[str]:
