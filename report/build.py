@@ -49,6 +49,7 @@ class Options:
     png: bool = True
     png_scale: float = 2.0
     series: bool = False  # write a big sweep's tidy series beside the page (slow)
+    refresh_seconds: int = 0  # `--watch`: the page reloads itself this often (0: never)
 
 
 @dataclass
@@ -105,6 +106,7 @@ def build_report(sweep: Sweep, options: Options | None = None) -> BuiltReport:
         ema_span=EMA_SPAN,
         max_points=options.max_points,
         longest_line=charts.longest_line(sweep.series),
+        refresh_seconds=options.refresh_seconds,
     )
     extras: dict[str, bytes] = {}
     if options.png:

@@ -20,6 +20,7 @@ from report.output import write_report
 
 if TYPE_CHECKING:
     from report.tables import Sweep
+    from report.watch import Watcher
 
 log = logging.getLogger("report")
 
@@ -29,6 +30,7 @@ examples:
   python -m report 'logs/*converge*.log' runs/old.log.gz -o out/report.html
   python -m report --demo -o site/index.html      # a report from built-in example logs
   python -m report logs/ --arm-colors rank -q      # colour arms by how much they hack
+  python -m report https://host/sweep/ gs://bucket/logs/ --watch   # as they train
 """
 
 
@@ -79,7 +81,7 @@ def parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ap.add_argument("logs", nargs="*", help="log files, directories (their *.log, *.log.gz) "
-                    "or glob patterns")
+                    "or glob patterns, local or as URLs (https://, s3://, ...)")
     ap.add_argument("-o", "--output", type=_output_file, default=Path("site/index.html"),
                     help="the HTML file to write; PNGs go beside it (default: %(default)s)")
     ap.add_argument("--demo", action="store_true",
@@ -97,14 +99,20 @@ def parser() -> argparse.ArgumentParser:
                     "(series.csv.gz; slow for millions of rows)")
     ap.add_argument("-j", "--jobs", type=_at_least(1), default=None, metavar="N",
                     help="parse with N processes (default: one per core, for large sweeps)")
+    ap.add_argument("--watch", action="store_true",
+                    help="after writing the report, rewrite it whenever the logs change, "
+                    "until Ctrl-C; the page reloads itself meanwhile")
+    ap.add_argument("--interval", type=float, default=None, metavar="SECONDS",
+                    help="--watch: poll URLs, and reload the page, this often (default: 5)")
     ap.add_argument("--strict", action="store_true",
-                    help="fail (exit 1, nothing written) on any warning")
+                    help="fail (exit 1, nothing written) on any warning (--watch: in the "
+                    "first report)")
     ap.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     ap.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return ap
 
 
-def _load(args: argparse.Namespace) -> Sweep:
+def _load(args: argparse.Namespace, watcher: Watcher | None) -> Sweep:
     """The sweep the arguments name: the packaged examples, or the LOGS."""
     import report
 
@@ -114,6 +122,8 @@ def _load(args: argparse.Namespace) -> Sweep:
         return report.load_demo()
     progress = Progress(enabled=not args.quiet)
     try:
+        if watcher is not None:
+            return watcher.load(progress)
         return report.load_sweep(args.logs, jobs=args.jobs, progress=progress)
     finally:
         progress.close()
@@ -126,6 +136,10 @@ def run(argv: Sequence[str] | None = None, ctrl_c: CtrlC | None = None) -> int:
     setup_logging(args.quiet)
     if not args.logs and not args.demo:
         ap.error("give LOGS (files, folders or globs), or --demo")
+    if args.watch and args.demo:
+        ap.error("--watch follows LOGS as they grow; the --demo logs never do")
+    if args.interval is not None and not (args.watch and args.interval >= 0.1):
+        ap.error("--interval: give --watch, and at least 0.1 seconds")
     with libraries_quiet() if args.quiet else contextlib.nullcontext():
         return _make(args, ctrl_c)
 
@@ -138,7 +152,12 @@ def _make(args: argparse.Namespace, ctrl_c: CtrlC) -> int:
     from report.parse import keep_freed_memory
 
     keep_freed_memory()  # a short-lived process that makes and drops big tables
-    sweep = _load(args)
+    watcher = None
+    if args.watch:
+        from report.watch import DEFAULT_INTERVAL, Watcher
+
+        watcher = Watcher(args.logs, args.output, interval=args.interval or DEFAULT_INTERVAL)
+    sweep = _load(args, watcher)
     ctrl_c.check()
     for warning in sweep.warnings:
         log.warning(warning)
@@ -155,6 +174,7 @@ def _make(args: argparse.Namespace, ctrl_c: CtrlC) -> int:
         max_points=args.max_points,
         png=not args.no_png,
         series=args.series,
+        refresh_seconds=watcher.refresh_seconds if watcher else 0,
     )
     built = build_report(sweep, options)
     ctrl_c.check()
@@ -162,6 +182,8 @@ def _make(args: argparse.Namespace, ctrl_c: CtrlC) -> int:
         written = write_report(built, args.output, interrupted=lambda: ctrl_c.pending)
         files = ", ".join(f"{path} ({human_size(size)})" for path, size in written)
         log.info(f"wrote {files}")
+    if watcher is not None:
+        watcher.follow(options, ctrl_c=ctrl_c)  # until Ctrl-C: how a watch ends, exit 0
     return 0
 
 
