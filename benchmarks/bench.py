@@ -412,6 +412,204 @@ def embedded_series_bytes(html: Path) -> int:
     return text.find('"', start + len('href="')) - start
 
 
+# --- --watch: a rebuild after an append, and logs over HTTP -----------------------------
+
+REBUILD_ROWS = 100  # rows appended to one run before the rebuild
+REBUILD_RUN = ("vanilla", 1)  # the run they are appended to (demo_vanilla_s1.log)
+
+
+@dataclass
+class Rebuilt:
+    """`--watch` on one sweep, timed in one process (the fastest of the repeats): the full
+    build for comparison, the first read, the rebuild after an append and its parts, and
+    reading the same logs from a local HTTP server."""
+
+    size: Size
+    full: float = 0.0  # read the logs, build, write: what one report costs in-process
+    full_cpu: float = 0.0  # ... CPU seconds of this process (not the parse workers')
+    rebuild_cpu: float = 0.0
+    process: float = 0.0  # `python -m report` as a whole process, fixed costs cached
+    full_read: float = 0.0  # ... of which reading the logs (load_sweep, parallel)
+    first_read: float = 0.0  # --watch's first read of every log (followers, threads)
+    rebuild: float = 0.0  # scan, read what changed, tables, build, write
+    parts: dict[str, float] = field(default_factory=dict)
+    changes: list[str] = field(default_factory=list)
+    http_read: float = 0.0  # load_sweep of the folder's URL
+    notes: list[str] = field(default_factory=list)
+
+
+def rebuild_child(logs: str, out: str, url: str) -> None:
+    """In a fresh process (`bench_rebuild` starts it): time a full build, then a watch's
+    first read and its rebuild after `REBUILD_ROWS` rows are appended to one run, then the
+    logs read over HTTP; print the seconds as JSON."""
+    import json
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    import simulate  # the appended rows come from the generator, as the logs did
+
+    import report
+    from report import export
+    from report.build import Options, build_report
+    from report.output import write_report
+    from report.watch import Watcher
+
+    export.javascript_bundle()  # a fixed cost, cached on a machine that made a report before
+    folder, options, took = Path(logs), Options(), {}
+    started, cpu = time.perf_counter(), time.process_time()
+    sweep = report.load_sweep([str(folder)])
+    took["full_read"] = time.perf_counter() - started
+    write_report(build_report(sweep, options), Path(out) / "full" / "index.html")
+    took["full"] = time.perf_counter() - started
+    took["full_cpu"] = time.process_time() - cpu  # this process's (parse workers' not)
+    del sweep
+
+    watcher = Watcher([str(folder)], Path(out) / "watch" / "index.html", interval=0.1,
+                      events=False)
+    started = time.perf_counter()
+    sweep = watcher.load()
+    took["first_read"] = time.perf_counter() - started
+    options = watcher.watching(Options())
+    write_report(build_report(sweep, options), watcher.output)
+    arm, seed = REBUILD_RUN
+    steps = int(sweep.runs["steps"].max())
+    longer = simulate.simulate_run(arm, seed, steps + REBUILD_ROWS).data
+    at = longer.rfind(b"\n", 0, longer.index(f"| {steps}  ".encode())) + 1
+    with (folder / f"demo_{arm}_s{seed}.log").open("ab") as fh:
+        fh.write(longer[at:])  # its rows from step `steps` on, and the lines after them
+    cpu = time.process_time()
+    rebuilt = watcher.step(options, "event")
+    took["rebuild_cpu"] = time.process_time() - cpu
+    assert rebuilt is not None, "no rebuild after the append"
+    took["rebuild"] = rebuilt.seconds
+    took.update({f"part_{k}": v for k, v in rebuilt.timings.items()})
+    took["changes"] = rebuilt.changes  # type: ignore[assignment]
+
+    started = time.perf_counter()
+    remote_sweep = report.load_sweep([url])
+    took["http_read"] = time.perf_counter() - started
+    assert len(remote_sweep.runs) == len(sweep.runs)
+    print(json.dumps(took))
+
+
+@contextlib.contextmanager
+def http_server(folder: Path) -> Iterator[str]:
+    """`python -m http.server` serving `folder` on 127.0.0.1, as its own process."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        _python("-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory",
+                str(folder)), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def bench_rebuild(size: Size, work: Path, repeat: int) -> Rebuilt:
+    """`rebuild_child` in fresh processes (a copy of the sweep each time, a cache with
+    only the JavaScript bundle in it): the fastest of `repeat`."""
+    import json
+
+    logs = sweep_dir(work, size)
+    result = Rebuilt(size)
+    print(f"== --watch on {size.title}: full build vs rebuild after {REBUILD_ROWS} rows",
+          file=sys.stderr)
+    runs = []
+    for attempt in range(max(repeat, 1)):
+        place = work / "rebuild" / f"{size.name}-{attempt}"
+        shutil.rmtree(place, ignore_errors=True)
+        shutil.copytree(logs, place / "logs", ignore=shutil.ignore_patterns(".generated"))
+        with tempfile.TemporaryDirectory(prefix="bench-cache-") as cache, \
+                http_server(logs) as url:
+            out = subprocess.run(
+                _python("-c", "import sys; sys.path.insert(0, sys.argv[1]); import bench; "
+                        "bench.rebuild_child(*sys.argv[2:])", str(ROOT / "benchmarks"),
+                        str(place / "logs"), str(place / "out"), url),
+                cwd=ROOT, capture_output=True, text=True, env={**os.environ,
+                                                               **_report_env(Path(cache))},
+            )
+        shutil.rmtree(place, ignore_errors=True)
+        if out.returncode != 0:
+            result.notes.append(f"the rebuild benchmark failed: {out.stderr[-1500:]}")
+            return result
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    best = min(runs, key=lambda r: r["rebuild"])
+    result.full = min(r["full"] for r in runs)
+    result.full_cpu = min(r["full_cpu"] for r in runs)
+    result.rebuild_cpu = min(r["rebuild_cpu"] for r in runs)
+    result.full_read = min(r["full_read"] for r in runs)
+    result.first_read = min(r["first_read"] for r in runs)
+    result.http_read = min(r["http_read"] for r in runs)
+    result.rebuild = best["rebuild"]
+    result.parts = {k.removeprefix("part_"): v for k, v in best.items() if k.startswith("part_")}
+    result.changes = best["changes"]
+    return result
+
+
+def rebuild_section(r: Rebuilt, megabytes: float) -> str:
+    """The write-up's `--watch` section."""
+    parts = r.parts
+    rows = [
+        ("`python -m report` as a whole process, fixed costs cached (from the table above)",
+         _seconds(r.process), ""),
+        ("full build in one process: read every log, build, write", _seconds(r.full),
+         _seconds(r.full_cpu)),
+        ("... of which reading the logs (`load_sweep`, parse workers)", _seconds(r.full_read), ""),
+        (f"rebuild after {REBUILD_ROWS} rows appended to one run ({', '.join(r.changes)})",
+         _seconds(r.rebuild), _seconds(r.rebuild_cpu)),
+        ("... finding and reading what changed (a scan of every file, the appended bytes)",
+         _seconds(parts.get("read")), ""),
+        ("... the tables (every run joined again, EMA, tidy series)",
+         _seconds(parts.get("tables")), ""),
+        ("... the report (summary, charts, pictures at 1x, page)",
+         _seconds(parts.get("build")), ""),
+        ("... writing it (all or nothing)", _seconds(parts.get("write")), ""),
+        ("first read when `--watch` starts (every log followed, in threads)",
+         _seconds(r.first_read), ""),
+        (f"the logs read over HTTP (`python -m http.server` on 127.0.0.1, {megabytes:.0f} MB)",
+         _seconds(r.http_read), ""),
+    ]
+    lines = [
+        f"## `--watch`: a rebuild after an append ({r.size.title})",
+        "",
+        "In one fresh process per repeat, with the JavaScript bundle cached and no "
+        "pictures of these logs: a full build (read every log, build, write), then "
+        "`--watch`'s first read, then one rebuild after appending rows to one run (its "
+        "pictures drawn anew: the data changed; while watching the PNGs beside the page "
+        "are drawn at 1x), then the same logs read from a local HTTP server. Wall time "
+        "and this process's CPU time (the parse workers' not counted), the fastest of "
+        "the repeats.",
+        "",
+        "| measure | wall | CPU |",
+        "| --- | ---: | ---: |",
+        *(f"| {name} | {wall} | {cpu} |" for name, wall, cpu in rows),
+    ]
+    if r.full and r.process:
+        lines += ["", f"The rebuild takes {r.rebuild / r.full:.0%} of a full build's wall "
+                  f"time in one process ({r.rebuild_cpu / r.full_cpu:.0%} of its CPU time), "
+                  f"{r.rebuild / r.process:.0%} of a whole `python -m report` run's."]
+    lines += [f"\nNote: {n}" for n in r.notes]
+    return "\n".join(lines)
+
+
+def _seconds(value: float | None) -> str:
+    return f"{value:.2f} s" if value else "-"
+
+
 # --- the write-up ----------------------------------------------------------------------
 
 
@@ -660,6 +858,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for size in sizes:
             results.append(bench_size(size, args.work, reference, browser, args.repeat))
     text = write_up(results, command, started, args.repeat)
+    largest = max(results, key=lambda r: r.size.runs * r.size.steps)
+    rebuilt = bench_rebuild(largest.size, args.work, args.repeat)
+    rebuilt.process = largest.fixed_cached.seconds if largest.fixed_cached else 0.0
+    text += "\n\n" + rebuild_section(rebuilt, largest.megabytes)
     args.output.write_text(text + "\n", encoding="utf-8")
     print(text)
     print(f"\nwrote {args.output}", file=sys.stderr)

@@ -174,9 +174,8 @@ def _make(args: argparse.Namespace, ctrl_c: CtrlC) -> int:
         max_points=args.max_points,
         png=not args.no_png,
         series=args.series,
-        refresh_seconds=watcher.refresh_seconds if watcher else 0,
     )
-    built = build_report(sweep, options)
+    built = build_report(sweep, watcher.watching(options) if watcher else options)
     ctrl_c.check()
     with ctrl_c.deferred():  # an interrupt now is the writer's to act on, not halfway
         written = write_report(built, args.output, interrupted=lambda: ctrl_c.pending)

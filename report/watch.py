@@ -99,6 +99,15 @@ class Watcher:
         """How often the page reloads itself: the interval, in whole seconds."""
         return max(1, math.ceil(self.interval))
 
+    def watching(self, options: Options) -> Options:
+        """`options` for the pages written while watching: they reload themselves, and the
+        PNGs beside them are drawn at the page's own scale (a third of the raster work of
+        2x); the page written when the watch ends is as `options` ask."""
+        from report.build import PICTURE_SCALE
+
+        return dataclasses.replace(options, refresh_seconds=self.refresh_seconds,
+                                   png_scale=min(options.png_scale, PICTURE_SCALE))
+
     # --- reading -----------------------------------------------------------------------
 
     def load(self, progress: Callable[[int, int], None] | None = None) -> Sweep:
@@ -183,13 +192,13 @@ class Watcher:
         self, options: Options, *, stop: threading.Event | None = None,
         on_rebuild: Callable[[Rebuild], None] | None = None, ctrl_c: CtrlC | None = None,
     ) -> int:
-        """Rebuild the report whenever its inputs change, until `stop` is set or Ctrl-C
-        (KeyboardInterrupt); then write it once more without its reload line. Returns the
-        number of rebuilds."""
+        """Rebuild the report (`watching(options)`) whenever its inputs change, until
+        `stop` is set or Ctrl-C (KeyboardInterrupt); then write it once more as `options`
+        ask, without its reload line. Returns the number of rebuilds."""
         stop = stop or threading.Event()
         try:
             for wakeup in self._wakeups(stop):
-                rebuild = self.step(options, wakeup, stop, ctrl_c)
+                rebuild = self.step(self.watching(options), wakeup, stop, ctrl_c)
                 if rebuild is not None and on_rebuild is not None:
                     on_rebuild(rebuild)
         except KeyboardInterrupt:
@@ -296,7 +305,7 @@ class Watcher:
         if self.sweep is None:
             return
         try:
-            built = build_report(self.sweep, dataclasses.replace(options, refresh_seconds=0))
+            built = build_report(self.sweep, options)
             written = self._write(built, ctrl_c)
         except KeyboardInterrupt:
             if ctrl_c is not None:
@@ -347,10 +356,10 @@ def watch(
     from report.build import Options, build_report
 
     watcher = Watcher(inputs, output, interval=interval, events=events)
-    options = dataclasses.replace(options or Options(), refresh_seconds=watcher.refresh_seconds)
+    options = options or Options()
     started = time.perf_counter()
     sweep = watcher.load()
-    written = watcher._write(build_report(sweep, options), None)
+    written = watcher._write(build_report(sweep, watcher.watching(options)), None)
     if written is None:
         msg = f"-o {output}: the first report could not be written"
         raise ReportError(msg)

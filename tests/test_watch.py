@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import ROOT, run_main, serve_folder, soup, table_rows
+from helpers import ROOT, png_size, run_main, serve_folder, soup, table_rows
 from simulate import SimulatedRun, simulate_run
 
 import report
@@ -259,11 +259,13 @@ def test_watch_options_on_the_command_line(tmp_path: Path) -> None:
 @pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name != "posix", reason="POSIX signals")
 def test_ctrl_c_ends_a_watch_with_exit_0(growing: Sweep, tmp_path: Path) -> None:
     """As a real process: Ctrl-C once the first report is written (the line saying so is
-    waited for) ends the watch cleanly, with a last page that no longer reloads."""
+    waited for) ends the watch cleanly, with a last page that no longer reloads. While
+    watching, the pictures beside the page are drawn at the page's scale; the last page
+    has them at 2x, as a report without --watch does."""
     out = tmp_path / "site" / "index.html"
     process = subprocess.Popen(
         [sys.executable, "-m", "report", str(growing.folder), "-o", str(out), "--watch",
-         "--interval", "1", "--no-png"],
+         "--interval", "1"],
         env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=tmp_path, text=True,
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
@@ -276,6 +278,7 @@ def test_ctrl_c_ends_a_watch_with_exit_0(growing: Sweep, tmp_path: Path) -> None
                 break
         assert seen and seen[-1].startswith("wrote "), "".join(seen)
         assert soup(out).find("meta", attrs={"http-equiv": "refresh"}) is not None
+        watched_width, _ = png_size((out.parent / "dynamics.png").read_bytes())
         process.send_signal(signal.SIGINT)
         _, rest = process.communicate(timeout=DEADLINE)
     finally:
@@ -289,6 +292,8 @@ def test_ctrl_c_ends_a_watch_with_exit_0(growing: Sweep, tmp_path: Path) -> None
         f"stopped watching; wrote {out} once more, without its reload line")
     assert soup(out).find("meta", attrs={"http-equiv": "refresh"}) is None
     assert len(_runs_table(out)) == 4
+    final_width, _ = png_size((out.parent / "dynamics.png").read_bytes())
+    assert final_width == 2 * watched_width
 
 
 @pytest.mark.browser
