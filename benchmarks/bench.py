@@ -565,12 +565,12 @@ def rebuild_section(r: Rebuilt, megabytes: float) -> str:
     parts = r.parts
     rows = [
         ("`python -m report` as a whole process, fixed costs cached (from the table above)",
-         _seconds(r.process), ""),
+         _seconds(r.process or None), ""),
         ("full build in one process: read every log, build, write", _seconds(r.full),
-         _seconds(r.full_cpu)),
+         _seconds(r.full_cpu or None)),
         ("... of which reading the logs (`load_sweep`, parse workers)", _seconds(r.full_read), ""),
         (f"rebuild after {REBUILD_ROWS} rows appended to one run ({', '.join(r.changes)})",
-         _seconds(r.rebuild), _seconds(r.rebuild_cpu)),
+         _seconds(r.rebuild), _seconds(r.rebuild_cpu or None)),
         ("... finding and reading what changed (a scan of every file, the appended bytes)",
          _seconds(parts.get("read")), ""),
         ("... the tables (every run joined again, EMA, tidy series)",
@@ -607,7 +607,9 @@ def rebuild_section(r: Rebuilt, megabytes: float) -> str:
 
 
 def _seconds(value: float | None) -> str:
-    return f"{value:.2f} s" if value else "-"
+    if value is None:
+        return "-"
+    return f"{value:.2f} s" if value >= 0.1 else f"{value * 1000:.1f} ms"
 
 
 # --- the write-up ----------------------------------------------------------------------

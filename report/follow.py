@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
 
+import numpy as np
+
 from report.errors import ReportError
 from report.parse import ParsedLog, Rows, read_rows, shown_path
 from report.reader import (
@@ -63,6 +65,7 @@ class Read:
     whole: bool  # read from the start (first read, or the file was replaced)
     new_bytes: int  # bytes taken in this time (a URL is fetched whole, read on from there)
     problem: str = ""  # why the file could not be read ("": it could)
+    changed: bool = True  # whether the run (its numbers, notes) or the problem changed
 
 
 class FollowedLog:
@@ -80,21 +83,24 @@ class FollowedLog:
     def read(self, name: str) -> Read:
         """Read what is new. A file that cannot be read (gone, refused, not a run any
         more) keeps the run as last read well; the next read starts again whole."""
-        before = len(self.parsed.steps) if self.parsed is not None else 0
+        previous, problem = self.parsed, self.problem
+        before = len(previous.steps) if previous is not None else 0
         offset = self.position.offset if self.position is not None else 0
         try:
             parsed, whole = self._read_gzip(name) if self.gzipped else self._read_plain(name)
         except ReportError as exc:
             self.position, self.problem = None, str(exc)
-            return Read(before, before, whole=True, new_bytes=0, problem=self.problem)
         except MemoryError:
             self.position = None
             self.problem = f"{self.shown}: too big to read in the memory free here"
-            return Read(before, before, whole=True, new_bytes=0, problem=self.problem)
-        self.parsed, self.problem = parsed, ""
-        assert parsed.file is not None
-        read = parsed.file.size if whole else parsed.file.size - offset
-        return Read(before, len(parsed.steps), whole=whole, new_bytes=read)
+        else:
+            self.parsed, self.problem = parsed, ""
+            assert parsed.file is not None
+            read = parsed.file.size if whole else parsed.file.size - offset
+            changed = bool(problem) or not same_run(previous, parsed)
+            return Read(before, len(parsed.steps), whole=whole, new_bytes=read, changed=changed)
+        return Read(before, before, whole=True, new_bytes=0, problem=self.problem,
+                    changed=self.problem != problem)
 
     def _read_gzip(self, name: str) -> tuple[ParsedLog, bool]:
         """A gzip log, read whole (its compressed bytes cannot be continued)."""
@@ -166,6 +172,19 @@ class FollowedLog:
                 return
         with remote.opened(self.path, self.shown) as fh:  # changed: again, from the start
             yield chunks(fh), _new_position(self.shown)
+
+
+def same_run(a: ParsedLog | None, b: ParsedLog | None) -> bool:
+    """Whether two reads of a log make the same run on the page: steps, values, notes,
+    metadata."""
+    if a is None or b is None:
+        return a is b
+    return (
+        (a.argv, a.preset_arm, a.seed, a.v_hack, a.refresh, a.missing, a.notes)
+        == (b.argv, b.preset_arm, b.seed, b.v_hack, b.refresh, b.missing, b.notes)
+        and np.array_equal(a.steps, b.steps) and a.metrics.keys() == b.metrics.keys()
+        and all(np.array_equal(a.metrics[m], b.metrics[m], equal_nan=True) for m in a.metrics)
+    )
 
 
 def _new_position(shown: str) -> _Position:

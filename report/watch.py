@@ -137,11 +137,13 @@ class Watcher:
     def _read(
         self, versions: dict[str, object],
         progress: Callable[[int, int], None] | None = None,
-    ) -> list[str]:
+    ) -> tuple[list[str], bool]:
         """Follow the files in `versions`: read the new and changed ones (several at a
-        time), drop the gone ones; what changed, in a few words each."""
+        time), drop the gone ones. What changed, in a few words each; and whether any run
+        (its numbers, its notes) or the set of runs changed."""
         changes = []
         names = self._names(list(versions))
+        changed = bool(set(self.followed) ^ set(versions))
         for path in sorted(set(self.followed) - set(versions)):
             del self.followed[path]
             self.gone[path] = f"{shown_path(path)}: gone (deleted or moved); its run is left out"
@@ -156,7 +158,8 @@ class Watcher:
         for path, read in zip(todo, reads, strict=True):
             self.followed[path].version = versions[path]
             changes.extend(_described(names[path], read))
-        return changes
+            changed |= read.changed
+        return changes, changed
 
     def _names(self, paths: list[str]) -> dict[str, str]:
         return run_names(sorted(set(paths) | set(self.followed)))
@@ -244,11 +247,11 @@ class Watcher:
         from report.build import build_report
 
         started = time.perf_counter()
-        before = self._state()
+        changes, changed = self._read(versions)
+        changed |= unmatched != self.unmatched
         self.unmatched = unmatched
-        changes = self._read(versions)
         self.settling, self.polls = None, 0
-        if self._state() == before:
+        if not changed:
             return None
         timings = {"read": time.perf_counter() - started}
         try:
@@ -270,14 +273,6 @@ class Watcher:
             self._tell(warning)
         log.info(f"rebuilt in {seconds:.1f} s: {_listed(changes)}")
         return Rebuild(self.rebuilds, seconds, changes, written, sweep, timings)
-
-    def _state(self) -> list[object]:
-        """What a report shows of the inputs: each run's numbers and notes, the problems,
-        the inputs that matched nothing and the files gone."""
-        return [self.unmatched, sorted(self.gone)] + [
-            (path, followed.problem, _numbers(followed.parsed))
-            for path, followed in sorted(self.followed.items())
-        ]
 
     def _write(self, built: object, ctrl_c: CtrlC | None) -> list[tuple[Path, int]] | None:
         """Write a report all or nothing; None (said on the terminal) when it cannot be."""
@@ -435,15 +430,6 @@ def _listed(changes: list[str]) -> str:
     shown = changes[:_LISTED]
     more = len(changes) - len(shown)
     return ", ".join(shown) + (f" and {more} more" if more else "") if changes else "notes"
-
-
-def _numbers(parsed: ParsedLog | None) -> object:
-    """A run's numbers and notes, comparable (equal when the page would show the same)."""
-    if parsed is None:
-        return None
-    return (parsed.steps.tobytes(),
-            tuple((m, v.tobytes()) for m, v in sorted(parsed.metrics.items())),
-            tuple(parsed.notes), parsed.argv)
 
 
 def _roots(inputs: Sequence[str]) -> tuple[list[str], bool]:
