@@ -420,28 +420,44 @@ REBUILD_RUN = ("vanilla", 1)  # the run they are appended to (demo_vanilla_s1.lo
 
 @dataclass
 class Rebuilt:
-    """`--watch` on one sweep, timed in one process (the fastest of the repeats): the full
-    build for comparison, the first read, the rebuild after an append and its parts, and
-    reading the same logs from a local HTTP server."""
+    """`--watch` on one sweep, timed in one process (the fastest of the repeats): a full
+    run for comparison, the rebuild after an append and its parts, the first read, and
+    the logs read from a local HTTP server. Seconds of wall time, and of CPU time of
+    every process involved (the machine may be shared: CPU time says the cost)."""
 
     size: Size
-    full: float = 0.0  # read the logs, build, write: what one report costs in-process
-    full_cpu: float = 0.0  # ... CPU seconds of this process (not the parse workers')
-    rebuild_cpu: float = 0.0
-    process: float = 0.0  # `python -m report` as a whole process, fixed costs cached
-    full_read: float = 0.0  # ... of which reading the logs (load_sweep, parallel)
-    first_read: float = 0.0  # --watch's first read of every log (followers, threads)
+    full: float = 0.0  # `python -m report`: read every log, build, write
+    full_cpu: float = 0.0
     rebuild: float = 0.0  # scan, read what changed, tables, build, write
+    rebuild_cpu: float = 0.0
     parts: dict[str, float] = field(default_factory=dict)
     changes: list[str] = field(default_factory=list)
+    read_all: float = 0.0  # `load_sweep` of every log (parallel), for comparison
+    read_all_cpu: float = 0.0
+    first_read: float = 0.0  # --watch's first read of every log (followers, threads)
+    first_read_cpu: float = 0.0
     http_read: float = 0.0  # load_sweep of the folder's URL
     notes: list[str] = field(default_factory=list)
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and of the children it has waited for."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+@contextlib.contextmanager
+def _timed(took: dict[str, float], key: str) -> Iterator[None]:
+    started, cpu = time.perf_counter(), _cpu()
+    yield
+    took[key], took[f"{key}_cpu"] = time.perf_counter() - started, _cpu() - cpu
+
+
 def rebuild_child(logs: str, out: str, url: str) -> None:
-    """In a fresh process (`bench_rebuild` starts it): time a full build, then a watch's
-    first read and its rebuild after `REBUILD_ROWS` rows are appended to one run, then the
-    logs read over HTTP; print the seconds as JSON."""
+    """In a fresh process (`bench_rebuild` starts it), with the JavaScript bundle cached
+    and no pictures of these logs: time `python -m report` on the logs, then a watch's
+    rebuild after `REBUILD_ROWS` rows are appended to one run, then reading every log
+    (`load_sweep`, the watch's first read, over HTTP); print the seconds as JSON."""
     import json
 
     sys.path.insert(0, str(ROOT / "tests"))
@@ -454,41 +470,33 @@ def rebuild_child(logs: str, out: str, url: str) -> None:
     from report.watch import Watcher
 
     export.javascript_bundle()  # a fixed cost, cached on a machine that made a report before
-    folder, options, took = Path(logs), Options(), {}
-    started, cpu = time.perf_counter(), time.process_time()
-    sweep = report.load_sweep([str(folder)])
-    took["full_read"] = time.perf_counter() - started
-    write_report(build_report(sweep, options), Path(out) / "full" / "index.html")
-    took["full"] = time.perf_counter() - started
-    took["full_cpu"] = time.process_time() - cpu  # this process's (parse workers' not)
-    del sweep
-
+    folder, took = Path(logs), dict[str, float]()
+    with _timed(took, "full"):
+        subprocess.run(_python("-m", "report", str(folder), "-o",
+                               str(Path(out) / "full" / "index.html"), "-q"), check=True)
     watcher = Watcher([str(folder)], Path(out) / "watch" / "index.html", interval=0.1,
                       events=False)
-    started = time.perf_counter()
-    sweep = watcher.load()
-    took["first_read"] = time.perf_counter() - started
+    with _timed(took, "first_read"):
+        sweep = watcher.load()
     options = watcher.watching(Options())
-    write_report(build_report(sweep, options), watcher.output)
+    write_report(build_report(sweep, options), watcher.output)  # the watch's first report
     arm, seed = REBUILD_RUN
     steps = int(sweep.runs["steps"].max())
     longer = simulate.simulate_run(arm, seed, steps + REBUILD_ROWS).data
     at = longer.rfind(b"\n", 0, longer.index(f"| {steps}  ".encode())) + 1
     with (folder / f"demo_{arm}_s{seed}.log").open("ab") as fh:
         fh.write(longer[at:])  # its rows from step `steps` on, and the lines after them
-    cpu = time.process_time()
-    rebuilt = watcher.step(options, "event")
-    took["rebuild_cpu"] = time.process_time() - cpu
+    with _timed(took, "rebuild"):
+        rebuilt = watcher.step(options, "event")
     assert rebuilt is not None, "no rebuild after the append"
-    took["rebuild"] = rebuilt.seconds
     took.update({f"part_{k}": v for k, v in rebuilt.timings.items()})
-    took["changes"] = rebuilt.changes  # type: ignore[assignment]
-
+    with _timed(took, "read_all"):
+        report.load_sweep([str(folder)])
     started = time.perf_counter()
     remote_sweep = report.load_sweep([url])
     took["http_read"] = time.perf_counter() - started
     assert len(remote_sweep.runs) == len(sweep.runs)
-    print(json.dumps(took))
+    print(json.dumps({**took, "changes": rebuilt.changes}))
 
 
 @contextlib.contextmanager
@@ -548,13 +556,10 @@ def bench_rebuild(size: Size, work: Path, repeat: int) -> Rebuilt:
             return result
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
     best = min(runs, key=lambda r: r["rebuild"])
-    result.full = min(r["full"] for r in runs)
-    result.full_cpu = min(r["full_cpu"] for r in runs)
-    result.rebuild_cpu = min(r["rebuild_cpu"] for r in runs)
-    result.full_read = min(r["full_read"] for r in runs)
-    result.first_read = min(r["first_read"] for r in runs)
+    for key in ("full", "rebuild", "read_all", "first_read"):
+        setattr(result, key, min(r[key] for r in runs))
+        setattr(result, f"{key}_cpu", min(r[f"{key}_cpu"] for r in runs))
     result.http_read = min(r["http_read"] for r in runs)
-    result.rebuild = best["rebuild"]
     result.parts = {k.removeprefix("part_"): v for k, v in best.items() if k.startswith("part_")}
     result.changes = best["changes"]
     return result
@@ -564,44 +569,39 @@ def rebuild_section(r: Rebuilt, megabytes: float) -> str:
     """The write-up's `--watch` section."""
     parts = r.parts
     rows = [
-        ("`python -m report` as a whole process, fixed costs cached (from the table above)",
-         _seconds(r.process or None), ""),
-        ("full build in one process: read every log, build, write", _seconds(r.full),
-         _seconds(r.full_cpu or None)),
-        ("... of which reading the logs (`load_sweep`, parse workers)", _seconds(r.full_read), ""),
+        ("a full run: `python -m report` (read every log, build, write)", r.full, r.full_cpu),
         (f"rebuild after {REBUILD_ROWS} rows appended to one run ({', '.join(r.changes)})",
-         _seconds(r.rebuild), _seconds(r.rebuild_cpu or None)),
+         r.rebuild, r.rebuild_cpu),
         ("... finding and reading what changed (a scan of every file, the appended bytes)",
-         _seconds(parts.get("read")), ""),
-        ("... the tables (every run joined again, EMA, tidy series)",
-         _seconds(parts.get("tables")), ""),
-        ("... the report (summary, charts, pictures at 1x, page)",
-         _seconds(parts.get("build")), ""),
-        ("... writing it (all or nothing)", _seconds(parts.get("write")), ""),
-        ("first read when `--watch` starts (every log followed, in threads)",
-         _seconds(r.first_read), ""),
-        (f"the logs read over HTTP (`python -m http.server` on 127.0.0.1, {megabytes:.0f} MB)",
-         _seconds(r.http_read), ""),
+         parts.get("read"), None),
+        ("... the tables (every run joined again, EMA, tidy series)", parts.get("tables"), None),
+        ("... the report (summary, charts, pictures at 1x, page)", parts.get("build"), None),
+        ("... writing it (all or nothing)", parts.get("write"), None),
+        ("for comparison: reading every log (`load_sweep`, parse workers)", r.read_all,
+         r.read_all_cpu),
+        ("first read when `--watch` starts (every log followed, in threads)", r.first_read,
+         r.first_read_cpu),
+        (f"every log read over HTTP (`python -m http.server` on 127.0.0.1, {megabytes:.0f} MB)",
+         r.http_read, None),
     ]
     lines = [
         f"## `--watch`: a rebuild after an append ({r.size.title})",
         "",
         "In one fresh process per repeat, with the JavaScript bundle cached and no "
-        "pictures of these logs: a full build (read every log, build, write), then "
-        "`--watch`'s first read, then one rebuild after appending rows to one run (its "
-        "pictures drawn anew: the data changed; while watching the PNGs beside the page "
-        "are drawn at 1x), then the same logs read from a local HTTP server. Wall time "
-        "and this process's CPU time (the parse workers' not counted), the fastest of "
-        "the repeats.",
+        "pictures of these logs: a full run of `python -m report`, then `--watch`'s first "
+        "read and first report, then one rebuild after appending rows to one run (its "
+        "pictures drawn anew: the data changed; while watching, the PNGs beside the page "
+        "are drawn at 1x), then every log read again, from the disk and from a local HTTP "
+        "server. Wall time, and CPU time of every process involved (parse workers "
+        "included), the fastest of the repeats.",
         "",
         "| measure | wall | CPU |",
         "| --- | ---: | ---: |",
-        *(f"| {name} | {wall} | {cpu} |" for name, wall, cpu in rows),
+        *(f"| {name} | {_seconds(wall)} | {_seconds(cpu)} |" for name, wall, cpu in rows),
     ]
-    if r.full and r.process:
-        lines += ["", f"The rebuild takes {r.rebuild / r.full:.0%} of a full build's wall "
-                  f"time in one process ({r.rebuild_cpu / r.full_cpu:.0%} of its CPU time), "
-                  f"{r.rebuild / r.process:.0%} of a whole `python -m report` run's."]
+    if r.full and r.full_cpu:
+        lines += ["", f"The rebuild costs {r.rebuild / r.full:.0%} of a full run's wall time "
+                  f"and {r.rebuild_cpu / r.full_cpu:.0%} of its CPU time."]
     lines += [f"\nNote: {n}" for n in r.notes]
     return "\n".join(lines)
 
@@ -862,7 +862,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     text = write_up(results, command, started, args.repeat)
     largest = max(results, key=lambda r: r.size.runs * r.size.steps)
     rebuilt = bench_rebuild(largest.size, args.work, args.repeat)
-    rebuilt.process = largest.fixed_cached.seconds if largest.fixed_cached else 0.0
     text += "\n\n" + rebuild_section(rebuilt, largest.megabytes)
     args.output.write_text(text + "\n", encoding="utf-8")
     print(text)

@@ -33,7 +33,7 @@ from report.reader import (
     named_errors,
     read_bytes,
 )
-from report.remote import is_url
+from report.remote import gzipped, is_url
 
 if TYPE_CHECKING:
     from hashlib import _Hash
@@ -74,7 +74,7 @@ class FollowedLog:
     def __init__(self, path: str) -> None:
         self.path = path  # as the file is opened (a URL with its query)
         self.shown = shown_path(path)
-        self.gzipped = (path.split("?", 1)[0] if is_url(path) else path).endswith(".gz")
+        self.gzipped = gzipped(path) if is_url(path) else path.endswith(".gz")
         self.position: _Position | None = None
         self.parsed: ParsedLog | None = None  # the run as last read well
         self.problem = ""  # why the last read failed ("" when it did not)

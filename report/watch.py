@@ -142,12 +142,14 @@ class Watcher:
         time), drop the gone ones. What changed, in a few words each; and whether any run
         (its numbers, its notes) or the set of runs changed."""
         changes = []
-        names = self._names(list(versions))
         changed = bool(set(self.followed) ^ set(versions))
-        for path in sorted(set(self.followed) - set(versions)):
+        gone = sorted(set(self.followed) - set(versions))
+        before = run_names(sorted(self.followed))
+        for path in gone:
             del self.followed[path]
             self.gone[path] = f"{shown_path(path)}: gone (deleted or moved); its run is left out"
-            changes.append(f"{names[path]} gone")
+            changes.append(f"{before[path]} gone")
+        names = run_names(sorted(versions))
         for path in versions:
             self.gone.pop(path, None)
         todo = [p for p, v in versions.items()
@@ -161,14 +163,11 @@ class Watcher:
             changed |= read.changed
         return changes, changed
 
-    def _names(self, paths: list[str]) -> dict[str, str]:
-        return run_names(sorted(set(paths) | set(self.followed)))
-
     def _sweep(self) -> Sweep:
         """The sweep of what is followed now (raises ReportError when no run is left)."""
         from report.tables import Sweep, build_tables
 
-        names = self._names([])
+        names = run_names(sorted(self.followed))
         warnings = list(self.unmatched) + list(self.gone.values())
         logs: list[ParsedLog] = []
         for path, followed in sorted(self.followed.items()):
@@ -180,9 +179,10 @@ class Watcher:
             if parsed is not None:
                 logs.append(dataclasses.replace(parsed, name=names[path]))
                 warnings.extend(parsed.notes)
-        if not logs:
-            more = f" ({'; '.join(warnings[:3])})" if warnings else ""
-            msg = f"no usable run in {len(self.followed)} file(s) looked at{more}"
+        if not logs:  # as `report.load_sweep` says it
+            more = [f"... and {len(warnings) - 10} more"] if len(warnings) > 10 else []
+            msg = (f"no usable run in {len(self.followed)} file(s) looked at:\n  "
+                   + "\n  ".join(warnings[:10] + more))
             raise ReportError(msg)
         files = sorted((lg.file for lg in logs if lg.file is not None), key=lambda f: f.path)
         logs, joined = join_same_runs(logs)
@@ -260,7 +260,11 @@ class Watcher:
             self._tell(f"{exc}; the page written before stays")
             return None
         timings["tables"] = time.perf_counter() - started - timings["read"]
-        built = build_report(sweep, options)
+        try:
+            built = build_report(sweep, options)
+        except ReportError as exc:
+            log.error(f"{exc}; still watching")
+            return None
         timings["build"] = time.perf_counter() - started - timings["read"] - timings["tables"]
         written = self._write(built, ctrl_c)
         if written is None:
