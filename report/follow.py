@@ -175,8 +175,8 @@ class FollowedLog:
 
 
 def same_run(a: ParsedLog | None, b: ParsedLog | None) -> bool:
-    """Whether two reads of a log make the same run on the page: steps, values, notes,
-    metadata."""
+    """Whether two reads of a log make the same run on the page: steps, values and their
+    counts, notes, metadata."""
     if a is None or b is None:
         return a is b
     return (
@@ -184,6 +184,9 @@ def same_run(a: ParsedLog | None, b: ParsedLog | None) -> bool:
         == (b.argv, b.preset_arm, b.seed, b.v_hack, b.refresh, b.missing, b.notes)
         and np.array_equal(a.steps, b.steps) and a.metrics.keys() == b.metrics.keys()
         and all(np.array_equal(a.metrics[m], b.metrics[m], equal_nan=True) for m in a.metrics)
+        and a.counts.keys() == b.counts.keys()
+        and all(np.array_equal(x, y, equal_nan=True)
+                for m in a.counts for x, y in zip(a.counts[m], b.counts[m], strict=True))
     )
 
 

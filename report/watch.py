@@ -79,10 +79,10 @@ class Watcher:
     the inputs that matched nothing, and the sweep of the last report written."""
 
     def __init__(self, inputs: Sequence[str], output: Path, *,
-                 interval: float = DEFAULT_INTERVAL, events: bool = True) -> None:
+                 interval: float | None = None, events: bool = True) -> None:
         self.inputs = list(inputs)
         self.output = Path(output)
-        self.interval = interval
+        self.interval = interval or DEFAULT_INTERVAL
         self.events = events  # file-system events for local inputs (else polling only)
         self.followed: dict[str, FollowedLog] = {}
         self.unmatched: list[str] = []
