@@ -88,7 +88,8 @@ class Watching:
         try:
             return self.reports.get(timeout=DEADLINE)
         except queue.Empty:
-            raise AssertionError(f"no report came (watcher error: {self.error!r})") from None
+            msg = f"no report came (watcher error: {self.error!r})"
+            raise AssertionError(msg) from None
 
     def stop(self) -> None:
         self.stopped.set()
