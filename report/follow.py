@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
@@ -80,14 +81,16 @@ class FollowedLog:
         self.problem = ""  # why the last read failed ("" when it did not)
         self.version: object = None  # what the scan saw of the file when it was last read
 
-    def read(self, name: str) -> Read:
+    def read(self, name: str, cancelled: threading.Event | None = None) -> Read:
         """Read what is new. A file that cannot be read (gone, refused, not a run any
-        more) keeps the run as last read well; the next read starts again whole."""
+        more) keeps the run as last read well; the next read starts again whole. Setting
+        `cancelled` stops the read at its next chunk."""
         previous, problem = self.parsed, self.problem
         before = len(previous.steps) if previous is not None else 0
         offset = self.position.offset if self.position is not None else 0
         try:
-            parsed, whole = self._read_gzip(name) if self.gzipped else self._read_plain(name)
+            parsed, whole = (self._read_gzip(name, cancelled) if self.gzipped
+                             else self._read_plain(name, cancelled))
         except ReportError as exc:
             self.position, self.problem = None, str(exc)
         except MemoryError:
@@ -102,12 +105,12 @@ class FollowedLog:
         return Read(before, before, whole=True, new_bytes=0, problem=self.problem,
                     changed=self.problem != problem)
 
-    def _read_gzip(self, name: str) -> tuple[ParsedLog, bool]:
+    def _read_gzip(self, name: str, cancelled: threading.Event | None) -> tuple[ParsedLog, bool]:
         """A gzip log, read whole (its compressed bytes cannot be continued)."""
         if is_url(self.path):
             from report import remote
 
-            kept, file, notes = remote.read(self.path, self.shown)
+            kept, file, notes = remote.read(self.path, self.shown, cancelled)
         else:
             kept, file, notes = read_bytes(self.path, self.shown)
         if not kept or kept.isspace():
@@ -118,12 +121,14 @@ class FollowedLog:
         parsed.file = file
         return parsed, True
 
-    def _read_plain(self, name: str, whole: bool = False) -> tuple[ParsedLog, bool]:
+    def _read_plain(
+        self, name: str, cancelled: threading.Event | None, whole: bool = False
+    ) -> tuple[ParsedLog, bool]:
         """What was appended to a plain log (all of it when `whole`, or when the file is
         not the one read before); and whether it was read from its start."""
         with self._opened(None if whole else self.position) as (stream, position):
             from_start = position.offset == 0
-            _consume(position, stream)
+            _consume(position, stream, cancelled, self.shown)
         lines = position.text.take_lines()
         if position.rows is None:
             if not lines.strip():
@@ -134,7 +139,7 @@ class FollowedLog:
         else:
             rows = position.rows.more(decode(lines)) if lines else position.rows
             if rows is None:  # what was appended changes what was read before
-                return self._read_plain(name, whole=True)
+                return self._read_plain(name, cancelled, whole=True)
         assert rows is not None
         parsed = rows.parsed(self.shown, name)
         position.rows, self.position = rows, position
@@ -208,11 +213,16 @@ def _starts_with(fh: BinaryIO, position: _Position) -> bool:
     return digest.digest() == position.digest.digest()
 
 
-def _consume(position: _Position, stream: Iterator[bytes]) -> None:
+def _consume(
+    position: _Position, stream: Iterator[bytes], cancelled: threading.Event | None, shown: str
+) -> None:
     """Feed the stream to `position` up to the end of its last whole line: the bytes
     after it (a line being written) are left to be read again when it ends."""
     held = b""
     for chunk in stream:
+        if cancelled is not None and cancelled.is_set():
+            msg = f"{shown}: read cancelled"
+            raise ReportError(msg)
         data = held + chunk if held else chunk
         end = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
         if len(data) - end > MAX_LINE_BYTES:

@@ -402,20 +402,26 @@ def _url_version(url: str) -> object:
 def _read_all(
     todo: list[tuple[FollowedLog, str]], progress: Callable[[int, int], None] | None
 ) -> list[Read]:
-    """`FollowedLog.read` of each, several at a time (URLs wait on the network)."""
+    """`FollowedLog.read` of each, several at a time (URLs wait on the network). Stopped
+    (Ctrl-C), reads under way end at their next chunk."""
     if len(todo) <= 1:
         reads = [followed.read(name) for followed, name in todo]
         if progress and todo:
             progress(1, 1)
         return reads
-    with ThreadPoolExecutor(max_workers=min(READERS, len(todo))) as pool:
-        futures = [pool.submit(followed.read, name) for followed, name in todo]
+    cancelled = threading.Event()
+    pool = ThreadPoolExecutor(max_workers=min(READERS, len(todo)))
+    try:
+        futures = [pool.submit(followed.read, name, cancelled) for followed, name in todo]
         reads = []
         for done, future in enumerate(futures, start=1):
             reads.append(future.result())
             if progress:
                 progress(done, len(todo))
         return reads
+    finally:
+        cancelled.set()
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _described(name: str, read: Read) -> list[str]:
