@@ -31,7 +31,9 @@ def load_sweep(
     jobs: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Sweep:
-    """Read log files, directories (their *.log, *.log.gz) and globs into a `Sweep`.
+    """Read log files, directories (their *.log, *.log.gz) and globs into a `Sweep`, on
+    this machine or at URLs fsspec understands (`https://`, `s3://`, ...; the `remote`
+    extra).
 
     An input written `LABEL=PATH` (`before=runs/v1 after=runs/v2`) labels its runs with
     sweep=LABEL (`parse.split_label`): every input is labelled or none is.
@@ -39,7 +41,7 @@ def load_sweep(
     `Sweep.warnings`; raises ReportError when no input matches anything, no run at all
     could be read, or a labelled sweep has no usable run.
     """
-    from report.parse import gather_sweeps, join_same_runs, parse_files, printable
+    from report.parse import gather_sweeps, join_same_runs, parse_files, shown_path
     from report.tables import Sweep, build_tables
 
     found = gather_sweeps([inputs] if isinstance(inputs, str) else list(inputs))
@@ -51,7 +53,7 @@ def load_sweep(
         msg = (f"no usable run in {len(found.paths)} file(s) looked at:\n  "
                + "\n  ".join(reasons))
         raise ReportError(msg)
-    label_of = {printable(path): label for path, label in found.labels.items()}
+    label_of = {shown_path(path): label for path, label in found.labels.items()}
     for log in logs:
         log.sweep = label_of.get(log.path, "")
     _check_sweeps(found.sweeps, label_of, logs, warnings)

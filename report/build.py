@@ -63,6 +63,7 @@ class Options:
     onset_patience: int = 1  # ... for this many measured steps in a row
     group_by: tuple[str, ...] = groups.DEFAULT_KEYS  # what a group of runs is (--group-by)
     metrics: tuple[str, ...] | None = None  # the All-metrics section's (None: every one)
+    refresh_seconds: int = 0  # `--watch`: the page reloads itself this often (0: never)
 
 
 @dataclass
@@ -176,6 +177,7 @@ def _page(sweep: Sweep, runs: pd.DataFrame, numbers: summary.Summary,
         group_by=list(grouping.keys),
         sweeps=[str(s) for s in runs["sweep"].cat.categories] if "sweep" in runs else [],
         paired_baselines=len(set(numbers.baselines.values())) > 1,
+        refresh_seconds=options.refresh_seconds,
     )
 
 

@@ -38,8 +38,8 @@ from __future__ import annotations
 import functools
 import json
 import re
-from dataclasses import dataclass
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal, ParamSpec, TypeVar
 
 import altair as alt

@@ -19,8 +19,9 @@ from report.output import write_report
 from report.settings import apply_settings, at_least, fraction, names, output_file
 
 if TYPE_CHECKING:
-    from report.build import BuiltReport
+    from report.build import Options
     from report.tables import Sweep
+    from report.watch import Watcher
 
 log = logging.getLogger("report")
 
@@ -34,6 +35,7 @@ examples:
   python -m report logs/ --onset-threshold 0.1 --onset-patience 3   # a sturdier onset
   python -m report logs/ --group-by vhack-refresh-every,lr   # groups by any config key
   python -m report before=runs/v1 after=runs/v2 --group-by sweep,arm   # two sweeps
+  python -m report https://host/sweep/ gs://bucket/logs/ --watch   # as they train
 settings: the long options can live in ./report.toml or [tool.report] of ./pyproject.toml
 (keys: title, group-by, baseline, ...; logs = [...]); the command line wins.
 """
@@ -48,7 +50,8 @@ def parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ap.add_argument("logs", nargs="*", help="log files, directories (their *.log, *.log.gz) "
-                    "or glob patterns; LABEL=PATH labels an input's runs sweep=LABEL")
+                    "or glob patterns, local or as URLs (https://, s3://, ...); LABEL=PATH "
+                    "labels an input's runs sweep=LABEL")
     ap.add_argument("-o", "--output", type=output_file, default=Path("site/index.html"),
                     help="the HTML file to write; PNGs go beside it (default: %(default)s)")
     ap.add_argument("--demo", action="store_true",
@@ -81,6 +84,10 @@ def parser() -> argparse.ArgumentParser:
                     "(series.csv.gz; slow for millions of rows)")
     ap.add_argument("-j", "--jobs", type=at_least(1), default=None, metavar="N",
                     help="parse with N processes (default: one per core, for large sweeps)")
+    ap.add_argument("--watch", action="store_true", help="rewrite the report whenever the "
+                    "logs change, until Ctrl-C (the page reloads itself meanwhile)")
+    ap.add_argument("--interval", type=at_least(1), metavar="SECONDS",
+                    help="--watch: poll URLs and reload the page this often (default: 5)")
     ap.add_argument("--strict", action="store_true",
                     help="fail (exit 1, nothing written) on any warning")
     ap.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
@@ -88,7 +95,7 @@ def parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _load(args: argparse.Namespace) -> Sweep:
+def _load(args: argparse.Namespace, watcher: Watcher | None) -> Sweep:
     """The sweep the arguments name: the packaged examples, or the LOGS."""
     import report
 
@@ -98,7 +105,8 @@ def _load(args: argparse.Namespace) -> Sweep:
         return report.load_demo()
     progress = Progress(enabled=not args.quiet)
     try:
-        return report.load_sweep(args.logs, jobs=args.jobs, progress=progress)
+        return watcher.load(progress) if watcher else report.load_sweep(
+            args.logs, jobs=args.jobs, progress=progress)
     finally:
         progress.close()
 
@@ -116,19 +124,25 @@ def run(argv: Sequence[str] | None = None, ctrl_c: CtrlC | None = None) -> int:
         log.info(f"settings from {settings}")
     if not args.logs and not args.demo:
         ap.error("give LOGS (files, folders or globs), or --demo")
+    if args.watch and args.demo or args.interval and not args.watch:
+        ap.error("--watch follows LOGS (not --demo) as they grow; --interval is for --watch")
     with libraries_quiet() if args.quiet else contextlib.nullcontext():
         return _make(args, ctrl_c, ap)
 
 
 def _make(args: argparse.Namespace, ctrl_c: CtrlC, ap: argparse.ArgumentParser) -> int:
     """Load, build and write the report the arguments ask for (`ap`: for usage errors
-    found once the logs are read)."""
+    found once the logs are read), then follow the logs under --watch."""
+    from report.build import build_report
     from report.parse import keep_freed_memory
+    from report.watch import Watcher
 
     keep_freed_memory()  # a short-lived process that makes and drops big tables
+    watcher = Watcher(args.logs, args.output, interval=args.interval) if args.watch else None
     try:
-        sweep = _load(args)
-        built = _build(args, sweep, ctrl_c)
+        sweep = _load(args, watcher)
+        options = _options(args, sweep, ctrl_c)
+        built = build_report(sweep, watcher.watching(options) if watcher else options)
     except UsageError as exc:
         ap.error(f"argument {exc.option}: {exc}" if exc.option else str(exc))
     ctrl_c.check()
@@ -136,15 +150,17 @@ def _make(args: argparse.Namespace, ctrl_c: CtrlC, ap: argparse.ArgumentParser) 
         written = write_report(built, args.output, interrupted=lambda: ctrl_c.pending)
         files = ", ".join(f"{path} ({human_size(size)})" for path, size in written)
         log.info(f"wrote {files}")
+    if watcher is not None:
+        watcher.follow(options, ctrl_c=ctrl_c)  # until Ctrl-C: how a watch ends, exit 0
     return 0
 
 
-def _build(args: argparse.Namespace, sweep: Sweep, ctrl_c: CtrlC) -> BuiltReport:
-    """The report of `sweep` the arguments ask for, in memory; UsageError for options
-    these logs cannot answer."""
+def _options(args: argparse.Namespace, sweep: Sweep, ctrl_c: CtrlC) -> Options:
+    """The build options the arguments ask for, once the sweep's warnings and runs are
+    said (--strict: a warning is a failure)."""
     import pandas as pd
 
-    from report.build import Options, build_report
+    from report.build import Options
 
     ctrl_c.check()
     for warning in sweep.warnings:
@@ -156,7 +172,7 @@ def _build(args: argparse.Namespace, sweep: Sweep, ctrl_c: CtrlC) -> BuiltReport
     for row in sweep.runs.itertuples():
         seed = "?" if pd.isna(row.seed) else row.seed
         log.info(f"{row.arm:16s} seed={seed} steps={row.steps} {row.v_hack}")
-    options = Options(
+    return Options(
         title=args.title,
         arm_colors=args.arm_colors,
         max_points=args.max_points,
@@ -168,7 +184,6 @@ def _build(args: argparse.Namespace, sweep: Sweep, ctrl_c: CtrlC) -> BuiltReport
         group_by=args.group_by,
         metrics=args.metrics,
     )
-    return build_report(sweep, options)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,6 +15,7 @@ import glob
 import os
 import re
 import stat
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ import pandas as pd
 
 from report.errors import ReportError, UsageError
 from report.reader import InputFile, LogText, decode, read_bytes
+from report.remote import is_url
 
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
@@ -338,6 +340,12 @@ def _header_positions(text: str) -> list[tuple[int, list[str]]]:
     return headers
 
 
+def _preset_line(text: str) -> str | None:
+    """The first preset line. `arm=` as a word: `--warm=1` on an argv line does not make
+    it the preset line."""
+    return _first_line_with(text, "preset=", "arm=", pattern=_ARM_WORD)
+
+
 @dataclass(frozen=True)
 class _Metadata:
     """What the argv and preset lines say of a run."""
@@ -400,8 +408,7 @@ def _metadata(text: str, path: str, notes: list[str]) -> _Metadata:
         msg = f"{path}: no argv line (not a training log, or it crashed before starting)"
         raise ReportError(msg)
     argv = printable(argv_line[argv_line.index("argv:") :].strip())
-    # `arm=` as a word: `--warm=1` on an argv line does not make it the preset line.
-    preset = _first_line_with(text, "preset=", "arm=", pattern=_ARM_WORD) or ""
+    preset = _preset_line(text) or ""
     preset_arm = _last(r"\barm=(\w+)", preset)
     if preset_arm is None:
         intervention = _last(r"--intervention=(\w+)", argv)
@@ -502,62 +509,116 @@ def _last_rows(steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def parse_text(text: str, path: str, name: str | None = None) -> ParsedLog:
     """Parse one log's text. Raises ReportError when it is not a usable run."""
+    return read_rows(text, path).parsed(path, name or os.path.basename(path))
+
+
+@dataclass(frozen=True)
+class Rows:
+    """A run's rows as read so far, and what reading the rows appended to its log needs
+    (`Rows.more`): the metadata, the headers seen, the columns read."""
+
+    meta: _Metadata
+    notes: tuple[str, ...]  # remarks on the metadata
+    preset_line: bool  # whether a preset line was found (else a later one would win)
+    headers: tuple[tuple[str, ...], ...]  # every header's names; rows appended follow the last
+    columns: dict[str, str]  # metric -> the column it is read from
+    rows: _Segment  # each step once, its values raw (impossible ones not yet missing)
+    repeated: int = 0  # rows dropped because a later row logged the same step
+    cells: dict[str, _CellKinds] = field(default_factory=dict)  # what each column's cells were
+
+    def more(self, text: str) -> Rows | None:
+        """These rows and those of `text`, whole lines appended to the log since; None when
+        `text` changes what was read before (a first preset line, a header that brings
+        routing's ablated columns): then the log is to be read again whole."""
+        headers = _header_positions(text)
+        if not self.preset_line and _preset_line(text):
+            return None
+        seen = [(0, list(names)) for names in self.headers] + headers
+        if _metric_columns(self.meta.preset_arm, seen) != self.columns:
+            return None
+        return self._with(text, [(0, list(self.headers[-1])), *headers], headers)
+
+    def _with(
+        self, text: str, segments: list[tuple[int, list[str]]],
+        headers: list[tuple[int, list[str]]],
+    ) -> Rows:
+        """These rows and those of `text`'s segments (each: where it starts, its header's
+        names), the later row winning a step logged twice (`_later_wins`, as a whole read
+        of the log does)."""
+        cache = _CellCache()
+        pieces = [self.rows] if len(self.rows.steps) else []
+        bounds = [pos for pos, _ in segments[1:]] + [len(text)]
+        for (start, names), end in zip(segments, bounds, strict=True):
+            pieces.extend(_segment_rows(text, start, end, names, self.columns, cache))
+        if not pieces:
+            return dataclasses.replace(self, headers=self.headers + _names_of(headers))
+        present = {m for piece in pieces for m in piece.metrics}
+        steps, values, counts, repeated = _later_wins(
+            pieces, [m for m in self.columns if m in present])
+        return dataclasses.replace(
+            self, headers=self.headers + _names_of(headers),
+            rows=_Segment(steps, values, counts), repeated=self.repeated + repeated,
+            cells=_cells_read(pieces, self.cells),
+        )
+
+    def parsed(self, path: str, name: str) -> ParsedLog:
+        """The run these rows make. Raises ReportError when they make none."""
+        rows = self.rows
+        if not len(rows.steps):
+            msg = f"{path}: a header but no metric rows (the run crashed before its first step)"
+            raise ReportError(msg)
+        if not set(rows.metrics) & set(METRICS):  # e.g. a routing run whose rows lack
+            shown = ", ".join(self.columns[m] for m in METRICS)  # hack_abl and cosines
+            msg = f"{path}: its rows have no column for any metric ({shown})"
+            raise ReportError(msg)
+        notes = list(self.notes)
+        read = [m for m in rows.metrics
+                if not _text_only(m, self.cells[m], self.columns, path, notes)]
+        if self.repeated:
+            notes.append(f"{path}: {self.repeated} repeated steps (resumed run); kept the later")
+        metrics = {m: rows.metrics[m].copy() for m in read}
+        counts = {m: (k.copy(), n.copy()) for m, (k, n) in rows.counts.items() if m in read}
+        kinds = {m: REFERENCE_KINDS.get(m) or self.cells[m].kind() for m in metrics}
+        _drop_impossible(metrics, counts, self.columns, kinds, path, notes)
+        missing = tuple(m for m in METRICS if m not in metrics)
+        if missing:
+            notes.append(f"{path}: no column for {', '.join(missing)}")
+        meta = self.meta
+        return ParsedLog(
+            path=path, name=name, argv=meta.argv, preset_arm=meta.preset_arm,
+            arm=arm_label(meta.preset_arm, meta.refresh), seed=meta.seed, v_hack=meta.v_hack,
+            refresh=meta.refresh, steps=rows.steps, metrics=metrics, counts=counts,
+            missing=missing, notes=notes, kinds=kinds, flags=meta.flags, fields=meta.fields,
+        )
+
+
+def _names_of(headers: list[tuple[int, list[str]]]) -> tuple[tuple[str, ...], ...]:
+    return tuple(tuple(names) for _, names in headers)
+
+
+def read_rows(text: str, path: str) -> Rows:
+    """The rows of a log's text (`parse_text` without making the run). Raises ReportError
+    when the text has no argv line, no arm or no header."""
     notes: list[str] = []
     meta = _metadata(text, path, notes)
     headers = _header_positions(text)
     if not headers:
         msg = f"{path}: no metric header (a line naming hack_s and ref_eq); no step was logged"
         raise ReportError(msg)
-    columns = _metric_columns(meta.preset_arm, headers)
-    cache = _CellCache()
-    segments: list[_Segment] = []
-    bounds = [pos for pos, _ in headers[1:]] + [len(text)]
-    for (start, names), end in zip(headers, bounds, strict=True):
-        segments.extend(_segment_rows(text, start, end, names, columns, cache))
-    present = {m for segment in segments for m in segment.metrics}
-    if not segments:
-        msg = f"{path}: a header but no metric rows (the run crashed before its first step)"
-        raise ReportError(msg)
-    if not present & set(METRICS):  # e.g. a routing run whose rows lack hack_abl and cosines
-        shown = ", ".join(columns[m] for m in METRICS)
-        msg = f"{path}: its rows have no column for any metric ({shown})"
-        raise ReportError(msg)
-    cells = _cells_read(segments)
-    for metric in [m for m in columns if m in present and _text_only(m, cells[m], columns,
-                                                                     path, notes)]:
-        present.discard(metric)
-    steps, metrics, counts, repeated = _later_wins(segments,
-                                                   [m for m in columns if m in present])
-    if repeated:
-        notes.append(f"{path}: {repeated} repeated steps (resumed run); kept the later")
-    kinds = {m: REFERENCE_KINDS.get(m) or cells[m].kind() for m in metrics}
-    _drop_impossible(metrics, counts, columns, kinds, path, notes)
-    missing = tuple(m for m in METRICS if m not in present)
-    if missing:
-        notes.append(f"{path}: no column for {', '.join(missing)}")
-    return ParsedLog(
-        path=path,
-        name=name or os.path.basename(path),
-        argv=meta.argv,
-        preset_arm=meta.preset_arm,
-        arm=arm_label(meta.preset_arm, meta.refresh),
-        seed=meta.seed,
-        v_hack=meta.v_hack,
-        refresh=meta.refresh,
-        steps=steps,
-        metrics=metrics,
-        counts=counts,
-        missing=missing,
-        notes=notes,
-        kinds=kinds,
-        flags=meta.flags,
-        fields=meta.fields,
+    empty = Rows(
+        meta=meta, notes=tuple(notes), preset_line=_preset_line(text) is not None, headers=(),
+        columns=_metric_columns(meta.preset_arm, headers),
+        rows=_Segment(np.empty(0, dtype=np.int64), {}, {}),
     )
+    return empty._with(text, headers, headers)
 
 
-def _cells_read(segments: Sequence[_Segment]) -> dict[str, _CellKinds]:
-    """metric -> what its cells were, over every block of rows."""
-    cells: dict[str, _CellKinds] = {}
+def _cells_read(segments: Sequence[_Segment],
+                before: dict[str, _CellKinds] | None = None) -> dict[str, _CellKinds]:
+    """metric -> what its cells were, over every block of rows (and `before`: what the
+    rows read before these were)."""
+    cells = {metric: dataclasses.replace(read, seen=set(read.seen), examples=list(read.examples))
+             for metric, read in (before or {}).items()}
     for segment in segments:
         for metric, read in segment.cells.items():
             cells.setdefault(metric, _CellKinds()).add(read)
@@ -853,13 +914,22 @@ def _parse_kept(kept: bytearray, path: str, name: str | None) -> ParsedLog:
     return parse_text(text, path, name)
 
 
-def parse_file(path: str, name: str | None = None) -> ParsedLog:
-    """Read and parse one log file (plain or gzip). Raises ReportError when unusable.
-    The run's path and name are `printable` (whatever bytes the file name holds)."""
-    shown = printable(path)
+def parse_file(
+    path: str, name: str | None = None, cancelled: threading.Event | None = None
+) -> ParsedLog:
+    """Read and parse one log file (plain or gzip), local or at a URL. Raises ReportError
+    when unusable. The run's path and name are `printable` (whatever bytes the file name
+    holds; a URL without what may hold credentials, `remote.shown`). Setting `cancelled`
+    stops a URL's download."""
+    shown = shown_path(path)
     try:
-        kept, file, notes = read_bytes(path, shown)
-        parsed = _parse_kept(kept, shown, name or printable(os.path.basename(path)))
+        if is_url(path):
+            from report import remote
+
+            kept, file, notes = remote.read(path, shown, cancelled)
+        else:
+            kept, file, notes = read_bytes(path, shown)
+        parsed = _parse_kept(kept, shown, name or printable(_name_parts(path)[-1]))
     except MemoryError:
         msg = f"{shown}: too big to read in the memory free here"
         raise ReportError(msg) from None
@@ -868,9 +938,18 @@ def parse_file(path: str, name: str | None = None) -> ParsedLog:
     return parsed
 
 
-# `LABEL=PATH`: a word, then the path. Not a URL (`s3://b/k=v`, `https://h/x?a=b`).
+def shown_path(path: str) -> str:
+    """A local path or a URL as messages and the page show it (`printable`; a URL
+    without user, password or query, `remote.shown`)."""
+    if is_url(path):
+        from report import remote
+
+        path = remote.shown(path)
+    return printable(path)
+
+
+# `LABEL=PATH`: a word, then the path (a URL is never one: `remote.is_url`).
 _LABELLED = re.compile(r"([A-Za-z0-9_][\w.-]*)=(.+)", re.DOTALL)
-_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 def split_label(item: str) -> tuple[str | None, str]:
@@ -879,7 +958,7 @@ def split_label(item: str) -> tuple[str | None, str]:
     (letters, digits, `_`, `.`, `-`: never a `/` or a `:`) and the input as a whole is
     neither an existing path (`lr=3e-5.log` stays a file) nor a URL; else (None, item)."""
     match = _LABELLED.fullmatch(item)
-    if match is None or _URL.match(item) or os.path.lexists(item):
+    if match is None or is_url(item) or os.path.lexists(item):
         return None, item
     return match.group(1), match.group(2)
 
@@ -905,7 +984,7 @@ def gather_sweeps(inputs: Sequence[str]) -> Inputs:
     if not labels:
         paths, unmatched = gather(inputs)
         return Inputs(paths, dict.fromkeys(paths, ""), [], unmatched)
-    plain = [printable(item) for (label, _), item in zip(split, inputs, strict=True)
+    plain = [shown_path(item) for (label, _), item in zip(split, inputs, strict=True)
              if label is None]
     twice = sorted({label for label in labels if labels.count(label) > 1})
     if plain or twice:
@@ -925,15 +1004,15 @@ def gather_sweeps(inputs: Sequence[str]) -> Inputs:
         warnings.extend(f"{label}={w}" for w in missed)
         for each in paths:
             if found.setdefault(each, label) != label:
-                msg = (f"{printable(each)} is in sweeps {found[each]} and {label}: a run "
+                msg = (f"{shown_path(each)} is in sweeps {found[each]} and {label}: a run "
                        f"belongs to one sweep")
                 raise UsageError(msg, "LOGS")
     return Inputs(sorted(found), found, labels, warnings)
 
 
 def gather(inputs: Sequence[str]) -> tuple[list[str], list[str]]:
-    """Files, directories (their `*.log` and `*.log.gz`) and glob patterns -> (paths,
-    warnings).
+    """Files, directories (their `*.log` and `*.log.gz`), glob patterns and URLs of any of
+    these -> (paths and URLs, warnings).
 
     The paths are sorted and de-duplicated so that the order inputs are given in never
     changes the report. An input that matches nothing costs a warning naming it, as an
@@ -944,8 +1023,11 @@ def gather(inputs: Sequence[str]) -> tuple[list[str], list[str]]:
     for item in inputs:
         paths, problem = _matches(item)
         if problem:
-            warnings.append(f"{printable(item)}: {problem}")
+            warnings.append(f"{shown_path(item)}: {problem}")
         for p in paths:
+            if is_url(p):
+                found[p] = p
+                continue
             # One file reached by two spellings (a link, ./, an absolute path) keeps the
             # smallest, not the first seen, so input order never renames a run.
             real, shown = os.path.realpath(p), os.path.normpath(p)
@@ -958,6 +1040,10 @@ def gather(inputs: Sequence[str]) -> tuple[list[str], list[str]]:
 
 def _matches(item: str) -> tuple[list[str], str]:
     """The files one input names, or why it names none."""
+    if is_url(item):
+        from report import remote
+
+        return remote.matches(item)
     if os.path.isdir(item):
         entries = (os.path.join(item, e) for e in os.listdir(item))
         paths = sorted(p for p in entries if p.endswith(LOG_SUFFIXES) and _readable_kind(p))
@@ -989,14 +1075,15 @@ def run_names(paths: Iterable[str]) -> dict[str, str]:
     """Run name = file name; when two files share one, add parent folders until unique.
     Names are `printable`; two that only differ in bytes shown alike get a number."""
     paths = list(paths)
-    names = {p: os.path.basename(p) for p in paths}
+    parts = {p: _name_parts(p) for p in paths}
+    names = {p: parts[p][-1] if parts[p] else "" for p in paths}
     depth = 1
     while len(set(names.values())) < len(names) and depth < 64:
         counts = Counter(names.values())
         depth += 1
         for p in paths:
             if counts[names[p]] > 1:
-                names[p] = "/".join(Path(p).parts[-depth:])
+                names[p] = "/".join(parts[p][-depth:])
     seen: Counter[str] = Counter()
     for p in paths:
         names[p] = printable(names[p])
@@ -1004,6 +1091,15 @@ def run_names(paths: Iterable[str]) -> dict[str, str]:
         if seen[names[p]] > 1:
             names[p] = f"{names[p]} ({seen[names[p]]})"
     return names
+
+
+def _name_parts(path: str) -> list[str]:
+    """A path's folders and file name (a URL's host and path segments, unquoted)."""
+    if is_url(path):
+        from report import remote
+
+        return remote.name_parts(path)
+    return [*Path(path).parent.parts, os.path.basename(path)]
 
 
 def _start_worker(parent: int) -> None:
@@ -1089,29 +1185,85 @@ def parse_files(
     jobs: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[list[ParsedLog], list[str]]:
-    """Parse many files, in parallel across cores when it pays; (runs, warnings).
+    """Parse many files, in parallel across cores when it pays, URLs fetched several at a
+    time; (runs, warnings).
 
     Unusable files become one warning each (naming the file and the reason).
     """
     names = run_names(paths)
     tasks = [(p, names[p]) for p in paths]
-    total_bytes = sum(_size(p) for p in paths)
-    # More workers than cores or files would only compete with each other.
-    workers = min(jobs or cores(), cores(), len(tasks))
-    results: list[ParsedLog | ReportError]
-    if workers > 1 and len(tasks) >= 4 and total_bytes > 8 << 20:
-        results = _parse_in_pool(tasks, workers, progress)
-    else:
-        results = []
-        for i, task in enumerate(tasks):
-            results.append(_parse_one(task))
+    urls = [task for task in tasks if is_url(task[0])]
+    local = [task for task in tasks if not is_url(task[0])]
+    done = {"urls": 0, "local": 0}
+
+    def count(part: str) -> Callable[[int, int], None]:
+        def step(finished: int, total: int) -> None:
+            done[part] = finished
             if progress:
-                progress(i + 1, len(tasks))
+                progress(done["urls"] + done["local"], len(tasks))
+
+        return step
+
+    by_path = dict(zip((p for p, _ in urls), _fetch_all(urls, count("urls")), strict=True))
+    by_path.update(zip((p for p, _ in local), _parse_local(local, jobs, count("local")),
+                       strict=True))
+    results = [by_path[p] for p, _ in tasks]
     runs = [r for r in results if isinstance(r, ParsedLog)]
     warnings = [str(r) for r in results if isinstance(r, ReportError)]
     for run in runs:
         warnings.extend(run.notes)
     return runs, warnings
+
+
+def _parse_local(
+    tasks: list[tuple[str, str]], jobs: int | None, progress: Callable[[int, int], None]
+) -> list[ParsedLog | ReportError]:
+    """`_parse_one` of each local file, in a fork pool when it pays."""
+    total_bytes = sum(_size(p) for p, _ in tasks)
+    # More workers than cores or files would only compete with each other.
+    workers = min(jobs or cores(), cores(), len(tasks))
+    if workers > 1 and len(tasks) >= 4 and total_bytes > 8 << 20:
+        return _parse_in_pool(tasks, workers, progress)
+    results = []
+    for i, task in enumerate(tasks):
+        results.append(_parse_one(task))
+        progress(i + 1, len(tasks))
+    return results
+
+
+# Downloads at a time: fetching waits on the network, not on a core (parsing what came
+# in holds the interpreter between downloads).
+FETCHERS = 8
+
+
+def _fetch_all(
+    tasks: list[tuple[str, str]], progress: Callable[[int, int], None]
+) -> list[ParsedLog | ReportError]:
+    """`_parse_one` of each URL, `FETCHERS` at a time in threads, in order. Interrupted
+    (Ctrl-C), downloads under way stop at their next chunk."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    if not tasks:
+        return []
+    cancelled = threading.Event()
+    pool = ThreadPoolExecutor(max_workers=min(FETCHERS, len(tasks)), thread_name_prefix="fetch")
+    try:
+        futures = {pool.submit(_fetch_one, task, cancelled): i for i, task in enumerate(tasks)}
+        results: list[ParsedLog | ReportError | None] = [None] * len(tasks)
+        for finished, future in enumerate(as_completed(futures), start=1):
+            results[futures[future]] = future.result()
+            progress(finished, len(tasks))
+    finally:
+        cancelled.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+    return [r for r in results if r is not None]
+
+
+def _fetch_one(task: tuple[str, str], cancelled: threading.Event) -> ParsedLog | ReportError:
+    try:
+        return parse_file(*task, cancelled=cancelled)
+    except ReportError as exc:
+        return exc
 
 
 def cores() -> int:

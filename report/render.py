@@ -154,6 +154,7 @@ class Page:
     longest_line: int = 0  # ... and the longest line's steps: the page says when it thins
     series_beside: str = ""  # file name of the full series written beside the page, if any
     series_omitted: bool = False  # too big to embed, and not asked for beside the page
+    refresh_seconds: int = 0  # written by `--watch`: reload every N seconds (0: never)
     csp: str = CONTENT_SECURITY_POLICY
     comparisons: list[dict[str, Any]] = field(default_factory=list)  # summary.comparisons
     baseline: str = ""  # the arm the comparisons are against
