@@ -1,4 +1,5 @@
-"""Tables -> Altair charts: the training-dynamics grid and the arm-vs-arm hack overlay.
+"""Tables -> Altair charts: the training-dynamics grid, the arm-vs-arm hack overlay, and
+the rest of the page's charts (time to hack, onset-aligned view, one per other metric).
 
 A port of reference/plot_dynamics.py's two figures (`dynamics.png` and
 `dynamics_hack_overlay.png`) to Vega-Lite, plus what a page can add to a picture:
@@ -12,9 +13,9 @@ a reader quotes. Lines are thinned for display only (`downsample`).
 The chart data is embedded in the page, so it is kept small on purpose: each chart
 holds one inline CSV table whose columns are
 
-    arm       the arm's index into the chart's arm order (the facet field)
+    arm       the arm's (group's) index into the chart's arm order (the facet field)
     run       the run's index (empty on per-arm rows)
-    metric    the metric's index into METRICS
+    metric    the metric's index into METRICS, then the chart's other metrics
     step      optimizer step
     smoothed  EMA value          raw  raw value (label rows: the label's y in each mode);
               values to 3 decimals (a thousandth of an axis is below a pixel)

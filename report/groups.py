@@ -99,8 +99,14 @@ def group_name(keys: Sequence[str], values: Sequence[str | None]) -> str:
     """`lr=1e-05`, `sweep=before, arm=vanilla`; grouped by arm alone, the arm's name."""
     if tuple(keys) == DEFAULT_KEYS:
         return str(values[0])
-    return ", ".join(f"{k}={NO_VALUE if v is None else v}" for k, v in
-                     zip(keys, values, strict=True))
+    return ", ".join(f"{k}={_shown(v)}" for k, v in zip(keys, values, strict=True))
+
+
+def _shown(value: str | None) -> str:
+    """A key's value in a group's name: `(none)` for a run without the key, `""` for an
+    empty one (`--tag=`), so that no group reads as nameless."""
+    return NO_VALUE if value is None else value or '""'
+
 
 
 @dataclass(frozen=True)

@@ -132,3 +132,9 @@ def test_baselines_a_group_a_bare_value_or_pairs_within_the_other_keys() -> None
     with pytest.raises(UsageError, match="'nope' is not an arm of these logs; the arms are: "
                                          "vanilla, routing"):
         baselines(by_arm, "nope")
+
+
+def test_an_empty_value_is_a_group_of_its_own_that_says_so() -> None:
+    runs = _runs(_log("a.log", flags="--tag="), _log("b.log", flags="--tag=x", seed=2),
+                 _log("c.log", seed=3))
+    assert grouping(runs, ["tag"]).names == ['tag=""', "tag=x", f"tag={NO_VALUE}"]
