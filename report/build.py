@@ -116,10 +116,13 @@ def build_report(sweep: Sweep, options: Options | None = None) -> BuiltReport:
 def _draw(
     specs: dict[str, charts.Chart], scales: tuple[float, ...]
 ) -> tuple[dict[str, dict], dict[str, list[bytes]]]:
-    """Each chart's spec for the page, and its pictures at `scales`."""
-    page_specs = {key: chart.to_dict(validate=False) for key, chart in specs.items()}
+    """Each chart compiled to Vega once: that spec for the page, and its pictures at
+    `scales`, drawn from the same spec without the pointer's marks."""
+    page_specs = {key: export.to_vega(chart.to_dict(validate=False))
+                  for key, chart in specs.items()}
     pictures = {
-        key: export.to_pngs(charts.static_spec(spec), scales) for key, spec in page_specs.items()
+        key: export.to_pngs(export.picture_spec(vega, charts.POINTER_LAYER_SUFFIX), scales)
+        for key, vega in page_specs.items()
     }
     return page_specs, pictures
 

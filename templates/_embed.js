@@ -11,7 +11,11 @@
     var picture = figure.querySelector(".static");
     var error = figure.parentNode.querySelector(".chart-error");
     if (typeof vegaEmbed !== "function" || !specs[key]) { return; }
+    // The spec is compiled Vega: vega-embed hands it to Vega, with hover processing off
+    // as it is for Vega-Lite specs (their marks have no hover encoding).
     vegaEmbed(live, specs[key], {
+      mode: "vega",
+      hover: false,
       renderer: "canvas",
       actions: { "export": true, source: false, compiled: false, editor: false },
       downloadFileName: key

@@ -516,35 +516,7 @@ def test_long_sweeps_stay_small_enough_to_embed():
     assert len(grid) > 300_000  # thinned, not emptied
 
 
-# --- the static variant for pictures, and the pointer budget -----------------------
-
-
-@needs_samples
-def test_static_spec_keeps_what_is_drawn(grid_spec, overlay_spec) -> None:
-    for spec in (grid_spec, overlay_spec):
-        before = json.dumps(spec, sort_keys=True)
-        static = charts.static_spec(spec)
-        assert json.dumps(spec, sort_keys=True) == before  # the page's spec is untouched
-        kept, drawn = layers(static), layers(spec)
-        assert set(kept) == {n for n in drawn if not n.endswith("_points")}
-        assert "hover" not in json.dumps(static)  # selection and its conditions are gone
-        assert {p["name"] for p in static["params"]} == {"zoom", "values"}
-        assert static["config"] == {**spec["config"], "aria": False}
-        for name, layer in kept.items():
-            encoding = layer.get("encoding", {})
-            if layer["mark"]["type"] == "line":
-                assert "opacity" not in encoding and "value" in encoding["strokeOpacity"]
-            assert encoding == {
-                k: v for k, v in drawn[name].get("encoding", {}).items()
-                if k not in ("opacity", "strokeOpacity", "strokeWidth")
-            } | {k: v for k, v in encoding.items()
-                 if k in ("opacity", "strokeOpacity", "strokeWidth")}
-        assert vl_convert.vegalite_to_png(static, scale=1)[:8] == b"\x89PNG\r\n\x1a\n"
-
-
-def test_static_spec_wants_a_dict() -> None:
-    with pytest.raises(TypeError):
-        charts.static_spec(object())  # type: ignore[arg-type]
+# --- the pointer budget ------------------------------------------------------------
 
 
 def test_pointer_points_are_budgeted() -> None:
