@@ -207,7 +207,7 @@ def versions() -> dict[str, str]:
         "vega-lite": altair.SCHEMA_VERSION.lstrip("v"),
         "vl-convert-python": md.version("vl-convert-python"),
         "vega": vl_convert.get_vega_version(),
-        "vega-embed": vl_convert.get_vega_embed_version(),
+        "vega-tooltip": export.VEGA_TOOLTIP_VERSION,
         "jinja2": jinja2.__version__,
         "pandas": pd.__version__,
         "numpy": numpy.__version__,

@@ -1,8 +1,8 @@
 """Vega-Lite -> Vega, compiled once; Vega -> PNG through vl-convert; the page's JavaScript.
 
 A chart is compiled once (`to_vega`). The page embeds that Vega spec, so the browser
-no longer compiles Vega-Lite, and the pictures are drawn from the same spec, less what
-only a pointer uses (`picture_spec`).
+needs Vega and vega-tooltip but no Vega-Lite compiler (`javascript_bundle`), and the
+pictures are drawn from the same spec, less what only a pointer uses (`picture_spec`).
 vl-convert carries Vega and Vega-Lite itself: neither drawing nor the page needs the
 network.
 
@@ -33,6 +33,20 @@ Spec = dict[str, Any]
 # so that pictures made the old way are not served.
 PICTURE_METHOD = "vega-png+pillow-box/2"
 RENDER_CACHE_FILES = 64
+
+# The page's JavaScript: Vega, and vega-tooltip's handler for the tooltips. vl-convert
+# prepends its own imports of Vega-Lite and vega-embed; what the snippet does not use is
+# left out of the bundle. The addresses are only names: vl-convert bundles the copies it
+# carries and refuses any module it does not carry, so nothing is fetched.
+_NPM = "https://cdn.jsdelivr.net/npm"
+VEGA_TOOLTIP_VERSION = "1.0.0"  # the one vl-convert 1.9 carries (vega-embed 7's)
+BUNDLE_SNIPPET = f"""\
+import * as vegaModule from "{_NPM}/vega@{vl_convert.get_vega_version()}/+esm";
+import {{ Handler }} from "{_NPM}/vega-tooltip@{VEGA_TOOLTIP_VERSION}/+esm";
+window.vega = vegaModule;
+window.vegaTooltip = {{ Handler }};
+"""
+
 
 @cache
 def vegalite_version() -> str | None:
@@ -188,12 +202,12 @@ def _encode(image: Image.Image, dpi: Any) -> bytes:
 
 @cache
 def javascript_bundle() -> str:
-    """Vega, Vega-Lite and vega-embed as one script that needs no network.
+    """Vega and vega-tooltip's handler as one script that needs no network (BUNDLE_SNIPPET).
 
     Built by vl-convert in a second or two, so it is kept in the disk cache, keyed by the
-    versions that made it.
+    versions and the snippet that made it.
     """
-    key = _digest(_versions(), vl_convert.get_vega_embed_version())[:16]
+    key = _digest(_versions(), BUNDLE_SNIPPET)[:16]
     path = cache_dir() / f"vega-bundle-{key}.js"
     cached = _read(path)
     if cached is not None:
@@ -201,8 +215,7 @@ def javascript_bundle() -> str:
             return cached.decode("utf-8")
         except UnicodeDecodeError:
             pass
-    # The stub marks `snippet` as required; the function's default is the global one.
-    bundle = str(vl_convert.javascript_bundle(vl_version=vegalite_version()))  # type: ignore[call-arg]
+    bundle = str(vl_convert.javascript_bundle(BUNDLE_SNIPPET))
     _store(path, bundle.encode("utf-8"))
     return bundle
 

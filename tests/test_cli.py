@@ -96,8 +96,10 @@ def test_converge_page_is_self_contained(converge_site) -> None:
     assert all(not s.get("src") for s in page.find_all("script"))
     csp = page.find("meta", attrs={"http-equiv": "Content-Security-Policy"})["content"]
     assert "default-src 'none'" in csp and "connect-src 'none'" in csp
-    # Vega and vega-embed are inline, and the charts arrive compiled: Vega specs.
-    assert "window.vegaEmbed=" in html
+    # Vega and vega-tooltip are inline, and the charts arrive compiled: Vega specs, so
+    # the page needs no Vega-Lite compiler.
+    assert "window.vega=" in html and "window.vegaTooltip=" in html
+    assert "window.vegaEmbed=" not in html and "window.vegaLite=" not in html
     specs = chart_specs(page)
     assert set(specs) == {"grid", "overlay"}
     for spec in specs.values():

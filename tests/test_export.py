@@ -207,6 +207,20 @@ def test_no_cache_and_unwritable_cache(tmp_path: Path, monkeypatch) -> None:
 
 # --- the page's JavaScript ---------------------------------------------------------------
 
+# An error message of the Vega-Lite compiler, kept by minification.
+VEGA_LITE_MARKER = "Cannot project a selection on encoding channel"
+
+
+def test_bundle_has_vega_and_tooltips_but_no_vega_lite(cache: Path) -> None:
+    bundle = export.javascript_bundle()
+    assert "window.vega=" in bundle.replace(" ", "") and "vg-tooltip-element" in bundle
+    assert "toImageURL" in bundle  # what the export menu asks Vega for
+    assert VEGA_LITE_MARKER not in bundle
+    everything = vl_convert.javascript_bundle(vl_version=export.vegalite_version())
+    assert VEGA_LITE_MARKER in everything  # the marker is real: vl-convert's own has it
+    assert len(bundle) < len(everything) - 200_000
+
+
 def test_bundle_is_cached_by_version(cache: Path) -> None:
     bundle = export.javascript_bundle()
     (entry,) = cache.glob("vega-bundle-*.js")
