@@ -3,7 +3,7 @@
     python benchmarks/bench.py             # demo 12x200, 12x2,000, 48x5,000, 48x20,000
     python benchmarks/bench.py --quick     # 12x200 and 12x2,000 only, a minute or so
     python benchmarks/bench.py --sizes 48x20000 --repeat 3
-    python benchmarks/bench.py --sizes 12x200 48x20000 --baseline 6a3fcd6
+    python benchmarks/bench.py --sizes 12x200 48x20000 --baseline 6a3fcd6 --parts 48x20000
 
 Sweeps come from the project's own log generator (`python tests/simulate.py`) into
 benchmarks/out/ (git-ignored), and are kept there for the next run. For each size this
@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import json
 import os
 import platform
 import re
@@ -733,11 +734,41 @@ def machine(load_before: str) -> list[str]:
     ]
 
 
+PARTS = ROOT / "benchmarks" / "parts.py"
+
+
+def parts_section(size: Size, work: Path, rounds: int) -> list[str]:
+    """What each part of the picture layer buys on one sweep (benchmarks/parts.py, run
+    with this checkout's code), as a Markdown section."""
+    found = json.loads(subprocess.run(
+        _python(str(PARTS), str(sweep_dir(work, size)), "--rounds", str(rounds)),
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True,
+        capture_output=True, text=True,
+    ).stdout.strip().splitlines()[-1])
+    lines = [
+        f"## What each part of the picture layer buys ({size.title})",
+        "",
+        f"`python benchmarks/parts.py LOGS --rounds {rounds}` (in one process: every variant "
+        "of a round in turn, the fastest of the rounds, median in brackets):",
+        "",
+        "| chart | variant | seconds |",
+        "| --- | --- | ---: |",
+    ]
+    for key in ("grid", "overlay", "bundle"):
+        for variant, value in found[key].items():
+            if "min" in value:
+                shown = f"{value['min']:.2f} ({value['median']:.2f})"
+            else:
+                shown = ", ".join(f"{k} {v / 1e3:,.0f} KB" for k, v in value.items())
+            lines.append(f"| {key} | {variant} | {shown} |")
+    return [*lines, ""]
+
+
 def write_up(
     results: Sequence[Result], command: str, started: datetime, repeat: int,
-    load_before: str = "unknown", note: str = "",
+    load_before: str = "unknown", note: str = "", parts: Sequence[str] = (),
 ) -> str:
-    parts = [
+    sections = [
         "# Benchmarks",
         "",
         "`python -m report` against the reference script (`plot_dynamics.py`, matplotlib), "
@@ -780,8 +811,8 @@ def write_up(
         "",
     ]
     for r in results:
-        parts += [size_table(r), ""]
-    return "\n".join(parts)
+        sections += [size_table(r), ""]
+    return "\n".join([*sections, *parts])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -806,6 +837,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--baseline", metavar="REV",
                     help="also measure the code of git revision REV (checked out into a "
                     "temporary worktree): wall time with fixed costs cached, page, draw time")
+    ap.add_argument("--parts", type=parse_size, metavar="RUNSxSTEPS",
+                    help="also measure what each part of the picture layer buys on this "
+                    "sweep (benchmarks/parts.py)")
+    ap.add_argument("--parts-rounds", type=int, default=3, metavar="N",
+                    help="rounds of --parts; each variant's fastest counts (default: 3)")
     ap.add_argument("--note", default="",
                     help="a sentence for the write-up, e.g. what else the machine was running")
     args = ap.parse_args(argv)
@@ -825,7 +861,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for size in sizes:
             results.append(bench_size(size, args.work, reference, browser, args.repeat,
                                       baseline))
-    text = write_up(results, command, started, args.repeat, load_before, args.note)
+    parts = parts_section(args.parts, args.work, args.parts_rounds) if args.parts else []
+    text = write_up(results, command, started, args.repeat, load_before, args.note, parts)
     args.output.write_text(text + "\n", encoding="utf-8")
     print(text)
     print(f"\nwrote {args.output}", file=sys.stderr)

@@ -23,7 +23,8 @@ def test_bench_writes_its_table(tmp_path: Path) -> None:
     baseline = ["--baseline", "HEAD"] if _git_checkout() else []
     result = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "bench.py"), "--sizes", "12x200",
-         "--no-browser", "--work", str(tmp_path / "work"), "--output", str(out), *baseline],
+         "--no-browser", "--work", str(tmp_path / "work"), "--output", str(out), *baseline,
+         "--parts", "12x200", "--parts-rounds", "1"],
         cwd=ROOT, capture_output=True, text=True, timeout=900,
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -32,6 +33,10 @@ def test_bench_writes_its_table(tmp_path: Path) -> None:
     assert "| wall time, cold cache |" in text and "| parse throughput |" in text
     assert "12-run demo end-to-end under 2 s, warm" in text
     assert (tmp_path / "work" / "sweeps" / "12x200").is_dir()
+    assert "## What each part of the picture layer buys (12 runs x 200 steps" in text
+    assert re.search(r"\| grid \| without the pointer marks \| [\d.]+ \([\d.]+\) \|", text)
+    assert re.search(r"\| overlay \| inline picture bytes \| vl-convert [\d,]+ KB, compact_png",
+                     text)
     if baseline:
         assert "| measure | reference | baseline `HEAD` | report |" in text
         # Both pages measured: their bytes and, of them, the bundle's, in MB.
