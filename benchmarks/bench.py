@@ -65,7 +65,7 @@ from browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 # Runs before the page's own scripts: note the moment (performance.now(), i.e. since
 # navigation start) when every figure.chart carries data-drawn="true" (set by
-# templates/_embed.js once vega-embed has drawn it), or "error".
+# templates/_embed.js once Vega has drawn it), or "error".
 DRAWN_PROBE = """
 (() => {
   const check = () => {

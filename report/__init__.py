@@ -13,9 +13,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from report.errors import ReportError
-from report.tables import Sweep
+
+if TYPE_CHECKING:
+    from report.tables import Sweep
 
 __all__ = ["ReportError", "Sweep", "__version__", "demo_logs", "load_demo", "load_sweep"]
 __version__ = "0.1.0"
@@ -29,22 +32,37 @@ def load_sweep(
 ) -> Sweep:
     """Read log files, directories (their *.log, *.log.gz) and globs into a `Sweep`.
 
-    Unusable files are skipped and listed in `Sweep.warnings`; raises ReportError when
-    an input matches nothing or no run at all could be read.
+    Unusable files, and inputs that match nothing, are skipped and listed in
+    `Sweep.warnings`; raises ReportError when no input matches anything or no run at all
+    could be read.
     """
-    from report.parse import gather, parse_files
-    from report.tables import build_tables
+    from report.parse import gather, join_same_runs, parse_files
+    from report.tables import Sweep, build_tables
 
-    paths = gather([inputs] if isinstance(inputs, str) else list(inputs))
+    paths, unmatched = gather([inputs] if isinstance(inputs, str) else list(inputs))
     logs, warnings = parse_files(paths, jobs=jobs, progress=progress)
+    warnings[:0] = unmatched
     if not logs:
         more = [f"... and {len(warnings) - 10} more"] if len(warnings) > 10 else []
         reasons = warnings[:10] + more
         msg = f"no usable run in {len(paths)} file(s) looked at:\n  " + "\n  ".join(reasons)
         raise ReportError(msg)
-    runs, series = build_tables(logs)
     files = sorted((lg.file for lg in logs if lg.file is not None), key=lambda f: f.path)
+    logs, joined = join_same_runs(logs)
+    warnings.extend(joined)
+    runs, series = build_tables(logs)
     return Sweep(runs=runs, series=series, files=files, warnings=warnings)
+
+
+def __getattr__(name: str) -> object:
+    """`report.Sweep` is imported when first used: `import report` (and so the start of
+    `python -m report`, before it handles Ctrl-C) loads nothing heavy."""
+    if name == "Sweep":
+        from report.tables import Sweep
+
+        return Sweep
+    msg = f"module 'report' has no attribute {name!r}"
+    raise AttributeError(msg)
 
 
 def demo_logs() -> Path:

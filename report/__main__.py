@@ -1,3 +1,8 @@
-from report.cli import main
+import sys
 
+try:
+    from report.cli import main
+except KeyboardInterrupt:  # Ctrl-C while the modules load: as anywhere else
+    sys.stderr.write("report: interrupted; nothing written\n")
+    raise SystemExit(130) from None
 raise SystemExit(main())

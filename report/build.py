@@ -164,8 +164,37 @@ def _sweep_facts(runs: pd.DataFrame) -> dict[str, object]:
     }
 
 
+# OWASP's advice against CSV injection: a spreadsheet takes a cell that starts with one of
+# these for a formula, so such a cell that is not a number gets a leading apostrophe.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _csv_bytes(frame: pd.DataFrame) -> bytes:
+    """`frame` as CSV, each text cell that a spreadsheet would run neutralised."""
+    frame = frame.copy(deep=False)
+    for column in frame.columns:
+        values = frame[column]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            categories = [neutral_cell(c) for c in values.cat.categories]
+            if len(set(categories)) == len(categories):  # millions of rows: rename once
+                frame[column] = values.cat.rename_categories(categories)
+                continue
+            values = values.astype(object)
+        if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
+            frame[column] = values.map(neutral_cell, na_action="ignore")
     return frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
+
+
+def neutral_cell(value: object) -> object:
+    """A text cell a spreadsheet would take for a formula (`=1+1`, `@SUM(...)`, `-2+3`),
+    with a leading apostrophe; numbers (`-0.25`) and everything else as they are."""
+    if not isinstance(value, str) or not value.startswith(_FORMULA_STARTS):
+        return value
+    try:
+        float(value)
+    except ValueError:
+        return "'" + value
+    return value
 
 
 def _gzip(data: bytes) -> bytes:

@@ -4,15 +4,22 @@ through one helper that writes atomically, after everything is built."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
+import signal
 import sys
-import tempfile
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from report import __version__
+from report.console import CtrlC, Progress, human_size, libraries_quiet, setup_logging, shown
 from report.errors import ReportError
+from report.output import write_report
+
+if TYPE_CHECKING:
+    from report.tables import Sweep
 
 log = logging.getLogger("report")
 
@@ -93,103 +100,11 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--strict", action="store_true",
                     help="fail (exit 1, nothing written) on any warning")
     ap.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
-    ap.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    ap.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return ap
 
 
-def _version() -> str:
-    import report
-
-    return report.__version__
-
-
-class _Progress:
-    """A one-line progress bar on stderr, only on a terminal."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled and sys.stderr.isatty()
-        self.started = time.monotonic()
-        self.drawn = False
-
-    def __call__(self, done: int, total: int) -> None:
-        if not self.enabled or total < 8:
-            return
-        width = 30
-        filled = int(width * done / total)
-        bar = "#" * filled + "-" * (width - filled)
-        sys.stderr.write(f"\rparsing [{bar}] {done}/{total} files")
-        sys.stderr.flush()
-        self.drawn = True
-
-    def close(self) -> None:
-        if self.drawn:
-            sys.stderr.write("\r\x1b[K")
-            sys.stderr.flush()
-
-
-class _Formatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        if record.levelno >= logging.ERROR:
-            return f"report: error: {record.getMessage()}"
-        if record.levelno >= logging.WARNING:
-            return f"report: warning: {record.getMessage()}"
-        return record.getMessage()
-
-
-def _setup_logging(quiet: bool) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_Formatter())
-    log.handlers[:] = [handler]
-    log.propagate = False
-    log.setLevel(logging.ERROR if quiet else logging.INFO)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, then rename over `path`."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def write_report(built: object, output: Path) -> list[tuple[Path, int]]:
-    """Write the HTML and its extras beside it; returns (path, size) of each file."""
-    from report.build import BuiltReport
-
-    assert isinstance(built, BuiltReport)
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        written = []
-        for name, data in sorted(built.extras.items()):
-            target = output.parent / name
-            write_atomic(target, data)
-            written.append((target, len(data)))
-        html = built.html.encode("utf-8")
-        write_atomic(output, html)  # last: the page never points at missing files
-        written.insert(0, (output, len(html)))
-    except OSError as exc:
-        msg = f"-o {output}: cannot write ({exc.strerror or exc})"
-        raise ReportError(msg) from None
-    return written
-
-
-def human_size(size: float) -> str:
-    for unit in ("B", "KB", "MB"):
-        if size < 1000:
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{size:.1f} GB"
-
-
-def _load(args: argparse.Namespace) -> object:
+def _load(args: argparse.Namespace) -> Sweep:
     """The sweep the arguments name: the packaged examples, or the LOGS."""
     import report
 
@@ -197,29 +112,34 @@ def _load(args: argparse.Namespace) -> object:
         if args.logs:
             log.warning("--demo given: ignoring LOGS")
         return report.load_demo()
-    progress = _Progress(enabled=not args.quiet)
+    progress = Progress(enabled=not args.quiet)
     try:
         return report.load_sweep(args.logs, jobs=args.jobs, progress=progress)
     finally:
         progress.close()
 
 
-def run(argv: Sequence[str] | None = None) -> int:
+def run(argv: Sequence[str] | None = None, ctrl_c: CtrlC | None = None) -> int:
+    ctrl_c = ctrl_c or CtrlC()
     ap = parser()
     args = ap.parse_args(argv)
-    _setup_logging(args.quiet)
+    setup_logging(args.quiet)
     if not args.logs and not args.demo:
         ap.error("give LOGS (files, folders or globs), or --demo")
+    with libraries_quiet() if args.quiet else contextlib.nullcontext():
+        return _make(args, ctrl_c)
 
+
+def _make(args: argparse.Namespace, ctrl_c: CtrlC) -> int:
+    """Load, build and write the report the arguments ask for."""
     import pandas as pd
 
     from report.build import Options, build_report
     from report.parse import keep_freed_memory
-    from report.tables import Sweep
 
     keep_freed_memory()  # a short-lived process that makes and drops big tables
     sweep = _load(args)
-    assert isinstance(sweep, Sweep)
+    ctrl_c.check()
     for warning in sweep.warnings:
         log.warning(warning)
     if args.strict and sweep.warnings:
@@ -236,24 +156,48 @@ def run(argv: Sequence[str] | None = None) -> int:
         png=not args.no_png,
         series=args.series,
     )
-    written = write_report(build_report(sweep, options), args.output)
-    files = ", ".join(f"{path} ({human_size(size)})" for path, size in written)
-    log.info(f"wrote {files}")
+    built = build_report(sweep, options)
+    ctrl_c.check()
+    with ctrl_c.deferred():  # an interrupt now is the writer's to act on, not halfway
+        written = write_report(built, args.output, interrupted=lambda: ctrl_c.pending)
+        files = ", ".join(f"{path} ({human_size(size)})" for path, size in written)
+        log.info(f"wrote {files}")
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point: user mistakes become one clear line and an exit code
     (2: usage, 1: unusable input or output, 130: interrupted)."""
+    ctrl_c = CtrlC()
     try:
-        return run(argv)
+        previous = signal.signal(signal.SIGINT, ctrl_c)
+    except ValueError:  # not the main thread: Python's own handler stays
+        previous = None
+    try:
+        code = run(argv, ctrl_c)
     except ReportError as exc:
-        sys.stderr.write(f"report: error: {exc}\n")
-        return 1
+        code = 130 if ctrl_c.pending else _error(str(exc))
     except KeyboardInterrupt:
-        sys.stderr.write("report: interrupted; nothing written\n")
-        return 130
+        ctrl_c.pending, code = True, 130
     except BrokenPipeError:
-        return 141
+        code = 141
     except SystemExit as exc:  # argparse: --help, --version (0) and usage errors (2)
-        return exc.code if isinstance(exc.code, int) else 2
+        code = exc.code if isinstance(exc.code, int) else 2
+    except Exception:
+        if not ctrl_c.pending:
+            raise
+        code = 130  # Ctrl-C turned into another error on the way (an import's ImportError)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    if ctrl_c.pending:
+        written = code == 0  # it came once the report was whole: too late to undo it
+        sys.stderr.write("report: interrupted" + (
+            " after the report was written\n" if written else "; nothing written\n"))
+        return 130
+    return code
+
+
+def _error(message: str) -> int:
+    sys.stderr.write(f"report: error: {shown(message)}\n")
+    return 1

@@ -3,26 +3,32 @@
 The rules are the reference script's (`plot_dynamics.py`), stated in LOG_FORMAT.md:
 the argv line, the preset line, a header found by its column NAMES, rows whose first
 token is an integer step. What the reference did not survive -- colour codes, padded
-levels, restarts, resumes, truncation, compression, junk -- is handled here, and a file
-that is not a usable run costs one `ReportError` naming the file and the reason.
+levels, restarts, resumes, truncation, compression, junk, impossible values, one run in
+several files -- is handled here (the bytes of a file are read by `report.reader`), and
+a file that is not a usable run costs one `ReportError` naming the file and the reason.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import glob
-import hashlib
 import os
 import re
 import stat
-import zlib
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from report.errors import ReportError
+from report.reader import InputFile, LogText, decode, read_bytes
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 # Display metrics and the header columns they come from. Routing runs swap in the
 # ablated-eval columns: the routed forward still hacks during training, so the
@@ -31,6 +37,12 @@ from report.errors import ReportError
 METRIC_COLUMNS = {"hack": "hack_s", "solve": "gt_s", "teacher": "cos_pre_t", "student": "cos_pre_s"}
 ROUTING_COLUMNS = {"hack": "hack_abl", "solve": "solve_abl"}
 METRICS = tuple(METRIC_COLUMNS)
+# What each metric can be: rates are fractions of a batch (k/n with 0 <= k <= n), cosines
+# are cosines (up to float rounding). A value outside (`40/28`, `-5/28`, a cosine of
+# `1e308`) is a corrupt cell, read as missing with one warning per file and column.
+METRIC_RANGES = {"hack": (0.0, 1.0), "solve": (0.0, 1.0), "teacher": (-1.0, 1.0),
+                 "student": (-1.0, 1.0)}
+_COSINE_SLACK = 1e-6
 
 # Display names for preset arms; `projected` splits by whether v_hack is refreshed.
 ARM_ORDER = ("vanilla", "static erasure", "online erasure", "routing")
@@ -50,23 +62,19 @@ _ROW = re.compile(
     rf"^[ \t]*(?:{_TIME}[ \t]*\|[ \t]*)?(?:INFO[ \t]*\|[ \t]*)?{_CALL_SITE}?(\d+[ \t][^\r\n]*)",
     re.MULTILINE,
 )
-# Terminal escapes: CSI (colours, cursor), OSC (titles, links), charset and keypad modes.
-_ANSI = re.compile(
-    r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[()*+][0-9A-Za-z]|[=>78])"
-)
 _ARM_WORD = re.compile(r"\barm=\w")
 _HEADER_NAME = re.compile(r"[A-Za-z_]+")  # `hack_s↑` -> `hack_s`: strip decorations
 
+# What a name or a field from a log must not carry as it is to a terminal or a page: C0
+# and C1 controls (they move the cursor, clear the screen, fake a line), DEL, bidi controls
+# (they reorder the text around them), and lone surrogates (a file name's bytes that were
+# not UTF-8, as `os.fsdecode` keeps them). Tabs are harmless and stay.
+_UNSHOWABLE = re.compile(
+    "[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069"
+    "\ud800-\udfff]"
+)
+
 _MISSING_TOKENS = frozenset({"T", "F", "-", "nan", "NaN", "NAN", "inf", "+inf", "-inf", "Inf"})
-
-
-@dataclass(frozen=True)
-class InputFile:
-    """One input file as found, with what provenance wants to show of it."""
-
-    path: str
-    size: int
-    sha256: str
 
 
 @dataclass
@@ -86,6 +94,20 @@ class ParsedLog:
     missing: tuple[str, ...] = ()
     notes: list[str] = field(default_factory=list)  # non-fatal remarks (warnings)
     file: InputFile | None = None
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape)
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """`text` as it may be shown on a terminal or a page: bytes of a file name that were
+    not UTF-8 as `\\xe9`, control and bidi characters as `\\x1b`, `\\u202e` (so a name
+    can neither clear a screen nor reorder the text around it)."""
+    return _UNSHOWABLE.sub(_escape, text)
 
 
 def cell_value(token: str) -> float:
@@ -177,20 +199,6 @@ def _header_positions(text: str) -> list[tuple[int, list[str]]]:
     return headers
 
 
-def decode(data: bytes) -> str:
-    """Bytes -> text: undecodable bytes become U+FFFD, colour codes are dropped."""
-    text = data.decode("utf-8", errors="replace")
-    return _ANSI.sub("", text) if "\x1b" in text else text
-
-
-def _looks_binary(data: bytes) -> bool:
-    head = data[:8192]
-    if b"\x00" in head:
-        return True
-    text = head.decode("utf-8", errors="replace")
-    return text.count("\ufffd") > max(8, len(text) // 20)
-
-
 @dataclass(frozen=True)
 class _Metadata:
     """What the argv and preset lines say of a run."""
@@ -208,7 +216,7 @@ def _metadata(text: str, path: str, notes: list[str]) -> _Metadata:
     if argv_line is None:
         msg = f"{path}: no argv line (not a training log, or it crashed before starting)"
         raise ReportError(msg)
-    argv = argv_line[argv_line.index("argv:") :].strip()
+    argv = printable(argv_line[argv_line.index("argv:") :].strip())
     # `arm=` as a word: `--warm=1` on an argv line does not make it the preset line.
     preset = _first_line_with(text, "preset=", "arm=", pattern=_ARM_WORD) or ""
     preset_arm = _last(r"\barm=(\w+)", preset)
@@ -226,6 +234,7 @@ def _metadata(text: str, path: str, notes: list[str]) -> _Metadata:
     v_hack = "-"
     if vhack_path:
         v_hack = re.sub(r"\.safetensors$", "", vhack_path.rsplit("/", 1)[-1]) or vhack_path
+        v_hack = printable(v_hack)
     return _Metadata(argv, preset_arm, seed, refresh, v_hack)
 
 
@@ -244,14 +253,35 @@ def _segment_rows(
     text: str, start: int, end: int, names: list[str], columns: dict[str, str],
     cache: _CellCache,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
-    """The rows between one header and the next: (steps, metric -> values), or None."""
+    """The rows between one header and the next: (steps, metric -> values), or None. They
+    are read a block of lines at a time, so that what reading needs besides the text
+    stays small whatever the log's length."""
     index = {n: i for i, n in enumerate(names)}  # duplicate names: the last wins
     wanted = {m: index[c] for m, c in columns.items() if c in index}
-    cells = _uniform_cells(text, start, end, len(names))
-    steps = cells.integers(index["step"]) if cells is not None else None
+    blocks = []
+    while start < end:
+        stop = end if start + _BLOCK_CHARS >= end else text.find("\n", start + _BLOCK_CHARS, end)
+        stop = end if stop < 0 else stop  # a block ends where a line does
+        if read := _block_rows(text, start, stop, len(names), index["step"], wanted, cache):
+            blocks.append(read)
+        start = stop
+    if not blocks:
+        return None
+    steps = np.concatenate([steps for steps, _ in blocks])
+    return steps, {m: np.concatenate([values[m] for _, values in blocks]) for m in wanted}
+
+
+def _block_rows(
+    text: str, start: int, end: int, width: int, step: int, wanted: dict[str, int],
+    cache: _CellCache,
+) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
+    """The rows of `text[start:end]`: read with numpy when they are uniform, else line by
+    line."""
+    cells = uniform_cells(text, start, end, width)
+    steps = cells.integers(step) if cells is not None else None
     if cells is not None and steps is not None:
         return steps, {m: cells.values(i, cache) for m, i in wanted.items()}
-    return _split_rows(text, start, end, len(names), index["step"], wanted, cache)
+    return _split_rows(text, start, end, width, step, wanted, cache)
 
 
 def later_step_wins(
@@ -300,6 +330,7 @@ def parse_text(text: str, path: str, name: str | None = None) -> ParsedLog:
     )
     if repeated:
         notes.append(f"{path}: {repeated} repeated steps (resumed run); kept the later")
+    _drop_impossible(metrics, columns, path, notes)
     missing = tuple(m for m in METRICS if m not in present)
     if missing:
         notes.append(f"{path}: no column for {', '.join(missing)}")
@@ -317,6 +348,26 @@ def parse_text(text: str, path: str, name: str | None = None) -> ParsedLog:
         missing=missing,
         notes=notes,
     )
+
+
+def _drop_impossible(
+    metrics: dict[str, np.ndarray], columns: dict[str, str], path: str, notes: list[str]
+) -> None:
+    """Values no rate or cosine can take become missing (in place), one note per column."""
+    for metric, values in metrics.items():
+        low, high = METRIC_RANGES[metric]
+        slack = _COSINE_SLACK if low < 0 else 0.0
+        with np.errstate(invalid="ignore"):
+            wrong = (values < low - slack) | (values > high + slack)
+        if wrong.any():
+            count = int(wrong.sum())
+            examples = ", ".join(f"{v:.4g}" for v in values[wrong][:2]) + (
+                ", ..." if count > 2 else "")
+            notes.append(
+                f"{path}: {count} value{'s' if count > 1 else ''} of {columns[metric]} outside "
+                f"[{low:g}, {high:g}] ({examples}) read as missing"
+            )
+            values[wrong] = np.nan
 
 
 def _split_rows(
@@ -342,56 +393,10 @@ def _split_rows(
     return steps, values
 
 
-# A log this large decompressed is not a log (or is a gzip bomb): refuse, don't swap.
-MAX_LOG_BYTES = 4 << 30
-
-
-class _Inflater:
-    """Streams gzip members (several may be concatenated) into chunks, with a size cap."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.inflate = zlib.decompressobj(wbits=31)
-        self.members = 0  # complete members read
-        self.total = 0
-        self.trailing = False  # junk after the last complete member
-        self.pending = False  # a member started and not yet finished
-
-    def feed(self, chunk: bytes, out: list[bytes]) -> None:
-        while chunk and not self.trailing:
-            try:
-                data = self.inflate.decompress(chunk)
-            except zlib.error:
-                if self.members == 0:
-                    raise
-                self.trailing = True  # as gzip(1) does: keep the members, ignore the rest
-                return
-            self.total += len(data)
-            if self.total > MAX_LOG_BYTES:
-                msg = f"{self.path}: decompresses to more than {MAX_LOG_BYTES >> 30} GB"
-                raise ReportError(msg)
-            out.append(data)
-            if not self.inflate.eof:
-                self.pending = True
-                return
-            self.pending = False
-            self.members += 1
-            chunk = self.inflate.unused_data  # the next gzip member, if any
-            self.inflate = zlib.decompressobj(wbits=31)
-
-    def finish(self, out: list[bytes]) -> list[str]:
-        """Remarks about the stream's end (a cut-off file keeps what was read)."""
-        if self.trailing:
-            return [f"{self.path}: data after the end of the gzip stream was ignored"]
-        if self.pending:
-            out.append(self.inflate.flush())
-            return [f"{self.path}: the gzip file is cut short; read what it holds"]
-        return []
-
-
 # `_ROW` for one line at a time (`pattern.match(text, line_start, line_end)`).
 _ROW_LINE = re.compile(_ROW.pattern.removeprefix("^"), _ROW.flags & ~re.MULTILINE)
 _UNIFORM_MIN_CHARS = 1 << 16  # below this the regex is as quick
+_BLOCK_CHARS = 4 << 20  # rows are read this much text at a time (`_segment_rows`)
 
 
 # str.split()'s whitespace among ASCII bytes: what separates cells.
@@ -464,7 +469,7 @@ class _Cells:
         return lookup[codes]
 
 
-def _uniform_cells(text: str, start: int, end: int, width: int) -> _Cells | None:
+def uniform_cells(text: str, start: int, end: int, width: int) -> _Cells | None:
     """The row cells of `text[start:end]`, found with numpy when every row there has the
     first row's shape: the same prefix (timestamps' digits aside) and exactly `width`
     cells -- one logger, one header, as long runs are. None whenever it cannot vouch
@@ -554,101 +559,86 @@ def _uniform_cells(text: str, start: int, end: int, width: int) -> _Cells | None
     )
 
 
-def read_bytes(path: str) -> tuple[bytes, InputFile, list[str]]:
-    """A log's bytes (`*.gz` decompressed as it streams in), its provenance record and
-    remarks on the way it was read. The SHA-256 and size are of the file as stored."""
-    digest = hashlib.sha256()
-    size = 0
-    chunks: list[bytes] = []
-    inflater = _Inflater(path) if path.endswith(".gz") else None
-    notes: list[str] = []
-    try:
-        with open(path, "rb") as fh:
-            while chunk := fh.read(1 << 20):
-                digest.update(chunk)
-                size += len(chunk)
-                if inflater is None:
-                    chunks.append(chunk)
-                else:
-                    inflater.feed(chunk, chunks)
-        if inflater is not None and size:
-            notes = inflater.finish(chunks)
-    except IsADirectoryError:
-        msg = f"{path}: is a directory"
-        raise ReportError(msg) from None
-    except PermissionError:
-        msg = f"{path}: permission denied"
-        raise ReportError(msg) from None
-    except FileNotFoundError:
-        msg = f"{path}: no such file"
-        raise ReportError(msg) from None
-    except zlib.error as exc:
-        msg = f"{path}: not a valid gzip file ({exc})"
-        raise ReportError(msg) from None
-    except OSError as exc:
-        msg = f"{path}: cannot read ({exc.strerror or exc})"
-        raise ReportError(msg) from None
-    file = InputFile(path=path, size=size, sha256=digest.hexdigest())
-    return b"".join(chunks), file, notes
-
-
 def parse_bytes(
-    data: bytes, path: str, name: str | None = None, file: InputFile | None = None
+    data: bytes | bytearray, path: str, name: str | None = None, file: InputFile | None = None
 ) -> ParsedLog:
-    """Parse one log's bytes (already decompressed). Raises ReportError when unusable."""
-    if not data or data.isspace():
-        msg = f"{path}: empty file"
-        raise ReportError(msg)
-    if _looks_binary(data):
-        msg = f"{path}: binary data, not a text log"
-        raise ReportError(msg)
-    parsed = parse_text(decode(data), path, name)
+    """Parse one log's bytes (already decompressed), read as a file's are (`LogText`).
+    Raises ReportError when unusable."""
+    text = LogText(path)
+    text.add(bytes(data))
+    kept, notes = text.finish()
+    parsed = _parse_kept(kept, path, name)
+    parsed.notes[:0] = notes
     parsed.file = file
     return parsed
 
 
+def _parse_kept(kept: bytearray, path: str, name: str | None) -> ParsedLog:
+    """Parse a log's kept bytes, emptying them once they are text (held once, not twice)."""
+    if not kept or kept.isspace():
+        msg = f"{path}: empty file"
+        raise ReportError(msg)
+    text = decode(kept)
+    del kept[:]
+    return parse_text(text, path, name)
+
+
 def parse_file(path: str, name: str | None = None) -> ParsedLog:
-    """Read and parse one log file (plain or gzip). Raises ReportError when unusable."""
-    data, file, notes = read_bytes(path)
-    parsed = parse_bytes(data, path, name, file)
+    """Read and parse one log file (plain or gzip). Raises ReportError when unusable.
+    The run's path and name are `printable` (whatever bytes the file name holds)."""
+    shown = printable(path)
+    try:
+        kept, file, notes = read_bytes(path, shown)
+        parsed = _parse_kept(kept, shown, name or printable(os.path.basename(path)))
+    except MemoryError:
+        msg = f"{shown}: too big to read in the memory free here"
+        raise ReportError(msg) from None
     parsed.notes[:0] = notes
+    parsed.file = file
     return parsed
 
 
-def gather(inputs: Sequence[str]) -> list[str]:
-    """Files, directories (their `*.log` and `*.log.gz`) and glob patterns -> paths.
+def gather(inputs: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Files, directories (their `*.log` and `*.log.gz`) and glob patterns -> (paths,
+    warnings).
 
-    The result is sorted and de-duplicated so that the order inputs are given in never
-    changes the report. Inputs that match nothing raise ReportError.
+    The paths are sorted and de-duplicated so that the order inputs are given in never
+    changes the report. An input that matches nothing costs a warning naming it, as an
+    unusable file does; raises ReportError when no input matches anything.
     """
     found: dict[str, str] = {}  # real path -> path as the user will recognise it
+    warnings = []
     for item in inputs:
-        if os.path.isdir(item):
-            entries = (os.path.join(item, e) for e in os.listdir(item))
-            paths = sorted(p for p in entries if p.endswith(LOG_SUFFIXES) and _readable_kind(p))
-            if not paths:
-                msg = f"{item}: directory holds no *.log or *.log.gz files"
-                raise ReportError(msg)
-        elif glob.has_magic(item) and not os.path.exists(item):
-            paths = sorted(
-                p
-                for p in glob.glob(item)
-                if os.path.isfile(p) or (p.endswith(LOG_SUFFIXES) and _readable_kind(p))
-            )
-            if not paths:
-                msg = f"{item}: pattern matches no files"
-                raise ReportError(msg)
-        elif os.path.exists(item):
-            paths = [item]
-        else:
-            msg = f"{item}: no such file or directory"
-            raise ReportError(msg)
+        paths, problem = _matches(item)
+        if problem:
+            warnings.append(f"{printable(item)}: {problem}")
         for p in paths:
             # One file reached by two spellings (a link, ./, an absolute path) keeps the
             # smallest, not the first seen, so input order never renames a run.
             real, shown = os.path.realpath(p), os.path.normpath(p)
             found[real] = min(found.get(real, shown), shown)
-    return sorted(found.values())
+    if not found:
+        msg = "; ".join(warnings) if warnings else "no input given"
+        raise ReportError(msg)
+    return sorted(found.values()), warnings
+
+
+def _matches(item: str) -> tuple[list[str], str]:
+    """The files one input names, or why it names none."""
+    if os.path.isdir(item):
+        entries = (os.path.join(item, e) for e in os.listdir(item))
+        paths = sorted(p for p in entries if p.endswith(LOG_SUFFIXES) and _readable_kind(p))
+        return paths, "" if paths else "directory holds no *.log or *.log.gz files"
+    if glob.has_magic(item) and not os.path.exists(item):
+        paths = sorted(
+            p
+            for p in glob.glob(item)
+            if os.path.isfile(p) or (p.endswith(LOG_SUFFIXES) and _readable_kind(p))
+        )
+        return paths, "" if paths else "pattern matches no files"
+    if os.path.exists(item):
+        return [item], ""
+    return [], "no such file or directory"
 
 
 def _readable_kind(path: str) -> bool:
@@ -663,28 +653,62 @@ def _readable_kind(path: str) -> bool:
 
 
 def run_names(paths: Iterable[str]) -> dict[str, str]:
-    """Run name = file name; when two files share one, add parent folders until unique."""
+    """Run name = file name; when two files share one, add parent folders until unique.
+    Names are `printable`; two that only differ in bytes shown alike get a number."""
     paths = list(paths)
     names = {p: os.path.basename(p) for p in paths}
     depth = 1
     while len(set(names.values())) < len(names) and depth < 64:
-        counts: dict[str, int] = {}
-        for n in names.values():
-            counts[n] = counts.get(n, 0) + 1
+        counts = Counter(names.values())
         depth += 1
         for p in paths:
             if counts[names[p]] > 1:
                 names[p] = "/".join(Path(p).parts[-depth:])
+    seen: Counter[str] = Counter()
+    for p in paths:
+        names[p] = printable(names[p])
+        seen[names[p]] += 1
+        if seen[names[p]] > 1:
+            names[p] = f"{names[p]} ({seen[names[p]]})"
     return names
 
 
-def _start_worker() -> None:
-    """Workers leave Ctrl-C to the parent, which reports it once, without tracebacks; and
-    they keep the memory they free for the next file (`keep_freed_memory`)."""
+def _start_worker(parent: int) -> None:
+    """Workers leave Ctrl-C to the parent, which reports it once, without tracebacks; they
+    end with the parent, however it ends; and they keep the memory they free for the next
+    file (`keep_freed_memory`)."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent(parent)
     keep_freed_memory()
+
+
+def die_with_parent(parent: int) -> None:
+    """End this process when process `parent` (the one that started it) ends, even by
+    SIGKILL: Linux's PR_SET_PDEATHSIG, elsewhere a thread that watches the parent's pid."""
+    import ctypes
+    import signal
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        prctl = None
+    pr_set_pdeathsig = 1
+    if prctl is None or prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0) != 0:
+        import threading
+
+        threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    if os.getppid() != parent:  # it ended before the line above could watch for it
+        os._exit(1)
+
+
+def _watch_parent(parent: int) -> None:
+    import time
+
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
 
 
 def keep_freed_memory() -> None:
@@ -727,22 +751,11 @@ def parse_files(
     names = run_names(paths)
     tasks = [(p, names[p]) for p in paths]
     total_bytes = sum(_size(p) for p in paths)
-    workers = jobs if jobs is not None else min(os.cpu_count() or 1, len(tasks))
+    # More workers than cores or files would only compete with each other.
+    workers = min(jobs or cores(), cores(), len(tasks))
     results: list[ParsedLog | ReportError]
     if workers > 1 and len(tasks) >= 4 and total_bytes > 8 << 20:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        # fork: workers start in milliseconds with numpy already imported.
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(
-            max_workers=workers, mp_context=context, initializer=_start_worker
-        ) as pool:
-            results = []
-            for i, result in enumerate(pool.map(_parse_one, tasks, chunksize=1)):
-                results.append(result)
-                if progress:
-                    progress(i + 1, len(tasks))
+        results = _parse_in_pool(tasks, workers, progress)
     else:
         results = []
         for i, task in enumerate(tasks):
@@ -756,8 +769,133 @@ def parse_files(
     return runs, warnings
 
 
+def cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _parse_in_pool(
+    tasks: list[tuple[str, str]], workers: int, progress: Callable[[int, int], None] | None
+) -> list[ParsedLog | ReportError]:
+    """`_parse_one` of each task in worker processes, in order. Interrupted (Ctrl-C) or
+    failing, it stops at once: queued files are dropped, busy workers killed."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    # fork: workers start in milliseconds with numpy already imported.
+    pool = ProcessPoolExecutor(
+        max_workers=workers, mp_context=multiprocessing.get_context("fork"),
+        initializer=_start_worker, initargs=(os.getpid(),),
+    )
+    results: list[ParsedLog | ReportError] = []
+    try:
+        for result in pool.map(_parse_one, tasks, chunksize=1):
+            results.append(result)
+            if progress:
+                progress(len(results), len(tasks))
+    except BrokenProcessPool:
+        _stop(pool)
+        msg = (f"parsing stopped: a worker process died (killed for lack of memory?) while "
+               f"reading {printable(tasks[len(results)][0])} or a file after it")
+        raise ReportError(msg) from None
+    except BaseException:
+        _stop(pool)
+        raise
+    pool.shutdown()
+    return results
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Shut `pool` down without waiting: its queue dropped, its workers killed (a worker
+    busy with a big file, or blocked reading a pipe, would hold the caller for ever)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.kill()
+    for process in processes:
+        process.join()
+
+
 def _size(path: str) -> int:
     try:
         return os.path.getsize(path)
     except OSError:
         return 0
+
+
+def _run_identity(log: ParsedLog) -> tuple[str, int, str, int] | None:
+    """What makes two logs one run: the same preset arm, seed, v_hack and refresh period
+    (argv may differ: a resumed job adds --resume and the like). A log without a seed is
+    never taken for another."""
+    if log.seed is None:
+        return None
+    return (log.preset_arm, log.seed, log.v_hack, log.refresh)
+
+
+def _same_values(a: ParsedLog, b: ParsedLog) -> bool:
+    return (
+        np.array_equal(a.steps, b.steps)
+        and a.metrics.keys() == b.metrics.keys()
+        and all(np.array_equal(a.metrics[m], b.metrics[m], equal_nan=True) for m in a.metrics)
+    )
+
+
+def join_same_runs(logs: Sequence[ParsedLog]) -> tuple[list[ParsedLog], list[str]]:
+    """One record per run, whatever the number of files it was logged in; (runs, warnings).
+
+    Exact copies (the same steps and values) are read once. Otherwise the files are parts
+    of one run -- a job continued in a second file, or re-run -- and are joined: parts in
+    order of their first step (then last step, then name), and where two parts log the
+    same step the later part's row wins (`later_step_wins`). Either way a warning names
+    the files, and the run counts (and is averaged) as one seed.
+    """
+    groups: dict[object, list[ParsedLog]] = {}
+    for log in logs:
+        groups.setdefault(_run_identity(log) or id(log), []).append(log)
+    runs, warnings = [], []
+    for group in groups.values():
+        parts: list[ParsedLog] = []
+        for log in sorted(group, key=lambda lg: lg.name):
+            copy_of = next((p for p in parts if _same_values(p, log)), None)
+            if copy_of is None:
+                parts.append(log)
+            else:
+                warnings.append(f"{log.path}: a copy of {copy_of.path} (the same run, the same "
+                                f"numbers); read once")
+        if len(parts) == 1:
+            runs.append(parts[0])
+            continue
+        parts.sort(key=lambda lg: (int(lg.steps[0]), int(lg.steps[-1]), lg.name))
+        run, twice = _joined(parts)
+        runs.append(run)
+        warnings.append(
+            f"{', '.join(p.path for p in parts)}: one run ({run.arm}, seed {run.seed}) in "
+            f"{len(parts)} files; joined as one run"
+            + (f" ({twice} steps logged twice: the later file's kept)" if twice else "")
+        )
+    return runs, warnings
+
+
+def _joined(parts: list[ParsedLog]) -> tuple[ParsedLog, int]:
+    """Parts of one run, in order, as one record; and how many steps several parts log."""
+    present = [m for m in METRICS if any(m in p.metrics for p in parts)]
+    steps, metrics, twice = later_step_wins(
+        np.concatenate([p.steps for p in parts]),
+        {
+            m: np.concatenate([p.metrics.get(m, np.full(len(p.steps), np.nan)) for p in parts])
+            for m in present
+        },
+    )
+    run = dataclasses.replace(
+        parts[0],
+        name=" + ".join(p.name for p in parts),
+        steps=steps,
+        metrics=metrics,
+        missing=tuple(m for m in METRICS if m not in present),
+        notes=[note for p in parts for note in p.notes],
+    )
+    return run, twice

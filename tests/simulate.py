@@ -18,7 +18,7 @@ import gzip
 import re
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -45,6 +45,7 @@ _ROUTING_COLUMNS = {"hack": "hack_abl", "solve": "solve_abl"}
 
 _START = np.datetime64("2026-11-20T14:02:11.000", "ms")
 _MODEL = "Qwen2.5-0.5B"
+_LOADING = f"loading model {_MODEL} (bf16) ..."
 _VHACK = "vhack_l14_k8"
 _ABLATE_EVERY = 10
 _CHECKPOINT_EVERY = 50
@@ -106,6 +107,10 @@ _NOISE = (
     ("INFO", "2 GPUs visible: cuda:0 cuda:1"),
 )
 _JUNK = b"\xff\xfe"
+# A line as the script logs it: level, call site, message.
+_Record = tuple[str, str, str]
+# One block of rows as written: its steps and, per column, the values its cells hold.
+_Segment = tuple[np.ndarray, dict[str, np.ndarray]]
 _NAME = re.compile(r"[A-Za-z_]+")
 
 
@@ -194,6 +199,35 @@ class _Plan:
     teacher_offset: float
     header: tuple[str, ...]  # decorated names, as printed
     columns: tuple[str, ...]  # clean names, same order
+
+    @property
+    def chatty(self) -> bool:
+        """Whether the script logs loading, data, evals: the older one logged nothing but
+        argv, preset and rows."""
+        return self.generation != "older"
+
+
+@dataclass(frozen=True)
+class _Messy:
+    """The ways `simulate_run` makes a log messy (its keyword flags), passed around as one."""
+
+    ansi: bool = False
+    loguru_default: bool = False
+    no_prefix: bool = False
+    crlf: bool = False
+    truncate_last: bool = False
+    bad_bytes: bool = False
+    header_repeat: bool = False
+    resume_at: int | None = None
+    nan_cells: bool = False
+    drop_columns: tuple[str, ...] = ()
+    extra_columns: tuple[str, ...] = ()
+    levels_noise: bool = False
+    preset_in_argv: bool = False
+
+    def used(self) -> dict[str, Any]:
+        """The options that are set, in declaration order (`SimulatedRun.options`)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name)}
 
 
 def _stable_seed(*parts: object) -> list[int]:
@@ -303,11 +337,24 @@ class _Log:
         self.sites: list[str] = []
         self.messages: list[str] = []
         self.pause_after: list[int] = []  # line indices followed by a long gap (a restart)
+        self.last_row = -1  # line index of the last row written
 
     def add(self, level: str, site: str, message: str) -> None:
         self.levels.append(level)
         self.sites.append(site)
         self.messages.append(message)
+
+    def extend(self, records: Iterable[_Record]) -> None:
+        for record in records:
+            self.add(*record)
+
+    def add_rows(self, messages: list[str], after: dict[int, list[_Record]]) -> None:
+        """Add table rows, row i followed by the lines in `after[i]`; note the last row."""
+        for i, message in enumerate(messages):
+            self.add("INFO", "__main__:train:88", message)
+            self.last_row = len(self.messages) - 1
+            for record in after.get(i, ()):
+                self.add(*record)
 
 
 def _format(log: _Log, rng: np.random.Generator, *, ansi: bool, loguru_default: bool,
@@ -343,6 +390,29 @@ def _make_plan(arm: str, seed: int, steps: int, refresh: int, generation: str, b
                rng: np.random.Generator, drop_columns: Sequence[str],
                extra_columns: Sequence[str], mess: np.random.Generator) -> _Plan:
     """Validate the arguments and fix the run's arm, curves and columns."""
+    _check_arguments(arm, seed, steps, refresh, generation, batch)
+    kind, refresh = _arm_kind(arm, refresh)
+    dynamics = _DYNAMICS[kind]
+    onset = _onset(dynamics.train.onset, steps, rng)
+    ablated_onset = (_onset(dynamics.ablated.onset, steps, rng) if dynamics.ablated
+                     else float("inf"))
+    teacher_offset = float(rng.normal(0.0, 0.012))
+    header = _header_columns(kind, generation)
+    names = [_column_name(h) for h in header]
+    header = _add_columns(_drop_columns(header, names, drop_columns), names, extra_columns,
+                          mess)
+    return _Plan(
+        kind=kind, preset_arm=_PRESET_ARM.get(kind, arm), refresh=refresh,
+        generation=generation, batch=batch, steps=steps, dynamics=dynamics, onset=onset,
+        ablated_onset=ablated_onset, width=max(1.0, 0.05 * steps),
+        teacher_offset=teacher_offset, header=tuple(header),
+        columns=tuple(map(_column_name, header)),
+    )
+
+
+def _check_arguments(arm: str, seed: int, steps: int, refresh: int, generation: str,
+                     batch: int) -> None:
+    """Refuse arguments no real run has, before anything is drawn from them."""
     if not re.fullmatch(r"\w+", arm):
         msg = f"arm must be one word (it is written as arm=WORD), got {arm!r}"
         raise ValueError(msg)
@@ -355,27 +425,32 @@ def _make_plan(arm: str, seed: int, steps: int, refresh: int, generation: str, b
     if refresh < 0:
         msg = f"refresh must be >= 0, got {refresh}"
         raise ValueError(msg)
+
+
+def _arm_kind(arm: str, refresh: int) -> tuple[str, int]:
+    """The arm's kind (which curves it follows) and its refresh interval: projected is
+    static when frozen and online when refreshed, online refreshes every 20 steps unless
+    told otherwise, and no other kind refreshes."""
     if arm == "projected":
         kind = "online" if refresh else "static"
     else:
         kind = arm if arm in _DYNAMICS else "other"
     if kind == "online":
-        refresh = refresh or _DEFAULT_REFRESH
-    elif refresh:
+        return kind, refresh or _DEFAULT_REFRESH
+    if refresh:
         msg = f"only projected/online arms refresh v_hack, got arm={arm!r} refresh={refresh}"
         raise ValueError(msg)
-    preset_arm = _PRESET_ARM.get(kind, arm)
-    dynamics = _DYNAMICS[kind]
+    return kind, refresh
 
-    # Onsets scale with the run; seeds scatter them more the later they come (samples:
-    # vanilla 37-47, static 63-82, online 126-152 of 200 steps).
-    def onset_of(fraction: float) -> float:
-        return max(1.0, fraction * steps * (1.0 + rng.normal(0.0, 0.09)))
 
-    onset = onset_of(dynamics.train.onset)
-    ablated_onset = onset_of(dynamics.ablated.onset) if dynamics.ablated else float("inf")
-    teacher_offset = float(rng.normal(0.0, 0.012))
+def _onset(fraction: float, steps: int, rng: np.random.Generator) -> float:
+    """A hack onset step: it scales with the run, and seeds scatter it more the later it
+    comes (samples: vanilla 37-47, static 63-82, online 126-152 of 200 steps)."""
+    return max(1.0, fraction * steps * (1.0 + rng.normal(0.0, 0.09)))
 
+
+def _header_columns(kind: str, generation: str) -> list[str]:
+    """The header the script of this generation prints for this kind of arm."""
     header = ["step", "loss", "hack_s↑", "gt_s↑", "hack_t", "gt_t", "cos_pre_t", "cos_pre_s",
               "ref_eq"]
     if generation == "newer":
@@ -383,23 +458,30 @@ def _make_plan(arm: str, seed: int, steps: int, refresh: int, generation: str, b
     if kind == "routing" and generation != "older":
         header += ["hack_abl", "solve_abl"]
     header.append("dt")
-    clean = [_column_name(h) for h in header]
-    for column in drop_columns:
-        if column not in clean or column == "step":
-            msg = f"cannot drop column {column!r}; the header has {', '.join(clean[1:])}"
+    return header
+
+
+def _drop_columns(header: list[str], names: list[str], drop: Sequence[str]) -> list[str]:
+    """`header` without the columns named in `drop` (`names`: its clean names); `step`
+    stays, and a name the header does not have is an error."""
+    for column in drop:
+        if column not in names or column == "step":
+            msg = f"cannot drop column {column!r}; the header has {', '.join(names[1:])}"
             raise ValueError(msg)
-    header = [h for h, c in zip(header, clean, strict=True) if c not in drop_columns]
-    for column in extra_columns:
-        if not _NAME.fullmatch(column) or column in clean:
+    return [h for h, c in zip(header, names, strict=True) if c not in drop]
+
+
+def _add_columns(header: list[str], taken: list[str], extra: Sequence[str],
+                 mess: np.random.Generator) -> list[str]:
+    """`header` with the `extra` columns inserted at random places after `step`; each must
+    be a new name (not in `taken`, the full header's names, dropped ones included)."""
+    header = list(header)
+    for column in extra:
+        if not _NAME.fullmatch(column) or column in taken:
             msg = f"extra column {column!r} must be a new name of letters and underscores"
             raise ValueError(msg)
         header.insert(int(mess.integers(1, len(header) + 1)), column)
-    return _Plan(
-        kind=kind, preset_arm=preset_arm, refresh=refresh, generation=generation, batch=batch,
-        steps=steps, dynamics=dynamics, onset=onset, ablated_onset=ablated_onset,
-        width=max(1.0, 0.05 * steps), teacher_offset=teacher_offset, header=tuple(header),
-        columns=tuple(map(_column_name, header)),
-    )
+    return header
 
 
 def _column_name(token: str) -> str:
@@ -423,6 +505,140 @@ def _argv(plan: _Plan, preset: str, seed: int) -> str:
         flags.append(f"--eval-ablate-every={_ABLATE_EVERY}")
     flags += [f"--seed={seed}", f"--steps={plan.steps}"]
     return "argv: scripts/train.py " + " ".join(flags)
+
+
+def _preset_line(plan: _Plan, preset: str, seed: int) -> str:
+    """The separate preset message that follows argv."""
+    return (f"preset={preset} arm={plan.preset_arm} seed={seed} lr=1e-05 batch={plan.batch} "
+            f"steps={plan.steps} model={_MODEL}")
+
+
+def _check_messy(messy: _Messy, steps: int, generation: str) -> None:
+    """Refuse messy options that cannot apply to this run."""
+    if messy.resume_at is not None and not 1 <= messy.resume_at <= steps:
+        msg = f"resume_at must be within 1..steps ({steps}), got {messy.resume_at}"
+        raise ValueError(msg)
+    if messy.preset_in_argv and generation != "older":
+        msg = "preset_in_argv needs generation='older' (only --arm= argv lines carry arm=)"
+        raise ValueError(msg)
+
+
+def _segments(steps: int, resume_at: int | None) -> list[np.ndarray]:
+    """The steps actually written: one segment, or two when the job is killed at
+    `resume_at` and resumed from the last checkpoint below it."""
+    if resume_at is None:
+        return [np.arange(steps)]
+    checkpoint = (resume_at - 1) // _CHECKPOINT_EVERY * _CHECKPOINT_EVERY
+    return [np.arange(resume_at), np.arange(checkpoint, steps)]
+
+
+def _opening(plan: _Plan, messy: _Messy, argv: str, preset_line: str,
+             resumed_from: int | None) -> list[_Record]:
+    """The lines a (re)started job logs before its first row, ending with the header."""
+    records = [("INFO", "__main__:main:212", argv)]
+    if not messy.preset_in_argv:
+        records.append(("INFO", "__main__:main:230", preset_line))
+    if plan.chatty or messy.bad_bytes:
+        records.append(("INFO", "__main__:load_model:61", _LOADING))
+    if plan.chatty:
+        records.append(("INFO", "__main__:load_data:75",
+                        "dataset: 1,204 train problems, 128 eval problems"))
+    if resumed_from is not None:
+        records.append(("INFO", "__main__:main:241",
+                        f"resuming from out/ckpt/step_{resumed_from:06d} (step {resumed_from})"))
+    records.append(("INFO", "__main__:train:84", _SEP.join(plan.header)))
+    return records
+
+
+def _noise(n: int, mess: np.random.Generator) -> list[tuple[int, _Record]]:
+    """levels_noise: (row index, line) for about one row in 25, at least two; the kinds
+    cycle so that a long enough run has every one of them."""
+    first = int(mess.integers(0, len(_NOISE)))
+    at = np.sort(mess.integers(0, n, max(2, n // 25))).tolist()
+    noise = []
+    for j, i in enumerate(at):
+        level, message = _NOISE[(first + j) % len(_NOISE)]
+        noise.append((i, (level, "__main__:train:97", message)))
+    return noise
+
+
+def _interleaved(plan: _Plan, t: np.ndarray, numbers: np.random.Generator,
+                 mess: np.random.Generator, *, header_repeat: bool,
+                 levels_noise: bool) -> dict[int, list[_Record]]:
+    """Row index -> the lines logged right after that row: eval and checkpoint, a reload
+    that repeats the header halfway (`header_repeat`), noise at other levels."""
+    after: dict[int, list[_Record]] = {}
+    if plan.chatty:
+        for i, eval_message in _evals(plan, t, numbers).items():
+            after[i] = [("INFO", "__main__:evaluate:140", eval_message),
+                        ("DEBUG", "__main__:save:171", "checkpoint saved")]
+    if header_repeat and len(t) > 1:
+        after.setdefault(len(t) // 2 - 1, []).extend([
+            ("INFO", "__main__:load_model:61", _LOADING),
+            ("INFO", "__main__:train:84", _SEP.join(plan.header))])
+    if levels_noise:
+        for i, record in _noise(len(t), mess):
+            after.setdefault(i, []).append(record)
+    return after
+
+
+def _write_log(plan: _Plan, messy: _Messy, argv: str, preset_line: str,
+               numbers: np.random.Generator, resumed: np.random.Generator,
+               mess: np.random.Generator) -> tuple[_Log, list[_Segment]]:
+    """Log the job block by block (one, two when resumed): opening lines, then rows with
+    what the script logs between them. Returns the log and, per block, its steps and
+    column values."""
+    log = _Log()
+    segments = _segments(plan.steps, messy.resume_at)
+    written: list[_Segment] = []
+    for number, t in enumerate(segments):
+        # The resumed segment draws from its own stream: different values, same curves.
+        messages, values = _rows(plan, t, resumed if number else numbers, mess,
+                                 messy.nan_cells)
+        if number:
+            log.pause_after.append(len(log.messages) - 1)  # the restart takes a while
+        log.extend(_opening(plan, messy, argv, preset_line, int(t[0]) if number else None))
+        last = number == len(segments) - 1
+        log.add_rows(messages, _interleaved(plan, t, numbers, mess,
+                                            header_repeat=messy.header_repeat and last,
+                                            levels_noise=messy.levels_noise))
+        written.append((t, values))
+    if plan.chatty:
+        log.add("SUCCESS", "__main__:main:260", "done")
+    return log, written
+
+
+def _cut_last_row(lines: list[str], log: _Log, mess: np.random.Generator) -> list[str]:
+    """truncate_last: the job died mid-write, so the file ends inside its last row (in its
+    first half of cells), nothing after it."""
+    lines = lines[: log.last_row + 1]
+    message = log.messages[log.last_row]
+    cells = message.split(_SEP)
+    keep_upto = len(_SEP.join(cells[: max(1, len(cells) // 2)]))
+    cut = int(mess.integers(1, keep_upto + 1))
+    lines[-1] = lines[-1][: lines[-1].index(message) + cut]
+    return lines
+
+
+def _splice_junk(data: bytes) -> bytes:
+    """bad_bytes: invalid UTF-8 inside the loading line, right after `(bf16`."""
+    marker = f"{_MODEL} (bf16".encode()
+    at = data.index(marker) + len(marker)
+    return data[:at] + _JUNK + data[at:]
+
+
+def _truth(written: list[_Segment], sources: dict[str, str | None], *,
+           truncated: bool) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The steps and, per metric, the values a correct parser reads: one value per step,
+    the later occurrence winning (a resumed run rewrites steps); a cut row is not read."""
+    steps = np.concatenate([t for t, _ in written])
+    values = {m: np.concatenate([v[c] if c else np.full(len(t), np.nan) for t, v in written])
+              for m, c in sources.items()}
+    if truncated:
+        steps, values = steps[:-1], {m: v[:-1] for m, v in values.items()}
+    unique, last_from_end = np.unique(steps[::-1], return_index=True)
+    keep = len(steps) - 1 - last_from_end
+    return unique.astype(np.int64), {m: values[m][keep].astype(float) for m in METRICS}
 
 
 def simulate_run(
@@ -457,117 +673,33 @@ def simulate_run(
     (repeated steps, the later value wins); `preset_in_argv` (older logs only) drops the
     separate preset line, so argv carries --preset= and --arm=.
     """
-    options = {k: v for k, v in dict(
+    messy = _Messy(
         ansi=ansi, loguru_default=loguru_default, no_prefix=no_prefix, crlf=crlf,
         truncate_last=truncate_last, bad_bytes=bad_bytes, header_repeat=header_repeat,
         resume_at=resume_at, nan_cells=nan_cells, drop_columns=tuple(drop_columns),
         extra_columns=tuple(extra_columns), levels_noise=levels_noise,
-        preset_in_argv=preset_in_argv).items() if v}
+        preset_in_argv=preset_in_argv)
     base = _stable_seed(arm, preset, steps, batch, refresh, generation)
     numbers = np.random.default_rng([seed, *base, 0])  # values: same for any messy options
     mess = np.random.default_rng([seed, *base, 1])  # where the mess goes
     clock = np.random.default_rng([seed, *base, 2])  # timestamps
+    resumed = np.random.default_rng([seed, *base, 3])  # values after a resume
     plan = _make_plan(arm, seed, steps, refresh, generation, batch, numbers,
-                      drop_columns, extra_columns, mess)
-    if resume_at is not None and not 1 <= resume_at <= steps:
-        msg = f"resume_at must be within 1..steps ({steps}), got {resume_at}"
-        raise ValueError(msg)
-    if preset_in_argv and generation != "older":
-        msg = "preset_in_argv needs generation='older' (only --arm= argv lines carry arm=)"
-        raise ValueError(msg)
+                      messy.drop_columns, messy.extra_columns, mess)
+    _check_messy(messy, steps, generation)
 
     argv = _argv(plan, preset, seed)
-    preset_line = (f"preset={preset} arm={plan.preset_arm} seed={seed} lr=1e-05 batch={batch} "
-                   f"steps={steps} model={_MODEL}")
-    loading = f"loading model {_MODEL} (bf16) ..."
-    chatty = generation != "older"  # the older script logged nothing but argv, preset, rows
-    log = _Log()
-
-    def start_block(resumed_from: int | None = None) -> None:
-        log.add("INFO", "__main__:main:212", argv)
-        if not preset_in_argv:
-            log.add("INFO", "__main__:main:230", preset_line)
-        if chatty or bad_bytes:
-            log.add("INFO", "__main__:load_model:61", loading)
-        if chatty:
-            log.add("INFO", "__main__:load_data:75", "dataset: 1,204 train problems, "
-                    "128 eval problems")
-        if resumed_from is not None:
-            log.add("INFO", "__main__:main:241",
-                    f"resuming from out/ckpt/step_{resumed_from:06d} (step {resumed_from})")
-        log.add("INFO", "__main__:train:84", _SEP.join(plan.header))
-
-    # Segments of steps actually written: one, or two when the job is killed and resumed.
-    segments = [np.arange(steps)]
-    if resume_at is not None:
-        checkpoint = (resume_at - 1) // _CHECKPOINT_EVERY * _CHECKPOINT_EVERY
-        segments = [np.arange(resume_at), np.arange(checkpoint, steps)]
-    sources = _metric_sources(plan)
-    row_steps: list[np.ndarray] = []
-    row_values: dict[str, list[np.ndarray]] = {m: [] for m in METRICS}
-    last_row_line = -1
-    for number, t in enumerate(segments):
-        # The resumed segment draws from its own stream: different values, same curves.
-        rng = numbers if number == 0 else np.random.default_rng([seed, *base, 3])
-        messages, values = _rows(plan, t, rng, mess, nan_cells)
-        if number:
-            log.pause_after.append(len(log.messages) - 1)  # the restart takes a while
-        start_block(None if number == 0 else int(t[0]))
-        extra: dict[int, list[tuple[str, str, str]]] = {}
-        if chatty:
-            for i, eval_message in _evals(plan, t, numbers).items():
-                extra[i] = [("INFO", "__main__:evaluate:140", eval_message),
-                            ("DEBUG", "__main__:save:171", "checkpoint saved")]
-        if header_repeat and number == len(segments) - 1 and len(t) > 1:
-            middle = len(t) // 2 - 1
-            extra.setdefault(middle, []).extend([
-                ("INFO", "__main__:load_model:61", loading),
-                ("INFO", "__main__:train:84", _SEP.join(plan.header))])
-        if levels_noise:
-            # Cycle through the kinds so that a long enough run has every one of them.
-            first = int(mess.integers(0, len(_NOISE)))
-            at = np.sort(mess.integers(0, len(t), max(2, len(t) // 25))).tolist()
-            for j, i in enumerate(at):
-                level, message = _NOISE[(first + j) % len(_NOISE)]
-                extra.setdefault(i, []).append((level, "__main__:train:97", message))
-        for i, message in enumerate(messages):
-            log.add("INFO", "__main__:train:88", message)
-            last_row_line = len(log.messages) - 1
-            for record in extra.get(i, ()):
-                log.add(*record)
-        row_steps.append(t)
-        for metric, column in sources.items():
-            row_values[metric].append(values[column] if column else np.full(len(t), np.nan))
-    if chatty:
-        log.add("SUCCESS", "__main__:main:260", "done")
-
-    all_steps = np.concatenate(row_steps)
-    all_values = {m: np.concatenate(v) for m, v in row_values.items()}
+    log, written = _write_log(plan, messy, argv, _preset_line(plan, preset, seed), numbers,
+                              resumed, mess)
     lines = _format(log, clock, ansi=ansi, loguru_default=loguru_default, no_prefix=no_prefix)
     eol = "\r\n" if crlf else "\n"
-    if truncate_last:
-        # The job died mid-write: the file ends inside its last row, nothing after it.
-        lines = lines[: last_row_line + 1]
-        message = log.messages[last_row_line]
-        cells = message.split(_SEP)
-        keep_upto = len(_SEP.join(cells[: max(1, len(cells) // 2)]))
-        cut = int(mess.integers(1, keep_upto + 1))
-        line = lines[-1]
-        lines[-1] = line[: line.index(message) + cut]
-        all_steps, all_values = all_steps[:-1], {m: v[:-1] for m, v in all_values.items()}
-        text = eol.join(lines)
-    else:
-        text = eol.join(lines) + eol
+    text = eol.join(_cut_last_row(lines, log, mess)) if truncate_last else eol.join(lines) + eol
     data = text.encode()
     if bad_bytes:
-        marker = f"{_MODEL} (bf16".encode()
-        at = data.index(marker) + len(marker)
-        data = data[:at] + _JUNK + data[at:]
+        data = _splice_junk(data)
         text = data.decode("utf-8", errors="replace")
-
-    # One value per step, the later occurrence winning (a resumed run rewrites steps).
-    unique, last_from_end = np.unique(all_steps[::-1], return_index=True)
-    keep = len(all_steps) - 1 - last_from_end
+    sources = _metric_sources(plan)
+    unique, truth = _truth(written, sources, truncated=truncate_last)
     return SimulatedRun(
         name=f"{preset}_{arm}_s{seed}.log",
         text=text,
@@ -577,14 +709,14 @@ def simulate_run(
         seed=seed,
         refresh=plan.refresh,
         v_hack=_VHACK if plan.preset_arm in ("projected", "routing") else "-",
-        steps=unique.astype(np.int64),
-        truth={m: all_values[m][keep].astype(float) for m in METRICS},
+        steps=unique,
+        truth=truth,
         missing=tuple(m for m in METRICS if sources[m] is None),
         argv=argv,
         columns=plan.columns,
         generation=generation,
         preset=preset,
-        options=options,
+        options=messy.used(),
     )
 
 

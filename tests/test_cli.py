@@ -309,3 +309,144 @@ def test_demo_reads_the_packaged_examples(tmp_path: Path) -> None:
     assert [row[0] for row in files] == [
         f"examples/{p.name}" for p in sorted((ROOT / "examples" / "logs").glob("*.log"))
     ]
+
+
+def _controls(text: str) -> set[str]:
+    """The control, bidi and surrogate characters in `text`, line breaks aside."""
+    return {c for c in text if c != "\n" and not c.isprintable() and c != "\t"}
+
+
+def test_names_and_fields_in_any_bytes(tmp_path: Path) -> None:
+    """File names that are not UTF-8, that hold terminal escapes or bidi controls, and
+    fields with C1 controls: one readable name each, on the terminal, in the page and in
+    its CSVs; nothing there can clear a screen, fake a line or reorder text."""
+    import base64
+    import gzip
+
+    from conftest import log_text
+
+    logs = os.fsencode(tmp_path / "logs")
+    os.mkdir(logs)
+    hostile_vhack = "--v-hack-path=out/v\u009b2J\u202e.safetensors"
+    files = {
+        b"caf\xe9.log": log_text(preset="preset=t arm=vanilla seed=1"),
+        "evil\u202egol.log".encode(): log_text(preset="preset=t arm=vanilla seed=2"),
+        b"\x1b[2J\x1b[Hwrote.log": log_text(
+            preset="preset=t arm=projected seed=3", argv=f"train.py {hostile_vhack}"
+        ),
+        b"\xff\x1b]0;title\x07.log": "not a log\n",
+    }
+    for name, text in files.items():
+        with open(os.path.join(logs, name), "wb") as fh:
+            fh.write(text.encode())
+    out = tmp_path / "site" / "index.html"
+    result = run_main(os.fsdecode(logs), "-o", str(out), "--no-png")
+    assert result.returncode == 0, result.stderr
+    assert _controls(result.stderr) == set(), result.stderr
+    shown_names = ["caf\\xe9.log", "evil\\u202egol.log", "\\x1b[2J\\x1b[Hwrote.log"]
+    assert "\\xff\\x1b]0;title\\x07.log: no argv line" in result.stderr
+    assert "v\\x9b2J\\u202e" in result.stderr  # the run's v_hack, as it is listed
+    html = out.read_text(encoding="utf-8")
+    assert _controls(html.replace("\r", "")) == set()
+    page = soup(out)
+    _, runs = table_rows(page, "runs")
+    assert sorted(row[0] for row in runs) == sorted(shown_names)
+    # Each name is isolated from the text around it.
+    for table in ("runs", "argv", "files"):
+        cells = page.find("table", id=table).find("tbody").find_all("th")
+        assert all(cell.find("bdi") is not None for cell in cells), table
+    for link in page.find_all("a", attrs={"download": True}):
+        data = base64.b64decode(link["href"].split(",", 1)[1])
+        text = (gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data).decode("utf-8")
+        assert _controls(text) == set(), link["download"]
+        assert link["download"] == "arms.csv" or "caf\\xe9.log" in text, link["download"]
+
+
+def test_a_glob_that_matches_nothing_beside_logs(tmp_path: Path) -> None:
+    logs = ROOT / "examples" / "logs"
+    out = tmp_path / "site" / "index.html"
+    nothing = str(tmp_path / "*.nothing")
+    result = run_main(str(logs), nothing, "-o", str(out), "--no-png")
+    assert result.returncode == 0, result.stderr
+    assert f"report: warning: {nothing}: pattern matches no files" in result.stderr
+    strict = run_main(str(logs), nothing, "-o", str(tmp_path / "strict" / "index.html"),
+                      "--strict")
+    assert strict.returncode == 1, strict.stderr
+    assert "--strict: 1 warning; nothing written" in strict.stderr
+    assert not (tmp_path / "strict").exists()
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_neutralised() -> None:
+    """OWASP's CSV injection advice, in every CSV: text cells that start with = + - @,
+    a tab or a CR get a leading apostrophe; numbers, negative ones too, stay numbers."""
+    import pandas as pd
+
+    from report.build import _csv_bytes
+
+    frame = pd.DataFrame({
+        "run": pd.Categorical(["=1+1.log", "ok.log", "=1+1.log"]),
+        "path": ["@SUM(A1).log", "-2+3", "'=x"],
+        "argv": ["\t=cmd", "+SUM(1)", "+0.5"],
+        "value": [-0.25, 1.0, float("nan")],
+    })
+    assert _csv_bytes(frame).decode() == (
+        "run,path,argv,value\n"
+        "'=1+1.log,'@SUM(A1).log,'\t=cmd,-0.25\n"
+        "ok.log,'-2+3,'+SUM(1),1.0\n"
+        "'=1+1.log,'=x,+0.5,\n"
+    )
+    assert frame["run"].iloc[0] == "=1+1.log"  # the caller's table is left alone
+
+
+def test_the_pages_csvs_are_neutralised(tmp_path: Path) -> None:
+    import base64
+    import gzip
+
+    from conftest import log_text
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    argv = "train.py --v-hack-path=out/@SUM(1+1).safetensors --seed=1"
+    (logs / "=HYPERLINK(x).log").write_text(log_text(argv=argv))
+    out = tmp_path / "index.html"
+    assert run_main(str(logs), "-o", str(out), "--no-png").returncode == 0
+    texts = {}
+    for link in soup(out).find_all("a", attrs={"download": True}):
+        data = base64.b64decode(link["href"].split(",", 1)[1])
+        texts[link["download"]] = (gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data)
+    assert set(texts) == {"runs.csv", "arms.csv", "series.csv.gz"}
+    assert b"\n'=HYPERLINK(x).log," in texts["runs.csv"]
+    assert b",'@SUM(1+1)," in texts["runs.csv"]
+    assert b"\n'=HYPERLINK(x).log,0,hack," in texts["series.csv.gz"]
+    for text in texts.values():
+        assert b"\n=" not in text and b",=" not in text and b",@" not in text
+
+
+def test_quiet_silences_what_libraries_print(tmp_path: Path, monkeypatch) -> None:
+    """-q prints nothing but errors: not a library's Python warning, nor its log records
+    (which logging's last-resort handler prints when nothing else is set up)."""
+    import logging
+    import warnings
+
+    from report import build
+
+    build_report = build.build_report
+
+    def noisy(*args, **kwargs):
+        warnings.warn("Mean of empty slice", RuntimeWarning, stacklevel=1)
+        logging.getLogger("somelibrary").warning("a library's own remark")
+        return build_report(*args, **kwargs)
+
+    monkeypatch.setattr(build, "build_report", noisy)
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])  # as outside pytest
+    logs = str(ROOT / "examples" / "logs")
+    seen = {}
+    for flags in (["-q"], []):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = run_main(logs, "-o", str(tmp_path / "q" / "index.html"), "--no-png", *flags)
+        assert result.returncode == 0, result.stderr
+        seen[" ".join(flags)] = (result.stderr, [str(w.message) for w in caught])
+    assert seen["-q"] == ("", [])
+    assert "a library's own remark" in seen[""][0] and seen[""][1] == ["Mean of empty slice"]
+    assert logging.getLogger().level == logging.WARNING  # as it was before -q

@@ -27,19 +27,41 @@ def test_readme_gives_exactly_two_commands() -> None:
     assert "python -m pytest" in test
 
 
-def test_ci_runs_the_readme_test_command() -> None:
+def test_ci_runs_the_readme_commands_as_written() -> None:
+    """CI runs both README commands verbatim, in a user's order, then the lint gates."""
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    _, test = commands()
+    make, test = commands()
     lines = [line for line in ci.splitlines() if line and not line.startswith("#")]
-    assert lines[-1] == test
+    assert lines.index(make) < lines.index(test)
     assert "apt-get install -y -qq chromium" in ci
+    assert "ruff check ." in ci and "mypy report" in ci
+    for command in (make, test):
+        # Each makes (or reuses) the venv and activates it before pip: PEP 668 systems.
+        assert command.startswith(
+            "test -d .venv || python3 -m venv .venv && . .venv/bin/activate && pip "
+        )
 
 
 def _fresh_venv(where: Path) -> dict[str, str]:
-    """A new venv that sees the installed dependencies but none of report's files."""
-    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(where)
+    """A new venv (no system packages) that sees the packages of the interpreter running
+    the tests -- whether that is a venv or not -- but none of report's files.
+
+    A `.pth` file lists that interpreter's site-packages folders as plain paths: their
+    own `.pth` files (an editable install of report) are not run, so `import report`
+    finds only what is installed into this venv.
+    """
+    import site
+    import sysconfig
+
+    venv.EnvBuilder(system_site_packages=False, with_pip=False).create(where)
+    paths = sysconfig.get_paths()
+    ours = {paths["purelib"], paths["platlib"], *site.getsitepackages()}
+    target = Path(sysconfig.get_paths(vars={"base": str(where), "platbase": str(where)})["purelib"])
+    (target / "_test_runner_packages.pth").write_text(
+        "".join(f"{path}\n" for path in sorted(ours) if Path(path).is_dir())
+    )
     bindir = where / "bin"
-    # pip from the base interpreter, run by the venv's python.
+    # pip from the running interpreter's packages, run by the venv's python.
     pip_shim = bindir / "pip"
     pip_shim.write_text(f'#!/bin/sh\nexec "{bindir / "python"}" -m pip "$@"\n')
     pip_shim.chmod(0o755)
@@ -63,6 +85,7 @@ def project_copy(tmp_path_factory) -> Path:
         "build",
         "dist",
         ".pytest_cache",
+        ".venv",
         ".hypothesis",
         "artifacts",
         "out",
@@ -72,8 +95,10 @@ def project_copy(tmp_path_factory) -> Path:
 
 
 def test_readme_make_command_as_written(project_copy: Path, tmp_path: Path) -> None:
+    """The command as pasted: it reuses the project's `.venv` (made here first, seeing the
+    test runner's packages, so nothing is downloaded but the build backend)."""
     make, _ = commands()
-    env = _fresh_venv(tmp_path / "venv")
+    env = _fresh_venv(project_copy / ".venv")
     result = subprocess.run(
         ["bash", "-c", make],
         cwd=project_copy,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from report.parse import (
     parse_file,
     parse_files,
     parse_text,
+    printable,
     run_names,
 )
 
@@ -233,14 +235,33 @@ def test_gzip_and_provenance(write_log, tmp_path: Path) -> None:
 def test_gather_orders_and_dedupes(tmp_path: Path) -> None:
     for name in ("b.log", "a.log", "c.log.gz", "notes.txt"):
         (tmp_path / name).write_text("x")
-    one = gather([str(tmp_path)])
-    two = gather([str(tmp_path / "c.log.gz"), str(tmp_path / "*.log"), str(tmp_path)])
+    one, none = gather([str(tmp_path)])
+    two, _ = gather([str(tmp_path / "c.log.gz"), str(tmp_path / "*.log"), str(tmp_path)])
     assert [Path(p).name for p in one] == ["a.log", "b.log", "c.log.gz"]
-    assert one == two
+    assert one == two and none == []
     with pytest.raises(ReportError, match="no such file"):
         gather([str(tmp_path / "missing.log")])
     with pytest.raises(ReportError, match="matches no files"):
         gather([str(tmp_path / "*.nothing")])
+
+
+def test_inputs_that_match_nothing_beside_ones_that_do(tmp_path: Path) -> None:
+    """A glob, a file or a folder that names no log is a warning naming it when other
+    inputs do name logs; an error only when nothing at all is left."""
+    (tmp_path / "a.log").write_text("x")
+    (tmp_path / "empty").mkdir()
+    inputs = [str(tmp_path / "*.nothing"), str(tmp_path / "a.log"), str(tmp_path / "gone.log"),
+              str(tmp_path / "empty")]
+    paths, warnings = gather(inputs)
+    assert paths == [str(tmp_path / "a.log")]
+    assert warnings == [
+        f"{tmp_path / '*.nothing'}: pattern matches no files",
+        f"{tmp_path / 'gone.log'}: no such file or directory",
+        f"{tmp_path / 'empty'}: directory holds no *.log or *.log.gz files",
+    ]
+    with pytest.raises(ReportError) as err:
+        gather([str(tmp_path / "*.nothing"), str(tmp_path / "gone.log")])
+    assert str(err.value) == "; ".join(warnings[:2])
 
 
 def test_run_names_unique() -> None:
@@ -327,51 +348,72 @@ def test_other_terminal_escapes_are_dropped() -> None:
      {"extra_columns": ["zz"]}, {"truncate_last": True, "bad_bytes": True}],
 )
 @pytest.mark.parametrize("arm", ["vanilla", "routing"])
-def test_long_logs_read_the_same_by_numpy_and_by_regex(monkeypatch, arm: str, mess: dict) -> None:
-    """The fast path for uniform rows (numpy) gives exactly what `_ROW` line by line gives."""
+def test_long_logs_read_by_numpy_and_by_regex_give_the_generator_numbers(
+    monkeypatch, arm: str, mess: dict
+) -> None:
+    """Both readers -- numpy for uniform rows, `_ROW` line by line -- give exactly the
+    numbers the generator wrote, on every kind of mess."""
     import simulate
 
     from report import parse
 
-    data = simulate.simulate_run(arm, 3, 400, **mess).data
+    sim = simulate.simulate_run(arm, 3, 400, **mess)
     monkeypatch.setattr(parse, "_UNIFORM_MIN_CHARS", 0)  # every region, not only long ones
-    fast = parse.parse_bytes(data, "x.log")
-    monkeypatch.setattr(parse, "_uniform_cells", lambda *args: None)
-    slow = parse.parse_bytes(data, "x.log")
-    np.testing.assert_array_equal(fast.steps, slow.steps)
-    assert fast.metrics.keys() == slow.metrics.keys() and fast.notes == slow.notes
-    for metric, values in slow.metrics.items():
-        np.testing.assert_array_equal(fast.metrics[metric], values)
+    readers = {"numpy": parse.parse_bytes(sim.data, "x.log")}
+    monkeypatch.setattr(parse, "uniform_cells", lambda *args: None)
+    readers["regex"] = parse.parse_bytes(sim.data, "x.log")
+    for reader, run in readers.items():
+        np.testing.assert_array_equal(run.steps, sim.steps, err_msg=reader)
+        assert run.metrics.keys() == sim.truth.keys(), reader
+        for metric, values in sim.truth.items():
+            np.testing.assert_array_equal(run.metrics[metric], values, err_msg=reader)
+
+
+def _row_step(line: str) -> int | None:
+    """The step a simulated row line holds (`time | INFO | step ...`); None for others."""
+    words = line.split(" | ", 2)[-1].split()
+    return int(words[0]) if words and words[0].isdecimal() else None
+
+
+HEADER_LINE = 4  # a simulated log's header is its fifth line
 
 
 @pytest.mark.parametrize(
-    "edit",
+    ("edit", "drops"),
     [
-        lambda i, line: line + "  extra" if i == 30 else line,  # one row wider
-        lambda i, line: line.rsplit("  ", 2)[0] if i == 40 else line,  # one row narrower
-        lambda i, line: line[:45] + "\r" + line[45:] if i % 7 == 0 else line,  # stray CR
-        lambda i, line: line.split(" | ", 2)[-1] if i == 50 else line,  # no prefix
-        lambda i, line: line.replace("| INFO |", "| INFO    |") if i % 3 else line,
-        lambda i, line: line + "\n2026-11-20 14:02:15.761 | WARNING | 5  1 2 3" if i == 60
-        else line,
-        lambda i, line: line.replace("  ", "\t", 1) if i % 5 == 0 else line,
-        lambda i, line: line + " é" if i == 70 else line,  # not ASCII
+        (lambda i, line: line + "  extra" if i == 30 else line, lambda i: False),  # wider
+        (lambda i, line: line.rsplit("  ", 2)[0] if i == 40 else line,
+         lambda i: i == 40),  # one row narrower than the header: not a row
+        (lambda i, line: line[:45] + "\r" + line[45:] if i % 7 == 0 else line,
+         lambda i: i % 7 == 0),  # a stray CR ends the row's message, cells short
+        (lambda i, line: line.split(" | ", 2)[-1] if i == 50 else line, lambda i: False),
+        (lambda i, line: line.replace("| INFO |", "| INFO    |") if i % 3 else line,
+         lambda i: False),
+        (lambda i, line: line + "\n2026-11-20 14:02:15.761 | WARNING | 5  1 2 3" if i == 60
+         else line, lambda i: False),  # a WARNING line is never a row
+        (lambda i, line: line.replace("  ", "\t", 1) if i % 5 == 0 else line, lambda i: False),
+        (lambda i, line: line + " é" if i == 70 else line, lambda i: False),  # not ASCII
     ],
 )
-def test_uneven_rows_read_the_same_by_numpy_and_by_regex(monkeypatch, edit) -> None:
+def test_uneven_rows_give_the_generator_numbers_for_the_rows_kept(monkeypatch, edit, drops):
     import simulate
 
     from report import parse
 
-    lines = simulate.simulate_run("vanilla", 1, 300).data.decode().split("\n")
+    sim = simulate.simulate_run("vanilla", 1, 300)
+    lines = sim.data.decode().split("\n")
     data = "\n".join(edit(i, line) for i, line in enumerate(lines)).encode()
+    dropped = {
+        _row_step(line) for i, line in enumerate(lines)
+        if i > HEADER_LINE and drops(i) and _row_step(line) is not None
+    }
+    assert lines[HEADER_LINE].split(" | ")[-1].startswith("step ")
+    kept = ~np.isin(sim.steps, sorted(dropped))
     monkeypatch.setattr(parse, "_UNIFORM_MIN_CHARS", 0)
-    fast = parse.parse_bytes(data, "x.log")
-    monkeypatch.setattr(parse, "_uniform_cells", lambda *args: None)
-    slow = parse.parse_bytes(data, "x.log")
-    np.testing.assert_array_equal(fast.steps, slow.steps)
-    for metric, values in slow.metrics.items():
-        np.testing.assert_array_equal(fast.metrics[metric], values)
+    run = parse.parse_bytes(data, "x.log")
+    np.testing.assert_array_equal(run.steps, sim.steps[kept])
+    for metric, values in sim.truth.items():
+        np.testing.assert_array_equal(run.metrics[metric], values[kept])
 
 
 def test_long_uniform_log_cells_read_by_hand() -> None:
@@ -402,7 +444,7 @@ def test_long_uniform_log_cells_read_by_hand() -> None:
         lines.append(f"2026-11-20 14:{step // 60 % 60:02d}:{step % 60:02d}.000 | INFO | {row}")
         expected.append(numbers)
     text = "\n".join(lines) + "\n"
-    assert parse._uniform_cells(text, text.index("dt\n") + 2, len(text), 10) is not None
+    assert parse.uniform_cells(text, text.index("dt\n") + 2, len(text), 10) is not None
     run = parse_text(text, "forms.log")
     np.testing.assert_array_equal(run.steps, np.arange(3000))
     for column, metric in enumerate(("hack", "solve", "teacher", "student")):
@@ -410,22 +452,192 @@ def test_long_uniform_log_cells_read_by_hand() -> None:
     assert math.copysign(1, run.metrics["teacher"][3]) == -1  # "-0" is minus zero
 
 
-def test_long_uniform_log_reads_as_the_regex_reads_it(monkeypatch) -> None:
-    """Rows the numpy reader must hand back to the regex: one a cell wider, one a cell short."""
+def test_long_uniform_log_with_one_uneven_row() -> None:
+    """Rows the numpy reader must hand back to the regex: one a cell wider (read, its
+    cells shifted), one a cell short (not a row); every other row is the generator's."""
     import simulate
 
     from report import parse
 
-    lines = simulate.simulate_run("online", 2, 3000).data.decode().split("\n")
-    for edit in (
-        lambda i, line: line.replace("| INFO | 100  ", "| INFO | 100  +1  ") if i == 120 else line,
-        lambda i, line: line.rsplit("  ", 1)[0] if i == 2500 else line,
+    sim = simulate.simulate_run("online", 2, 3000)
+    lines = sim.data.decode().split("\n")
+    wider = next(i for i, line in enumerate(lines) if "| INFO | 100  " in line)
+    short = next(i for i, line in enumerate(lines) if i >= 2500 and _row_step(line) is not None)
+    for edit, line_number, kept in (
+        (lambda i, line: line.replace("| INFO | 100  ", "| INFO | 100  +1  "), wider, True),
+        (lambda i, line: line.rsplit("  ", 1)[0] if i == short else line, short, False),
     ):
         data = "\n".join(edit(i, line) for i, line in enumerate(lines)).encode()
-        fast = parse.parse_bytes(data, "x.log")
-        monkeypatch.setattr(parse, "_uniform_cells", lambda *args: None)
-        slow = parse.parse_bytes(data, "x.log")
-        monkeypatch.undo()
-        np.testing.assert_array_equal(fast.steps, slow.steps)
-        for metric, values in slow.metrics.items():
-            np.testing.assert_array_equal(fast.metrics[metric], values)
+        run = parse.parse_bytes(data, "x.log")
+        step = _row_step(lines[line_number])
+        others = sim.steps != step
+        expected_steps = sim.steps if kept else sim.steps[others]
+        np.testing.assert_array_equal(run.steps, expected_steps)
+        for metric, values in sim.truth.items():
+            np.testing.assert_array_equal(run.metrics[metric][run.steps != step], values[others])
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("demo_vanilla_s1.log", "demo_vanilla_s1.log"),
+        (os.fsdecode(b"caf\xe9.log"), "caf\\xe9.log"),  # bytes that are not UTF-8
+        ("café.log", "café.log"),  # UTF-8 is shown as it is
+        ("\x1b[2J\x1b[Hwrote.log", "\\x1b[2J\\x1b[Hwrote.log"),  # ESC: clear the screen
+        ("a\nreport: wrote x.log", "a\\x0areport: wrote x.log"),  # a fake line of its own
+        ("a\x9b31mb.log", "a\\x9b31mb.log"),  # a C1 control (CSI in one character)
+        ("evil\u202egol.log", "evil\\u202egol.log"),  # right-to-left override
+        ("x\u2066y\u2069\u200f.log", "x\\u2066y\\u2069\\u200f.log"),  # isolates, marks
+        ("tab\there.log", "tab\there.log"),  # a tab moves nothing
+    ],
+)
+def test_printable_names(raw: str, shown: str) -> None:
+    assert printable(raw) == shown
+    assert printable(shown) == shown  # escaping twice changes nothing more
+
+
+def test_run_names_of_any_bytes(tmp_path: Path) -> None:
+    """A file name in any bytes is a readable, unique run name, in the run and its notes."""
+    folder = os.fsencode(tmp_path)
+    good = log_text().encode()
+    paths = [folder + b"/caf\xe9.log", folder + b"/x\x1b]0;pwned\x07.log"]
+    for path in paths:
+        with open(path, "wb") as fh:
+            fh.write(good)
+    runs, warnings = parse_files([os.fsdecode(p) for p in paths])
+    assert sorted(run.name for run in runs) == ["caf\\xe9.log", "x\\x1b]0;pwned\\x07.log"]
+    assert all(run.path.isprintable() and run.file.path.isprintable() for run in runs)
+    assert warnings == []
+    # Two names that only differ in bytes shown alike still name two runs.
+    twins = [os.fsdecode(folder + b"/caf\xe9.log"), str(tmp_path / "caf\\xe9.log")]
+    assert sorted(run_names(twins).values()) == ["caf\\xe9.log", "caf\\xe9.log (2)"]
+
+
+def test_unusable_file_with_any_bytes_in_its_name(tmp_path: Path) -> None:
+    path = os.fsdecode(os.fsencode(tmp_path) + b"/\xff\x1b[2J.log")
+    with open(path, "wb") as fh:
+        fh.write(b"not a log\n")
+    with pytest.raises(ReportError) as err:
+        parse_file(path)
+    assert str(err.value).startswith(f"{tmp_path}/\\xff\\x1b[2J.log: no argv line")
+
+
+def test_impossible_rates_and_cosines_are_missing() -> None:
+    """k/n with k < 0 or k > n, and cosines beyond 1: missing, one note per column."""
+    rows = [
+        "0  0.70  40/28  1/4  0/4  1/4  +0.300  +1e308  T  1.0",
+        "1  0.69  -5/28  2/4  0/4  1/4  -1.000  -0.010  F  1.0",
+        "2  0.68  2/4  5/4  0/4  1/4  +1.0000001  -1.5  T  1.0",
+        "3  0.68  29/28  1/1  0/4  1/4  1  -1e-300  T  1.0",
+    ]
+    run = parse_text(log_text(rows=rows), "wrong.log")
+    nan = math.nan
+    np.testing.assert_array_equal(run.metrics["hack"], [nan, nan, 0.5, nan])
+    np.testing.assert_array_equal(run.metrics["solve"], [0.25, 0.5, nan, 1.0])
+    np.testing.assert_array_equal(run.metrics["teacher"], [0.3, -1.0, 1.0000001, 1.0])
+    np.testing.assert_array_equal(run.metrics["student"], [nan, -0.01, nan, -1e-300])
+    assert run.notes == [
+        "wrong.log: 3 values of hack_s outside [0, 1] (1.429, -0.1786, ...) read as missing",
+        "wrong.log: 1 value of gt_s outside [0, 1] (1.25) read as missing",
+        "wrong.log: 2 values of cos_pre_s outside [-1, 1] (1e+308, -1.5) read as missing",
+    ]
+
+
+def _rows(steps: range, hack: int) -> list[str]:
+    """Rows whose hack_s is hack/4 at every step (the part of a run they come from)."""
+    return [f"{s}  0.70  {hack}/4  1/4  0/4  1/4  +0.300  +0.050  T  1.0" for s in steps]
+
+
+def test_one_run_in_several_files_is_one_run() -> None:
+    from report.parse import join_same_runs
+
+    first = parse_text(log_text(rows=_rows(range(0, 5), 1)), "logs/a.log")
+    resumed = parse_text(log_text(rows=_rows(range(3, 8), 2)), "logs/b.log")  # from step 3
+    copy = parse_text(log_text(rows=_rows(range(0, 5), 1)), "backup/a.log", "backup/a.log")
+    other_seed = parse_text(
+        log_text(rows=_rows(range(0, 5), 3), preset="preset=t arm=vanilla seed=2"), "c.log"
+    )
+    no_seed = [
+        parse_text(log_text(rows=_rows(range(0, 5), 3), preset="preset=t arm=vanilla",
+                            argv="train.py --intervention=none"), name)
+        for name in ("x.log", "y.log")
+    ]
+    runs, warnings = join_same_runs([first, copy, resumed, other_seed, *no_seed])
+    assert sorted(r.name for r in runs) == ["a.log + b.log", "c.log", "x.log", "y.log"]
+    joined = next(r for r in runs if r.name == "a.log + b.log")
+    np.testing.assert_array_equal(joined.steps, np.arange(8))
+    # Steps 3 and 4 are in both parts: the later part's (2/4) wins.
+    np.testing.assert_array_equal(joined.metrics["hack"], [0.25] * 3 + [0.5] * 5)
+    assert (joined.path, joined.seed, joined.arm) == ("logs/a.log", 1, "vanilla")
+    assert warnings == [
+        "backup/a.log: a copy of logs/a.log (the same run, the same numbers); read once",
+        "logs/a.log, logs/b.log: one run (vanilla, seed 1) in 2 files; joined as one run "
+        "(2 steps logged twice: the later file's kept)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("preset", "argv"),
+    [
+        ("preset=t arm=projected seed=1", "train.py --v-hack-path=out/other.safetensors"),
+        ("preset=t arm=projected seed=1", "train.py --vhack-refresh-every=5"),
+        ("preset=t arm=routing seed=1", "train.py"),
+    ],
+    ids=["v_hack", "refresh", "arm"],
+)
+def test_runs_that_differ_in_configuration_stay_apart(preset: str, argv: str) -> None:
+    from report.parse import join_same_runs
+
+    one = parse_text(log_text(rows=_rows(range(5), 1), preset="preset=t arm=projected seed=1",
+                              argv="train.py"), "one.log")
+    two = parse_text(log_text(rows=_rows(range(5, 9), 1), preset=preset, argv=argv), "two.log")
+    runs, warnings = join_same_runs([one, two])
+    assert [r.name for r in runs] == ["one.log", "two.log"] and warnings == []
+
+
+def test_a_continued_run_counts_as_one_seed(tmp_path: Path) -> None:
+    """Through load_sweep: an adjacent continuation and a copy of a seed; the arm has two
+    seeds, each file is listed as read, and the seed mean averages two seeds."""
+    import report
+    from report.summary import seed_means, summarize
+
+    texts = {
+        "s1.log": log_text(rows=_rows(range(0, 3), 0)),
+        "s1_resumed.log": log_text(rows=_rows(range(3, 6), 4)),
+        "s2.log": log_text(rows=_rows(range(0, 6), 2), preset="preset=t arm=vanilla seed=2"),
+        "s2_copy.log": log_text(rows=_rows(range(0, 6), 2), preset="preset=t arm=vanilla seed=2"),
+    }
+    for name, text in texts.items():
+        (tmp_path / name).write_text(text)
+    sweep = report.load_sweep([str(tmp_path)])
+    assert list(sweep.runs["run"]) == ["s1.log + s1_resumed.log", "s2.log"]
+    assert list(sweep.runs["steps"]) == [6, 6]
+    assert [Path(f.path).name for f in sweep.files] == sorted(texts)
+    assert len(sweep.warnings) == 2
+    numbers = summarize(sweep.runs, sweep.series)
+    assert numbers.per_arm.set_index("arm").loc["vanilla", "seeds"] == 2
+    means = seed_means(sweep.runs, sweep.series)
+    hack = means[means["metric"] == "hack"]
+    assert list(hack["seeds"]) == [2] * 6
+    # Steps 0-2: seed 1 at 0/4, seed 2 at 2/4; steps 3-5: seed 1 at 4/4 (its second file).
+    np.testing.assert_array_equal(hack["value"], [0.25] * 3 + [0.75] * 3)
+
+
+@pytest.mark.parametrize("block", [1, 700, 5000])
+@pytest.mark.parametrize(
+    "mess", [{}, {"crlf": True, "levels_noise": True}, {"header_repeat": True, "resume_at": 150},
+             {"truncate_last": True, "bad_bytes": True, "ansi": True}],
+)
+def test_rows_read_a_block_at_a_time_give_the_generator_numbers(monkeypatch, block, mess):
+    """Blocks end where lines do: whatever their size, every row is read once, exactly."""
+    import simulate
+
+    from report import parse
+
+    sim = simulate.simulate_run("routing", 5, 400, **mess)
+    monkeypatch.setattr(parse, "_UNIFORM_MIN_CHARS", 0)
+    monkeypatch.setattr(parse, "_BLOCK_CHARS", block)
+    run = parse.parse_bytes(sim.data, "x.log")
+    np.testing.assert_array_equal(run.steps, sim.steps)
+    for metric, values in sim.truth.items():
+        np.testing.assert_array_equal(run.metrics[metric], values, err_msg=metric)
