@@ -667,18 +667,7 @@ def targets(results: Sequence[Result]) -> list[str]:
             else:  # lines shorter than the point budget are drawn whole: no verdict
                 lines.append(f"- (for information: {span}: x{growth:.2f}; below "
                              f"{LONG_STEPS:,} steps lines are drawn whole)")
-    drawn = [(r, r.draw) for r in results if isinstance(r.draw, float)]
-    if drawn:
-        slowest = max(seconds for _, seconds in drawn)
-        shown = ", ".join(f"{r.size.name}: {seconds:.2f} s" for r, seconds in drawn)
-        lines.append(f"- page drawn in Chromium within 1.5 s of load: "
-                     f"{verdict(slowest <= MAX_DRAW_SECONDS)}: {shown}")
-    twelve = [(r, seconds) for r, seconds in drawn if r.size.runs == DEMO[0]]
-    if twelve:
-        slowest = max(seconds for _, seconds in twelve)
-        shown = ", ".join(f"{r.size.name}: {seconds:.2f} s" for r, seconds in twelve)
-        lines.append(f"- a 12-run page drawn in Chromium within 1.0 s of load: "
-                     f"{verdict(slowest <= MAX_DEMO_DRAW_SECONDS)}: {shown}")
+    lines += _draw_targets(results)
     demo = by_name.get(f"{DEMO[0]}x{DEMO[1]}")
     if demo is not None and demo.warm is not None:
         worst = max(p.seconds for p in (demo.warm, demo.demo_warm) if p)
@@ -687,6 +676,23 @@ def targets(results: Sequence[Result]) -> list[str]:
             f"logs {demo.warm.seconds:.2f} s, `--demo` "
             f"{demo.demo_warm.seconds if demo.demo_warm else float('nan'):.2f} s"
         )
+    return lines
+
+
+def _draw_targets(results: Sequence[Result]) -> list[str]:
+    """The draw-time targets: every page within 1.5 s, a 12-run page within 1.0 s."""
+    drawn = [(r, r.draw) for r in results if isinstance(r.draw, float)]
+    lines = []
+    for label, limit, chosen in (
+        ("page drawn in Chromium within 1.5 s of load", MAX_DRAW_SECONDS, drawn),
+        ("a 12-run page drawn in Chromium within 1.0 s of load", MAX_DEMO_DRAW_SECONDS,
+         [(r, seconds) for r, seconds in drawn if r.size.runs == DEMO[0]]),
+    ):
+        if chosen:
+            slowest = max(seconds for _, seconds in chosen)
+            shown = ", ".join(f"{r.size.name}: {seconds:.2f} s" for r, seconds in chosen)
+            verdict = "**met**" if slowest <= limit else "**not met**"
+            lines.append(f"- {label}: {verdict}: {shown}")
     return lines
 
 
