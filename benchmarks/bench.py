@@ -178,12 +178,14 @@ class _TreeSampler(threading.Thread):
             self.done.wait(self.interval)
 
 
-def measure(argv: Sequence[str], *, env: dict[str, str] | None = None) -> Process:
+def measure(
+    argv: Sequence[str], *, env: dict[str, str] | None = None, cwd: Path = ROOT
+) -> Process:
     """Run `argv` to the end as its own process; time it and take its memory peaks."""
     with tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         proc = subprocess.Popen(
-            list(argv), cwd=ROOT, env={**os.environ, **(env or {})},
+            list(argv), cwd=cwd, env={**os.environ, **(env or {})},
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
         )
         sampler = _TreeSampler(proc.pid)
@@ -359,10 +361,24 @@ def baseline_tree(revision: str | None) -> Iterator[Path | None]:
         subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "--quiet",
                         str(tree), revision], check=True)
         try:
+            _check_imports_from(tree)
             yield tree
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)],
                            check=False)
+
+
+def _check_imports_from(tree: Path) -> None:
+    """Fail unless a report process run as the baseline's are imports `tree`'s code (an
+    installed or editable copy elsewhere must not stand in for it)."""
+    found = subprocess.run(
+        _python("-c", "import report; print(report.__file__)"), cwd=tree, check=True,
+        env={**os.environ, **_report_env(tree / "unused-cache", tree)},
+        capture_output=True, text=True,
+    ).stdout.strip()
+    if not Path(found).resolve().is_relative_to(tree.resolve()):
+        msg = f"the baseline would run {found}, not the code in {tree}"
+        raise RuntimeError(msg)
 
 
 @dataclass
@@ -496,11 +512,12 @@ def _draw_pages(browser: object | None, pages: dict[Path, Page]) -> None:
 
 
 def _fixed_cached(command: list[str], cache: Path, root: Path) -> Process:
-    """A run of `command` with the code of `root`, its fixed costs (the bundle) cached by
-    a first, unmeasured run whose pictures are then dropped."""
-    measure(command, env=_report_env(cache, root))
+    """A run of `command` with the code of `root` (run from there: `python -m` looks in
+    the current folder first), its fixed costs (the bundle) cached by a first, unmeasured
+    run whose pictures are then dropped."""
+    measure(command, env=_report_env(cache, root), cwd=root)
     shutil.rmtree(cache / "renders", ignore_errors=True)
-    return measure(command, env=_report_env(cache, root))
+    return measure(command, env=_report_env(cache, root), cwd=root)
 
 
 def _note_failures(result: Result, reference: Path | None) -> None:
