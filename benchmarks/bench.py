@@ -19,7 +19,8 @@ measures, in one run:
   to the tidy tables), in parallel as it runs by default and in one process (`jobs=1`);
 - the HTML's size (and of it the JavaScript bundle and the chart specs), and how long
   headless Chromium (Debian's, driven by playwright, never a downloaded browser) takes
-  from navigation start until every chart is drawn.
+  from navigation start until every chart is drawn, and the CPU time of the page's main
+  thread until then (on a shared machine the wall time also counts other processes).
 
 With `--baseline REV` the same sweeps also go through the code of git revision REV,
 checked out into a temporary `git worktree`, in the same run: its wall time with fixed
@@ -313,26 +314,39 @@ def chromium() -> Iterator[object | None]:
                 browser.close()
 
 
-def draw_seconds(browser: object, pages: Sequence[Path], repeat: int) -> list[float | str]:
-    """For each page, the median seconds from navigation start to every chart drawn over
-    `repeat` fresh loads; the pages' loads alternate, so each sees the same machine. A
-    string says why a page has no number."""
-    times: list[list[float]] = [[] for _ in pages]
+@dataclass
+class Drawn:
+    """A page's draw time: medians over its loads of the seconds from navigation start to
+    every chart drawn (`wall`) and of the CPU time its main thread spent in tasks until
+    then (`busy`, Chromium's TaskDuration in thread time: what the page itself costs,
+    which other processes on a shared machine inflate far less than the wall time)."""
+
+    wall: float
+    busy: float
+
+
+def draw_seconds(browser: object, pages: Sequence[Path], repeat: int) -> list[Drawn | str]:
+    """Each page's `Drawn` over `repeat` fresh loads; the pages' loads alternate, so each
+    sees the same machine. A string says why a page has no number."""
+    times: list[list[tuple[float, float]]] = [[] for _ in pages]
     failed: dict[int, str] = {}
     for _ in range(max(repeat, 1)):
         for number, html in enumerate(pages):
             if number in failed:
                 continue
             drawn = _load(browser, html)
-            if drawn == "error":
+            if drawn is None:
                 failed[number] = "a chart failed to draw"
             else:
-                times[number].append(float(drawn) / 1000)
-    return [failed.get(n) or statistics.median(t) for n, t in enumerate(times)]
+                times[number].append(drawn)
+    return [failed.get(n) or Drawn(statistics.median(w for w, _ in t),
+                                   statistics.median(b for _, b in t))
+            for n, t in enumerate(times)]
 
 
-def _load(browser: object, html: Path) -> float | str:
-    """One fresh load of `html`: milliseconds until every chart is drawn, or "error"."""
+def _load(browser: object, html: Path) -> tuple[float, float] | None:
+    """One fresh load of `html`: seconds until every chart is drawn and the main thread's
+    CPU seconds in tasks until then, or None if a chart failed."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
     try:
         context.route("**/*", lambda route: route.continue_()
@@ -340,9 +354,14 @@ def _load(browser: object, html: Path) -> float | str:
                       else route.abort())
         context.add_init_script(DRAWN_PROBE)
         page = context.new_page()
+        devtools = context.new_cdp_session(page)  # type: ignore[attr-defined]
+        devtools.send("Performance.enable", {"timeDomain": "threadTicks"})  # CPU time
         page.goto(html.resolve().as_uri(), wait_until="commit")
         page.wait_for_function("window.__drawn !== undefined", timeout=60_000)
-        return page.evaluate("window.__drawn")
+        drawn = page.evaluate("window.__drawn")
+        metrics = devtools.send("Performance.getMetrics")["metrics"]
+        busy = next(m["value"] for m in metrics if m["name"] == "TaskDuration")
+        return None if drawn == "error" else (float(drawn) / 1000, float(busy))
     finally:
         context.close()
 
@@ -389,7 +408,7 @@ class Page:
     html_bytes: int = 0
     js_bytes: int = 0
     spec_bytes: int = 0
-    draw: float | str = "not measured"
+    draw: Drawn | str = "not measured"
 
     @classmethod
     def of(cls, html: Path) -> Page:
@@ -436,7 +455,7 @@ class Result:
         return self.page.html_bytes
 
     @property
-    def draw(self) -> float | str:
+    def draw(self) -> Drawn | str:
         return self.page.draw
 
 
@@ -565,8 +584,10 @@ def _rate(megabytes: float, seconds: float | None) -> str:
     return "-" if not seconds else f"{megabytes / seconds:,.0f} MB/s ({seconds:.2f} s)"
 
 
-def _draw_text(draw: float | str) -> str:
-    return f"{draw:.2f} s" if isinstance(draw, float) else str(draw)
+def _draw_text(draw: Drawn | str, busy: bool = False) -> str:
+    if not isinstance(draw, Drawn):
+        return str(draw)
+    return f"{draw.busy if busy else draw.wall:.2f} s"
 
 
 def _page_rows(r: Result) -> list[tuple[str, str, str, str]]:
@@ -583,6 +604,8 @@ def _page_rows(r: Result) -> list[tuple[str, str, str, str]]:
         ("of it, the chart specs", "-", mb(base.spec_bytes), mb(r.page.spec_bytes)),
         ("page drawn in Chromium (median of 3 loads)", "-", _draw_text(base.draw),
          _draw_text(r.draw)),
+        ("its main thread's CPU time until then (median)", "-", _draw_text(base.draw, busy=True),
+         _draw_text(r.draw, busy=True)),
     ]
 
 
@@ -698,7 +721,7 @@ def targets(results: Sequence[Result]) -> list[str]:
 
 def _draw_targets(results: Sequence[Result]) -> list[str]:
     """The draw-time targets: every page within 1.5 s, a 12-run page within 1.0 s."""
-    drawn = [(r, r.draw) for r in results if isinstance(r.draw, float)]
+    drawn = [(r, r.draw.wall) for r in results if isinstance(r.draw, Drawn)]
     lines = []
     for label, limit, chosen in (
         ("page drawn in Chromium within 1.5 s of load", MAX_DRAW_SECONDS, drawn),
@@ -808,7 +831,10 @@ def write_up(
         "files per second in a fresh process, timing only the parse: the reference's "
         "`parse_log` over the files, report's `load_sweep` (files to tidy tables, EMA "
         "included). Page drawn: median of three loads in headless Chromium, from "
-        "navigation start until every `figure.chart` has `data-drawn=\"true\"`. Page "
+        "navigation start until every `figure.chart` has `data-drawn=\"true\"`, and the "
+        "CPU time of the page's main thread until then (Chromium's TaskDuration in thread "
+        "time: the page's own cost, which other processes on the machine inflate far "
+        "less). Page "
         "growth leaves out the tidy series that small pages carry as a download "
         "(at most 1.5 MB gzipped). With `--baseline REV`, the same logs also go through "
         "the code of revision REV (a temporary git worktree) in the same run: its wall "
