@@ -563,6 +563,206 @@ def embedded_series_bytes(html: Path) -> int:
     return text.find('"', start + len('href="')) - start
 
 
+# --- --watch: a rebuild after an append, and logs over HTTP -----------------------------
+
+REBUILD_ROWS = 100  # rows appended to one run before the rebuild
+REBUILD_RUN = ("vanilla", 1)  # the run they are appended to (demo_vanilla_s1.log)
+
+
+@dataclass
+class Rebuilt:
+    """`--watch` on one sweep, timed in one process (the fastest of the repeats): a full
+    run for comparison, the rebuild after an append and its parts, the first read, and
+    the logs read from a local HTTP server. Seconds of wall time, and of CPU time of
+    every process involved (the machine may be shared: CPU time says the cost)."""
+
+    size: Size
+    full: float = 0.0  # `python -m report`: read every log, build, write
+    full_cpu: float = 0.0
+    rebuild: float = 0.0  # scan, read what changed, tables, build, write
+    rebuild_cpu: float = 0.0
+    parts: dict[str, float] = field(default_factory=dict)
+    changes: list[str] = field(default_factory=list)
+    read_all: float = 0.0  # `load_sweep` of every log (parallel), for comparison
+    read_all_cpu: float = 0.0
+    first_read: float = 0.0  # --watch's first read of every log (followers, threads)
+    first_read_cpu: float = 0.0
+    http_read: float = 0.0  # load_sweep of the folder's URL
+    notes: list[str] = field(default_factory=list)
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and of the children it has waited for."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+@contextlib.contextmanager
+def _timed(took: dict[str, float], key: str) -> Iterator[None]:
+    started, cpu = time.perf_counter(), _cpu()
+    yield
+    took[key], took[f"{key}_cpu"] = time.perf_counter() - started, _cpu() - cpu
+
+
+def rebuild_child(logs: str, out: str, url: str) -> None:
+    """In a fresh process (`bench_rebuild` starts it), with the JavaScript bundle cached
+    and no pictures of these logs: time `python -m report` on the logs, then a watch's
+    rebuild after `REBUILD_ROWS` rows are appended to one run, then reading every log
+    (`load_sweep`, the watch's first read, over HTTP); print the seconds as JSON."""
+    import json
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    import simulate  # the appended rows come from the generator, as the logs did
+
+    import report
+    from report import export
+    from report.build import Options, build_report
+    from report.output import write_report
+    from report.watch import Watcher
+
+    export.javascript_bundle()  # a fixed cost, cached on a machine that made a report before
+    folder, took = Path(logs), dict[str, float]()
+    with _timed(took, "full"):
+        subprocess.run(_python("-m", "report", str(folder), "-o",
+                               str(Path(out) / "full" / "index.html"), "-q"), check=True)
+    watcher = Watcher([str(folder)], Path(out) / "watch" / "index.html", interval=0.1,
+                      events=False)
+    with _timed(took, "first_read"):
+        sweep = watcher.load()
+    options = watcher.watching(Options())
+    write_report(build_report(sweep, options), watcher.output)  # the watch's first report
+    arm, seed = REBUILD_RUN
+    steps = int(sweep.runs["steps"].max())
+    longer = simulate.simulate_run(arm, seed, steps + REBUILD_ROWS).data
+    at = longer.rfind(b"\n", 0, longer.index(f"| {steps}  ".encode())) + 1
+    with (folder / f"demo_{arm}_s{seed}.log").open("ab") as fh:
+        fh.write(longer[at:])  # its rows from step `steps` on, and the lines after them
+    with _timed(took, "rebuild"):
+        rebuilt = watcher.step(options, "event")
+    assert rebuilt is not None, "no rebuild after the append"
+    took.update({f"part_{k}": v for k, v in rebuilt.timings.items()})
+    with _timed(took, "read_all"):
+        report.load_sweep([str(folder)])
+    started = time.perf_counter()
+    remote_sweep = report.load_sweep([url])
+    took["http_read"] = time.perf_counter() - started
+    assert len(remote_sweep.runs) == len(sweep.runs)
+    print(json.dumps({**took, "changes": rebuilt.changes}))
+
+
+@contextlib.contextmanager
+def http_server(folder: Path) -> Iterator[str]:
+    """`python -m http.server` serving `folder` on 127.0.0.1, as its own process."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        _python("-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory",
+                str(folder)), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def bench_rebuild(size: Size, work: Path, repeat: int) -> Rebuilt:
+    """`rebuild_child` in fresh processes (a copy of the sweep each time, a cache with
+    only the JavaScript bundle in it): the fastest of `repeat`."""
+    import json
+
+    logs = sweep_dir(work, size)
+    result = Rebuilt(size)
+    print(f"== --watch on {size.title}: full build vs rebuild after {REBUILD_ROWS} rows",
+          file=sys.stderr)
+    runs = []
+    for attempt in range(max(repeat, 1)):
+        place = work / "rebuild" / f"{size.name}-{attempt}"
+        shutil.rmtree(place, ignore_errors=True)
+        shutil.copytree(logs, place / "logs", ignore=shutil.ignore_patterns(".generated"))
+        with tempfile.TemporaryDirectory(prefix="bench-cache-") as cache, \
+                http_server(logs) as url:
+            out = subprocess.run(
+                _python("-c", "import sys; sys.path.insert(0, sys.argv[1]); import bench; "
+                        "bench.rebuild_child(*sys.argv[2:])", str(ROOT / "benchmarks"),
+                        str(place / "logs"), str(place / "out"), url),
+                cwd=ROOT, capture_output=True, text=True, env={**os.environ,
+                                                               **_report_env(Path(cache))},
+            )
+        shutil.rmtree(place, ignore_errors=True)
+        if out.returncode != 0:
+            result.notes.append(f"the rebuild benchmark failed: {out.stderr[-1500:]}")
+            return result
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    best = min(runs, key=lambda r: r["rebuild"])
+    for key in ("full", "rebuild", "read_all", "first_read"):
+        setattr(result, key, min(r[key] for r in runs))
+        setattr(result, f"{key}_cpu", min(r[f"{key}_cpu"] for r in runs))
+    result.http_read = min(r["http_read"] for r in runs)
+    result.parts = {k.removeprefix("part_"): v for k, v in best.items() if k.startswith("part_")}
+    result.changes = best["changes"]
+    return result
+
+
+def rebuild_section(r: Rebuilt, megabytes: float) -> str:
+    """The write-up's `--watch` section."""
+    parts = r.parts
+    rows = [
+        ("a full run: `python -m report` (read every log, build, write)", r.full, r.full_cpu),
+        (f"rebuild after {REBUILD_ROWS} rows appended to one run ({', '.join(r.changes)})",
+         r.rebuild, r.rebuild_cpu),
+        ("... finding and reading what changed (a scan of every file, the appended bytes)",
+         parts.get("read"), None),
+        ("... the tables (every run joined again, EMA, tidy series)", parts.get("tables"), None),
+        ("... the report (summary, charts, pictures at 1x, page)", parts.get("build"), None),
+        ("... writing it (all or nothing)", parts.get("write"), None),
+        ("for comparison: reading every log (`load_sweep`, parse workers)", r.read_all,
+         r.read_all_cpu),
+        ("first read when `--watch` starts (every log followed, in threads)", r.first_read,
+         r.first_read_cpu),
+        (f"every log read over HTTP (`python -m http.server` on 127.0.0.1, {megabytes:.0f} MB)",
+         r.http_read, None),
+    ]
+    lines = [
+        f"## `--watch`: a rebuild after an append ({r.size.title})",
+        "",
+        "In one fresh process per repeat, with the JavaScript bundle cached and no "
+        "pictures of these logs: a full run of `python -m report`, then `--watch`'s first "
+        "read and first report, then one rebuild after appending rows to one run (its "
+        "pictures drawn anew: the data changed; while watching, the PNGs beside the page "
+        "are drawn at 1x), then every log read again, from the disk and from a local HTTP "
+        "server. Wall time, and CPU time of every process involved (parse workers "
+        "included), the fastest of the repeats.",
+        "",
+        "| measure | wall | CPU |",
+        "| --- | ---: | ---: |",
+        *(f"| {name} | {_seconds(wall)} | {_seconds(cpu)} |" for name, wall, cpu in rows),
+    ]
+    if r.full and r.full_cpu:
+        lines += ["", f"The rebuild costs {r.rebuild / r.full:.0%} of a full run's wall time "
+                  f"and {r.rebuild_cpu / r.full_cpu:.0%} of its CPU time."]
+    lines += [f"\nNote: {n}" for n in r.notes]
+    return "\n".join(lines)
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.2f} s" if value >= 0.1 else f"{value * 1000:.1f} ms"
+
+
 # --- the write-up ----------------------------------------------------------------------
 
 
@@ -800,7 +1000,7 @@ def parts_section(size: Size, work: Path, rounds: int) -> list[str]:
         "| chart | variant | seconds |",
         "| --- | --- | ---: |",
     ]
-    for key in ("grid", "overlay", "bundle"):
+    for key in found:
         for variant, value in found[key].items():
             if "min" in value:
                 shown = f"{value['min']:.2f} ({value['median']:.2f})"
@@ -912,6 +1112,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                                       baseline))
     parts = parts_section(args.parts, args.work, args.parts_rounds) if args.parts else []
     text = write_up(results, command, started, args.repeat, load_before, args.note, parts)
+    largest = max(results, key=lambda r: r.size.runs * r.size.steps)
+    rebuilt = bench_rebuild(largest.size, args.work, args.repeat)
+    text += "\n\n" + rebuild_section(rebuilt, largest.megabytes)
     args.output.write_text(text + "\n", encoding="utf-8")
     print(text)
     print(f"\nwrote {args.output}", file=sys.stderr)

@@ -50,11 +50,15 @@ def chart_specs(logs: str) -> dict[str, dict]:
     sweep = report.load_sweep([logs])
     numbers = summary.summarize(sweep.runs, sweep.series)
     colors = charts.arm_colors(sweep.runs["arm"], final_hack=numbers.final_hack_by_arm())
-    return {
-        "grid": charts.grid_chart(sweep.runs, sweep.series, numbers=numbers).to_dict(),
+    built = {
+        "grid": charts.grid_chart(sweep.runs, sweep.series, numbers=numbers),
         "overlay": charts.overlay_chart(sweep.runs, sweep.series, numbers=numbers,
-                                        colors=colors).to_dict(),
+                                        colors=colors),
+        "time_to_hack": charts.time_to_hack_chart(numbers, colors=colors),
     }
+    if charts.has_aligned_view(numbers):
+        built["aligned"] = charts.aligned_chart(sweep.runs, numbers)
+    return {key: chart.to_dict(validate=False) for key, chart in built.items()}
 
 
 def measure(logs: str, rounds: int) -> dict[str, Any]:

@@ -30,7 +30,9 @@ def load_sweep(
     jobs: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Sweep:
-    """Read log files, directories (their *.log, *.log.gz) and globs into a `Sweep`.
+    """Read log files, directories (their *.log, *.log.gz) and globs into a `Sweep`, on
+    this machine or at URLs fsspec understands (`https://`, `s3://`, ...; the `remote`
+    extra).
 
     Unusable files, and inputs that match nothing, are skipped and listed in
     `Sweep.warnings`; raises ReportError when no input matches anything or no run at all

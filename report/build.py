@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 import pandas as pd
+import PIL.Image
 
 from report import charts, export, render, summary
 from report.errors import ReportError
@@ -23,6 +24,11 @@ from report.tables import EMA_SPAN, Sweep
 
 GRID_PNG = "dynamics.png"
 OVERLAY_PNG = "dynamics_hack_overlay.png"
+TIME_TO_HACK_PNG = "time_to_hack.png"
+ALIGNED_PNG = "onset_aligned.png"
+# Each chart's picture beside the page, by chart key.
+PICTURE_FILES = {"grid": GRID_PNG, "overlay": OVERLAY_PNG, "time_to_hack": TIME_TO_HACK_PNG,
+                 "aligned": ALIGNED_PNG}
 SERIES_FILE = "series.csv.gz"
 # Device pixels per CSS pixel of the pictures inside the page, seen only with JavaScript
 # off: 2x pictures inlined as base64 would push an emailed demo page past 2 MB. The
@@ -49,6 +55,10 @@ class Options:
     png: bool = True
     png_scale: float = 2.0
     series: bool = False  # write a big sweep's tidy series beside the page (slow)
+    baseline: str | None = None  # the arm the others are compared with (None: vanilla/first)
+    onset_threshold: float = 0.0  # onset: raw hack rate above this ...
+    onset_patience: int = 1  # ... for this many measured steps in a row
+    refresh_seconds: int = 0  # `--watch`: the page reloads itself this often (0: never)
 
 
 @dataclass
@@ -62,7 +72,8 @@ class BuiltReport:
 def build_report(sweep: Sweep, options: Options | None = None) -> BuiltReport:
     """The page and the files beside it, for `sweep` as `options` ask."""
     options = options or Options()
-    numbers = summary.summarize(sweep.runs, sweep.series)
+    rule = summary.OnsetRule(threshold=options.onset_threshold, patience=options.onset_patience)
+    numbers = summary.summarize(sweep.runs, sweep.series, rule=rule, baseline=options.baseline)
     colors = charts.arm_colors(
         sweep.runs["arm"], mode=options.arm_colors, final_hack=numbers.final_hack_by_arm()
     )
@@ -74,13 +85,18 @@ def build_report(sweep: Sweep, options: Options | None = None) -> BuiltReport:
             sweep.runs, sweep.series, numbers=numbers, colors=colors,
             max_points=options.max_points,
         ),
+        "time_to_hack": charts.time_to_hack_chart(numbers, colors=colors),
     }
+    if charts.has_aligned_view(numbers):
+        specs["aligned"] = charts.aligned_chart(
+            sweep.runs, numbers, max_points=options.max_points
+        )
     scales = (PICTURE_SCALE, options.png_scale) if options.png else (PICTURE_SCALE,)
     vega, pictures = _draw(specs, scales)
     page_charts = [
-        render.ChartBlock(key=key, spec=vega[key], png=export.compact_png(pictures[key][0]),
+        render.ChartBlock(key=key, spec=vega[key], png=inline_picture(pictures[key][0]),
                           png_scale=PICTURE_SCALE)
-        for key in ("grid", "overlay")
+        for key in specs
     ]
     runs_csv = numbers.per_run.merge(
         sweep.runs[["run", "path", "preset_arm", "v_hack", "refresh"]], on="run", how="left"
@@ -88,6 +104,8 @@ def build_report(sweep: Sweep, options: Options | None = None) -> BuiltReport:
     downloads = [
         render.Download("runs.csv", "runs table (CSV)", "text/csv", _csv_bytes(runs_csv)),
         render.Download("arms.csv", "arms table (CSV)", "text/csv", _csv_bytes(numbers.per_arm)),
+        render.Download("comparisons.csv", "arms against the baseline (CSV)", "text/csv",
+                        _csv_bytes(numbers.comparisons)),
     ]
     page = render.Page(
         title=options.title,
@@ -105,10 +123,16 @@ def build_report(sweep: Sweep, options: Options | None = None) -> BuiltReport:
         ema_span=EMA_SPAN,
         max_points=options.max_points,
         longest_line=charts.longest_line(sweep.series),
+        comparisons=numbers.comparisons.to_dict("records"),
+        baseline=numbers.baseline,
+        onset_rule={"threshold": rule.threshold, "patience": rule.patience,
+                    "reference": rule.is_reference},
+        align_window=numbers.align_window,
+        refresh_seconds=options.refresh_seconds,
     )
     extras: dict[str, bytes] = {}
     if options.png:
-        extras[GRID_PNG], extras[OVERLAY_PNG] = pictures["grid"][-1], pictures["overlay"][-1]
+        extras.update({PICTURE_FILES[key]: pictures[key][-1] for key in specs})
     html = _page_with_series(page, sweep.series, options, extras)
     return BuiltReport(html=html, extras=extras)
 
@@ -127,6 +151,31 @@ def _draw(
     return page_specs, pictures
 
 
+def inline_picture(png: bytes) -> bytes:
+    """A chart's picture as the page carries it: on white, in 256 colours (maximum
+    coverage, no dithering: no channel off by more than a few levels), or the losslessly
+    recompressed original should that be smaller.
+
+    Only readers without JavaScript (a mail client) see it. A chart has a handful of hues
+    and their blends with white; 256 of them draw it unchanged to the eye, in well under
+    half the bytes of full colour, which keeps an emailed page under its bound. The
+    files beside the page are full colour."""
+    try:
+        picture = PIL.Image.open(io.BytesIO(png))
+        on_white = PIL.Image.new("RGBA", picture.size, "white")
+        on_white.alpha_composite(picture.convert("RGBA"))
+        palette = on_white.convert("RGB").quantize(
+            256, method=PIL.Image.Quantize.MAXCOVERAGE, dither=PIL.Image.Dither.NONE
+        )
+        out = io.BytesIO()
+        palette.save(out, format="PNG")
+    except (OSError, ValueError):
+        return export.compact_png(png)
+    if len(out.getvalue()) < len(png) // 2:  # recompressing could at best halve it: done
+        return out.getvalue()
+    return min(out.getvalue(), export.compact_png(png), key=len)
+
+
 def _page_with_series(
     page: render.Page, series: pd.DataFrame, options: Options, extras: dict[str, bytes]
 ) -> str:
@@ -139,7 +188,7 @@ def _page_with_series(
     if len(series_gz) <= SERIES_EMBED_LIMIT:
         download = render.Download(
             SERIES_FILE, "tidy series, every step (gzipped CSV)", "application/gzip",
-            series_gz, note="run, step, metric, value, ema",
+            series_gz, note="run, step, metric, value, ema, and k, n of k/n cells",
         )
         page.downloads.append(download)
         html = render.render_page(page)

@@ -16,10 +16,17 @@ holds one inline CSV table whose columns are
     run       the run's index (empty on per-arm rows)
     metric    the metric's index into METRICS
     step      optimizer step
-    smoothed  EMA value          raw  raw value (label rows: the label's y in each mode)
+    smoothed  EMA value          raw  raw value (label rows: the label's y in each mode);
+              values to 3 decimals (a thousandth of an axis is below a pixel)
     kind      row kind: s seed line, m seed mean (S, M: the same, and also a tooltip and
               hover target), o seed onset, r mean onset, l direct label, z one row per
               arm (keeps every column present)
+    ci, min, max, raw_ci, raw_min, raw_max
+              mean rows only: the seed band (summary.seed_means) of the smoothed and the
+              raw mean: `ci` half the width of the 95% t interval (symmetric: the band is
+              mean - ci to mean + ci), `min`/`max` the seeds' range. Other rows end at
+              `kind` (a CSV row may stop early: the missing cells read as empty), so the
+              band costs bytes on mean rows only.
 
 and every layer filters the rows it draws (a faceted layer must take its data from the
 facet; `transform_lookup` inside it fails in Vega-Lite 6.4). Names shown to readers
@@ -30,6 +37,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal, ParamSpec, TypeVar
@@ -41,10 +49,11 @@ from altair.utils.schemapi import debug_mode
 
 from report.errors import ReportError
 from report.parse import ARM_ORDER, METRICS
-from report.summary import Summary, summarize
+from report.summary import COS_METRICS, Summary, summarize
 from report.tables import Lines, arm_order, in_line_order, line_starts, values_at
 
 __all__ = [
+    "ALIGNED_TITLE",
     "ARM_COLORS",
     "ARM_ORDER",
     "GRID_TITLE",
@@ -57,7 +66,10 @@ __all__ = [
     "downsample",
     "grid_chart",
     "longest_line",
+    "aligned_chart",
+    "has_aligned_view",
     "overlay_chart",
+    "time_to_hack_chart",
 ]
 
 Chart = alt.VConcatChart | alt.LayerChart
@@ -90,17 +102,20 @@ RANK_RAMP = ("#c1432b", "#c8661f", "#a0861a", "#62922e", "#2f7d4f")
 # red hack vs green solve, blue teacher-cos vs amber student-cos (the reference's).
 METRIC_COLORS = {"hack": "#c1432b", "solve": "#2f7d4f", "teacher": "#33508c", "student": "#c98a2b"}
 RATE_METRICS = ("hack", "solve")
-COS_METRICS = ("teacher", "student")
 
-GRID_TITLE = (
+# Titles say what the lines and the band show, in each position of the two controls:
+# {values} and {band} are filled from the words below.
+GRID_TITLES = (
     "Training dynamics: G_hack erasure vs vanilla "
-    "(EMA-5 smoothed; dashed line = mean hack onset)"
+    "({values}; band = {band}; dashed line = mean hack onset)"
 )
-GRID_TITLE_RAW = (
-    "Training dynamics: G_hack erasure vs vanilla (raw values; dashed line = mean hack onset)"
-)
-OVERLAY_TITLE = "Student hack rate by arm (EMA-5; dot = mean onset)"
-OVERLAY_TITLE_RAW = "Student hack rate by arm (raw values; dot = mean onset)"
+OVERLAY_TITLES = "Student hack rate by arm ({values}; band = {band}; dot = mean onset)"
+VALUE_WORDS = {"smoothed": "EMA-5 smoothed", "raw": "raw values"}
+BAND_WORDS = {"ci": "95% CI of the seed mean", "minmax": "min-max of the seeds"}
+GRID_TITLE = GRID_TITLES.format(values=VALUE_WORDS["smoothed"], band=BAND_WORDS["ci"])
+GRID_TITLE_RAW = GRID_TITLES.format(values=VALUE_WORDS["raw"], band=BAND_WORDS["ci"])
+OVERLAY_TITLE = OVERLAY_TITLES.format(values="EMA-5", band="95% CI")
+OVERLAY_TITLE_RAW = OVERLAY_TITLES.format(values=VALUE_WORDS["raw"], band="95% CI")
 
 PANEL_WIDTH = 215
 COLUMN_SPACING = 42  # room for the direct labels right of the first column
@@ -111,10 +126,15 @@ RULE_GREY = "#8c8c8c"
 LABEL_GREY = "#666666"
 ZERO_GREY = "#cccccc"
 
-# The one control: which column every line reads. Both charts use the same names so a
-# page can keep them in step.
+# The controls: which column every line reads, and what the band around each mean shows.
+# Every chart uses the same names so a page can keep them in step.
 VALUES_PARAM = "values"
 VALUE_OPTIONS = ("smoothed", "raw")
+BAND_PARAM = "band"
+BAND_OPTIONS = ("ci", "minmax")  # the first is the default, and what pictures show
+BAND_LABELS = ("95% CI", "min-max")
+# Light enough that seed lines and means read through it, as in the reference's look.
+BAND_OPACITY = 0.16
 HOVER_PARAM = "hover"
 ZOOM_PARAM = "zoom"
 # Layers that exist only for the pointer (invisible tooltip and hover targets) end so.
@@ -325,29 +345,62 @@ def longest_line(series: pd.DataFrame, by: Sequence[str] = ("run", "metric")) ->
 # --- the chart data ----------------------------------------------------------------
 
 COLUMNS = ("arm", "run", "metric", "step", "smoothed", "raw", "kind")
+# The band columns of mean rows (see the module docstring).
+BAND_COLUMNS = ("ci", "min", "max", "raw_ci", "raw_min", "raw_max")
+# Columns of rates and cosines, written to 3 decimals: a thousandth of the axis is below a
+# pixel, and tooltips show 3 decimals (steps keep 4: a mean onset is fractional).
+VALUE_COLUMNS = ("smoothed", "raw", *BAND_COLUMNS)
 
 
-def _numbers(values: np.ndarray) -> np.ndarray:
-    """Shortest text for each number at 4 decimals: 3, 0.25, -0.0312; NaN -> empty."""
-    text = np.char.mod("%.4f", np.nan_to_num(values))
+def _band_columns(means: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The chart's band columns from seed_means' (see the module docstring)."""
+    band: dict[str, np.ndarray] = {}
+    for prefix, source in (("", "ema"), ("raw_", "value")):
+        low = means[f"{source}_ci_low"].to_numpy(dtype=float)
+        high = means[f"{source}_ci_high"].to_numpy(dtype=float)
+        band[f"{prefix}ci"] = (high - low) / 2
+        band[f"{prefix}min"] = means[f"{source}_min"].to_numpy(dtype=float)
+        band[f"{prefix}max"] = means[f"{source}_max"].to_numpy(dtype=float)
+    return band
+
+
+def _numbers(values: np.ndarray, decimals: int = 4) -> np.ndarray:
+    """Shortest text for each number at `decimals`: 3, .25, -.0312 (no leading zero: a
+    rate or cosine has one in almost every cell, and JavaScript reads `.25`); NaN ->
+    empty. Only the cells that hold a number are formatted (a band column is empty on
+    every row but the means')."""
+    values = np.asarray(values, dtype=float)
+    shown = ~np.isnan(values)
+    if not shown.any():
+        return np.full(values.shape, "", dtype="<U1")
+    text = np.char.mod(f"%.{decimals}f", values[shown])
     text = np.char.rstrip(np.char.rstrip(text, "0"), ".")
     text = np.where(text == "-0", "0", text)
-    return np.where(np.isnan(values), "", text)
+    for zero, bare in (("0.", "."), ("-0.", "-.")):
+        text = np.where(np.char.startswith(text, zero),
+                        np.char.replace(text, zero, bare, count=1), text)
+    out = np.full(values.shape, "", dtype=text.dtype)
+    out[shown] = text
+    return out
 
 
 def _csv_data(frame: pd.DataFrame) -> alt.InlineData:
-    """Inline CSV: about half the bytes of JSON records, and deterministic."""
+    """Inline CSV: about half the bytes of JSON records, and deterministic. Empty cells at
+    the end of a row are left out (Vega's CSV reader reads missing cells as empty)."""
     text = pd.DataFrame(
-        {c: frame[c] if c == "kind" else _numbers(frame[c].to_numpy(dtype=float))
+        {c: frame[c] if c == "kind" else _numbers(frame[c].to_numpy(dtype=float),
+                                                  3 if c in VALUE_COLUMNS else 4)
          for c in frame}
     ).to_csv(index=False, lineterminator="\n")
+    text = re.sub(r",+$", "", text, flags=re.MULTILINE)
     parse = {c: "number" for c in frame.columns if c != "kind"}
     return alt.InlineData(values=text, format=alt.CsvDataFormat(type="csv", parse=parse))
 
 
 def _frame(arm: Any, run: Any, metric: Any, step: Any, smoothed: Any, raw: Any, kind: str,
-           n: int) -> pd.DataFrame:
-    """Chart rows (see the module docstring); None/NaN cells are written empty."""
+           n: int, band: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """Chart rows (see the module docstring); None/NaN cells are written empty. `band`:
+    the band columns (BAND_SOURCES' keys), for mean rows."""
 
     def column(values: Any) -> np.ndarray:
         values = np.asarray(values if values is not None else np.nan, dtype=float)
@@ -356,7 +409,8 @@ def _frame(arm: Any, run: Any, metric: Any, step: Any, smoothed: Any, raw: Any, 
     return pd.DataFrame(
         {"arm": column(arm), "run": column(run), "metric": column(metric),
          "step": column(step), "smoothed": column(smoothed), "raw": column(raw),
-         "kind": np.full(n, kind)}
+         "kind": np.full(n, kind),
+         **{name: column(values) for name, values in (band or {}).items()}}
     )
 
 
@@ -372,7 +426,10 @@ class _Sweep:
         metrics: Sequence[str],
         max_points: int,
         max_rows: int,
+        aligned: bool = False,
     ) -> None:
+        """`aligned`: `series` is `numbers.aligned` (steps from each seed's own onset),
+        whose means are `numbers.aligned_means` and whose every onset is at 0."""
         if runs is None or runs.empty:
             msg = "no runs to chart"
             raise ReportError(msg)
@@ -382,12 +439,17 @@ class _Sweep:
         self.metric_index = {m: n for n, m in enumerate(METRICS)}
         self._index_runs(runs)
         self.seed_counts = numbers.seeds_by_arm()
+        self.hacked = numbers.hacked_by_arm()
         self.mean_onset = {
             a: s for a, s in numbers.mean_onset_by_arm().items() if a in self.arm_index
         }
         self.onsets = {r: s for r, s in numbers.onsets.items() if r in self.run_index}
-        self._index_lines(series, metrics)
         means = numbers.means
+        if aligned:
+            self.mean_onset = {a: 0.0 for a in self.mean_onset}
+            self.onsets = {r: 0 for r in self.onsets}
+            means = numbers.aligned_means
+        self._index_lines(series, metrics)
         self.means = means[means["arm"].isin(self.arm_index) & means["metric"].isin(metrics)]
         # (arm, metric) -> its mean rows, in table order: grouped once, not filtered per use.
         self.mean_groups: dict[tuple[str, str], pd.DataFrame] = {
@@ -396,7 +458,8 @@ class _Sweep:
         }
         n_lines = len(self.lines) + len(self.mean_groups)
         self.line_points = min(int(max_points), max(_MIN_LINE_POINTS, max_rows // max(n_lines, 1)))
-        self.x_domain = self._x_domain()
+        window = numbers.align_window
+        self.x_domain = [-window, window] if aligned else self._x_domain()
 
     def _index_runs(self, runs: pd.DataFrame) -> None:
         order = runs.assign(
@@ -492,6 +555,7 @@ class _Sweep:
             means["value"],
             "m",
             n=len(means),
+            band=_band_columns(means),
         )
         return _mark_targets(rows, ("arm", "metric"), targets, "M")
 
@@ -545,9 +609,26 @@ class _Sweep:
             "run_name": f"datum.kind == 'M' ? 'mean of the seeds' : {runs}[datum.run]",
             "metric_name": f"{json.dumps(list(METRICS))}[datum.metric]",
             # Routing's raw hack/solve exist only at eval steps: say so, not "NaN".
-            "raw_text": "isValid(datum.raw) ? format(datum.raw, '.3f') : '- (not measured)'",
-            "smoothed_text": "isValid(datum.smoothed) ? format(datum.smoothed, '.3f') : '-'",
+            "raw_text": "isValid(datum.raw) ? format(datum.raw, '.3f')"
+                        f" + {_band_text('raw', 'raw_')} : '- (not measured)'",
+            "smoothed_text": "isValid(datum.smoothed) ? format(datum.smoothed, '.3f')"
+                             f" + {_band_text('smoothed', '')} : '-'",
         }
+
+
+def _band_text(value: str, prefix: str) -> str:
+    """A mean's band as the tooltip says it after the value, as the band control is set:
+    ', 95% CI 0.412 to 0.530' or ', seeds 0.380 to 0.561'; '' for seeds and no band."""
+    def span(low: str, high: str) -> str:
+        return f"format({low}, '.3f') + ' to ' + format({high}, '.3f')"
+    ci = f"datum.{prefix}ci"
+    interval = span(f"datum.{value} - {ci}", f"datum.{value} + {ci}")
+    extremes = span(f"datum.{prefix}min", f"datum.{prefix}max")
+    return (
+        f"(datum.kind != 'M' ? '' : {BAND_PARAM} == 'minmax'"
+        f" ? (isValid(datum.{prefix}min) ? ', seeds ' + {extremes} : '')"
+        f" : (isValid({ci}) ? ', 95% CI ' + {interval} : ''))"
+    )
 
 
 def _mark_targets(rows: pd.DataFrame, by: Sequence[str], per_line: int, kind: str) -> pd.DataFrame:
@@ -600,6 +681,41 @@ def _spread(values: Sequence[float], gap: float, lo: float, hi: float) -> list[f
 # --- shared chart pieces -----------------------------------------------------------
 
 _Y = f"{VALUES_PARAM} == 'raw' ? datum.raw : datum.smoothed"
+
+
+def _band_edge(sign: str, extreme: str) -> str:
+    """The band's low (sign -, extreme min) or high (+, max) edge for the controls'
+    position: the mean `sign` its CI half-width, or the seeds' `extreme`."""
+    def pick(smoothed: str, raw: str) -> str:
+        return f"({VALUES_PARAM} == 'raw' ? {raw} : {smoothed})"
+    # `x - null` is x in JavaScript: a missing interval must stay missing, not be 0 wide.
+    ci = pick(f"(isValid(datum.ci) ? datum.smoothed {sign} datum.ci : null)",
+              f"(isValid(datum.raw_ci) ? datum.raw {sign} datum.raw_ci : null)")
+    return f"{BAND_PARAM} == 'minmax' ? {pick(f'datum.{extreme}', f'datum.raw_{extreme}')} : {ci}"
+
+
+_BAND_LOW = _band_edge("-", "min")
+_BAND_HIGH = _band_edge("+", "max")
+
+
+def _band_layer(name: str, x: alt.X, y: alt.Y, color: alt.Color, detail: str) -> alt.Chart:
+    """The band around each mean line (mean rows' band columns), under every line."""
+    return (
+        alt.Chart()
+        .transform_filter(_kind("m", "M"))
+        .transform_calculate(band_low=_BAND_LOW, band_high=_BAND_HIGH)
+        .transform_filter("isValid(datum.band_low) && isValid(datum.band_high)"
+                          " && isFinite(datum.band_low) && isFinite(datum.band_high)")
+        .mark_area(clip=True)
+        .encode(
+            x=x, y=alt.Y("band_low:Q", scale=y["scale"], axis=y["axis"]),
+            y2=alt.Y2("band_high:Q"),
+            color=color, detail=alt.Detail(detail),
+            fillOpacity=_hover_opacity(BAND_OPACITY, BAND_OPACITY, BAND_OPACITY / 3,
+                                       alt.FillOpacityValue),
+        )
+        .properties(name=f"{name}_bands")
+    )
 _HOVER_EMPTY = f"!isValid({HOVER_PARAM}.run)"
 
 
@@ -664,17 +780,38 @@ def _params(views_zoom: list[str], views_hover: list[str], value: str) -> list[A
             value=default,
             bind=alt.BindRadioSelect(input="radio", options=list(VALUE_OPTIONS), name="values "),
         ),
+        alt.VariableParameter(
+            name=BAND_PARAM,
+            value=BAND_OPTIONS[0],
+            bind=alt.BindRadioSelect(input="radio", options=list(BAND_OPTIONS),
+                                     labels=list(BAND_LABELS), name="band "),
+        ),
     ]
 
 
-def _title(smoothed: str, raw: str) -> alt.Title:
-    expr = f"{VALUES_PARAM} == 'raw' ? {json.dumps(raw)} : {json.dumps(smoothed)}"
+def _title(
+    template: str,
+    values: Mapping[str, str] = VALUE_WORDS,
+    band: Mapping[str, str] = BAND_WORDS,
+) -> alt.Title:
+    """The title for every position of the two controls: `template` with {values} and
+    {band} filled from the words for each option."""
+
+    def pick(param: str, options: Sequence[str], text: Callable[[str], str]) -> str:
+        first, second = options
+        return (f"{param} == {json.dumps(second)} ? {text(second)} : {text(first)}")
+
+    def with_band(value: str) -> str:
+        return pick(BAND_PARAM, BAND_OPTIONS, lambda b: json.dumps(
+            template.format(values=values[value], band=band[b])))
+
+    expr = pick(VALUES_PARAM, VALUE_OPTIONS, lambda v: f"({with_band(v)})")
     return alt.Title(
         text=alt.ExprRef(expr=expr), anchor="middle", fontSize=13, fontWeight="normal"
     )
 
 
-def _tooltip_layer(name: str, sweep: _Sweep, x: alt.X) -> alt.Chart:
+def _tooltip_layer(name: str, sweep: _Sweep, x: alt.X, step_title: str = "step") -> alt.Chart:
     """Invisible points on every line: the tooltip and the hovered-seed target.
 
     A Vega line shows its first point's tooltip wherever it is hovered, and a 0.8 px
@@ -694,7 +831,7 @@ def _tooltip_layer(name: str, sweep: _Sweep, x: alt.X) -> alt.Chart:
                 alt.Tooltip("seed_name:N", title="seed"),
                 alt.Tooltip("run_name:N", title="run"),
                 alt.Tooltip("metric_name:N", title="metric"),
-                alt.Tooltip("step:Q", title="step"),
+                alt.Tooltip("step:Q", title=step_title),
                 alt.Tooltip("raw_text:N", title="raw"),
                 alt.Tooltip("smoothed_text:N", title="smoothed (EMA-5)"),
             ],
@@ -785,7 +922,7 @@ def grid_chart(
     return alt.VConcatChart(
         vconcat=facets,
         params=_params([f"{n}_seeds" for n in names], [f"{n}_points" for n in names], value),
-        title=_title(GRID_TITLE, GRID_TITLE_RAW),
+        title=_title(GRID_TITLES),
         spacing=12,
         # Zoom moves every panel together; each row keeps its own y and colours.
         resolve=alt.Resolve(scale=alt.ScaleResolveMap(x="shared", color="independent")),
@@ -857,6 +994,7 @@ def _grid_row(
     x_title: str | None,
     width: int,
     height: int,
+    step_title: str = "step",
 ) -> alt.FacetChart:
     """One metric group as a faceted row (its own y scale), one column per arm."""
     color = alt.Color(
@@ -878,8 +1016,9 @@ def _grid_row(
         *_grid_backdrop(row.name, width, height),
         *_grid_lines(row.name, x, y, color),
         *(_grid_onsets(x, y, color) if row.name == "rates" else []),
+        *([_rule_text("aligned", "onset", x)] if row.name == "aligned" else []),
         _grid_label_layer(row.name, sweep, x, y, color),
-        _tooltip_layer(f"{row.name}_points", sweep, x),
+        _tooltip_layer(f"{row.name}_points", sweep, x, step_title),
     ]
     header = (
         alt.Header(title=None, labelExpr=header_expr, labelFontSize=11)
@@ -917,7 +1056,7 @@ def _grid_backdrop(name: str, width: int, height: int) -> list[alt.Chart]:
         )
         .properties(name=f"{name}_background")
     ]
-    if name == "cos":
+    if name in ("cos", "aligned"):  # cosine rows
         layers.append(
             alt.Chart()
             .transform_filter(_kind("z"))
@@ -929,13 +1068,14 @@ def _grid_backdrop(name: str, width: int, height: int) -> list[alt.Chart]:
 
 
 def _grid_lines(name: str, x: alt.X, y: alt.Y, color: alt.Color) -> list[alt.Chart]:
-    """The arm's mean-onset rule, thin seed lines and the bold seed mean."""
+    """The arm's mean-onset rule, the seed mean's band, thin seed lines, the bold mean."""
     return [
         alt.Chart()
         .transform_filter(_kind("r"))
         .mark_rule(color=RULE_GREY, strokeWidth=0.8, strokeDash=[4, 3], clip=True)
         .encode(x=x)
         .properties(name=f"{name}_onset_rule"),
+        _band_layer(name, x, y, color, "metric:N"),
         _with_y(alt.Chart(), "s", "S")
         .mark_line(strokeWidth=0.8, strokeCap="round", clip=True)
         .encode(
@@ -961,15 +1101,22 @@ def _grid_onsets(x: alt.X, y: alt.Y, color: alt.Color) -> list[alt.Chart]:
             opacity=_hover_opacity(0.9, 1.0, 0.15, alt.OpacityValue),
         )
         .properties(name="rates_onsets"),
+        _rule_text("rates", "first hack", x),
+    ]
+
+
+def _rule_text(name: str, text: str, x: alt.X) -> alt.Chart:
+    """`text` at the top of each arm's onset rule."""
+    return (
         alt.Chart()
         .transform_filter(_kind("r"))
         .mark_text(
-            text="first hack", align="left", baseline="top", dx=3, dy=1,
+            text=text, align="left", baseline="top", dx=3, dy=1,
             fontSize=9, color=LABEL_GREY, clip=True,
         )
         .encode(x=x, y=alt.YValue(0))
-        .properties(name="rates_onset_text"),
-    ]
+        .properties(name=f"{name}_onset_text")
+    )
 
 
 def _grid_label_layer(
@@ -1028,7 +1175,8 @@ def overlay_chart(
         layer=_overlay_layers(sweep, x, y, color),
         data=_csv_data(_overlay_data(sweep, width, height)),
         params=_params(["overlay_seeds"], ["overlay_points"], value),
-        title=_title(OVERLAY_TITLE, OVERLAY_TITLE_RAW),
+        title=_title(OVERLAY_TITLES, {"smoothed": "EMA-5", "raw": VALUE_WORDS["raw"]},
+                     {"ci": "95% CI", "minmax": "min-max"}),
         width=width,
         height=height,
         config=_config(),
@@ -1067,6 +1215,7 @@ def _overlay_data(sweep: _Sweep, width: int, height: int) -> pd.DataFrame:
 
 def _overlay_layers(sweep: _Sweep, x: alt.X, y: alt.Y, color: alt.Color) -> list[alt.Chart]:
     return [
+        _band_layer("overlay", x, y, color, "arm:N"),
         _with_y(alt.Chart(), "s", "S")
         .mark_line(strokeWidth=0.7, strokeCap="round", clip=True)
         .encode(
@@ -1098,5 +1247,176 @@ def _overlay_layers(sweep: _Sweep, x: alt.X, y: alt.Y, color: alt.Color) -> list
         )
         .properties(name="overlay_labels"),
         _tooltip_layer("overlay_points", sweep, x),
+    ]
+
+
+# --- the onset-aligned view --------------------------------------------------------
+
+ALIGNED_TITLES = (
+    "Gradient alignment around each seed's hack onset ({values}; band = {band})"
+)
+ALIGNED_TITLE = ALIGNED_TITLES.format(values=VALUE_WORDS["smoothed"], band=BAND_WORDS["ci"])
+ALIGNED_X_TITLE = "steps from the seed's own hack onset"
+ALIGNED_MAX_ROWS = GRID_MAX_ROWS // 2
+
+
+def has_aligned_view(numbers: Summary) -> bool:
+    """Whether any seed hacked and logged cosines: the onset-aligned view has lines."""
+    return not numbers.aligned.empty
+
+
+@_unchecked
+def aligned_chart(
+    runs: pd.DataFrame,
+    numbers: Summary,
+    *,
+    value: Literal["ema", "value"] = "ema",
+    max_points: int = 1000,
+    max_rows: int = ALIGNED_MAX_ROWS,
+    panel_width: int = PANEL_WIDTH,
+    panel_height: int = PANEL_HEIGHT,
+) -> alt.VConcatChart:
+    """The grid's cosine row with x = step minus each seed's own onset, within the
+    summary's window: does the gradients' alignment with v_hack move before hacking
+    starts? Seeds thin, their mean bold with its band, a rule at 0; one column per arm,
+    headed with how many of its seeds hacked (the others have no onset: left out)."""
+    sweep = _Sweep(runs, numbers.aligned, numbers, metrics=COS_METRICS, max_points=max_points,
+                   max_rows=max_rows, aligned=True)
+    row = _GridRow("aligned", COS_METRICS, _cos_domain(sweep), "cos(grad, v_hack)")
+    headers = [
+        [arm, f"{sweep.hacked.get(arm, 0)} of {sweep.seed_counts.get(arm, 0)} seeds hacked"]
+        for arm in sweep.arms
+    ]
+    facet = _grid_row(
+        row, _grid_row_data(sweep, row, panel_width, panel_height), sweep,
+        header_expr=json.dumps(headers) + "[datum.value]", x_title=ALIGNED_X_TITLE,
+        width=panel_width, height=panel_height, step_title="steps from onset",
+    )
+    return alt.VConcatChart(
+        vconcat=[facet],
+        params=_params(["aligned_seeds"], ["aligned_points"], value),
+        title=_title(ALIGNED_TITLES),
+        resolve=alt.Resolve(scale=alt.ScaleResolveMap(x="shared", color="independent")),
+        config=_config(),
+    )
+
+
+# --- time to hack -------------------------------------------------------------------
+
+TIME_TO_HACK_TITLE = (
+    "Share of seeds that have started hacking (Kaplan-Meier; tick = a seed that never hacked)"
+)
+KM_HEIGHT = 240
+KM_COLUMNS = ("arm", "step", "share", "at_risk", "hacked", "censored", "seeds", "kind")
+
+
+@_unchecked
+def time_to_hack_chart(
+    numbers: Summary,
+    *,
+    colors: Mapping[str, str] | None = None,
+    width: int = OVERLAY_WIDTH,
+    height: int = KM_HEIGHT,
+) -> alt.LayerChart:
+    """Per arm, the Kaplan-Meier share of seeds that have started hacking by each step
+    (summary.time_to_hack) as a step curve in the arm's colour; a tick where a seed that
+    never hacked stops being watched; the arm's name at the curve's end; a rule at one
+    half (where a curve crosses it is the arm's median onset). Pointing at a curve shows
+    the seeds at risk there."""
+    arms = numbers.arms
+    palette = {**arm_colors(arms), **(colors or {})}
+    km = numbers.km[numbers.km["arm"].isin(arms)]
+    color = alt.Color(
+        "arm:N",
+        scale=alt.Scale(domain=list(range(len(arms))), range=[palette[a] for a in arms]),
+        legend=None,
+    )
+    steps = km["step"].to_numpy() if len(km) else np.array([0, 1])
+    x = _step_axis([int(steps.min()), int(max(steps.max(), steps.min() + 1))],
+                   "optimizer step", 8)
+    y = alt.Y("share:Q", scale=alt.Scale(domain=[0, 1], nice=False),
+              axis=alt.Axis(title="share of seeds hacking", format="%", tickCount=5))
+    arm_names = json.dumps(arms) + "[datum.arm]"
+    return alt.LayerChart(
+        layer=_km_layers(x, y, color, arm_names),
+        data=_csv_data(_km_data(km, arms, numbers.seeds_by_arm(), height)),
+        params=[
+            alt.TopLevelSelectionParameter(
+                name=ZOOM_PARAM,
+                select=alt.IntervalSelectionConfig(type="interval", encodings=["x"]),
+                bind="scales",
+                views=["km_curves"],
+            ),
+        ],
+        title=alt.Title(TIME_TO_HACK_TITLE, anchor="middle", fontSize=13, fontWeight="normal"),
+        width=width,
+        height=height,
+        config=_config(),
+    )
+
+
+def _km_data(km: pd.DataFrame, arms: list[str], seeds: Mapping[str, int],
+             height: int) -> pd.DataFrame:
+    """Curve vertices (k), a label per arm at its curve's end (l), one row for rules (z)."""
+    index = {a: n for n, a in enumerate(arms)}
+    vertices = pd.DataFrame({
+        "arm": km["arm"].map(index).to_numpy(dtype=float),
+        "step": km["step"].to_numpy(dtype=float),
+        "share": km["share"].to_numpy(dtype=float),
+        "at_risk": km["at_risk"].to_numpy(dtype=float),
+        "hacked": km["hacked"].to_numpy(dtype=float),
+        "censored": km["censored"].to_numpy(dtype=float),
+        "seeds": km["arm"].map(seeds).to_numpy(dtype=float),
+        "kind": "k",
+    })
+    ends = vertices.groupby("arm", sort=True).tail(1)
+    labels = ends.assign(share=_spread(ends["share"].tolist(), 12 / height, 0.0, 1.0),
+                         kind="l")[["arm", "step", "share", "kind"]]
+    rule = pd.DataFrame({"kind": ["z"]})
+    return pd.concat([vertices, labels, rule], ignore_index=True)[list(KM_COLUMNS)]
+
+
+def _km_layers(x: alt.X, y: alt.Y, color: alt.Color, arm_names: str) -> list[alt.Chart]:
+    def rows(*kinds: str) -> alt.Chart:
+        return alt.Chart().transform_filter(_kind(*kinds))
+
+    return [
+        rows("z").mark_rule(color=ZERO_GREY, strokeWidth=0.8, strokeDash=[2, 2])
+        .encode(y=alt.Y(datum=0.5)).properties(name="km_half"),
+        rows("z").mark_text(text="half of the seeds", align="left", baseline="bottom", dx=2,
+                            dy=-2, fontSize=9, color=LABEL_GREY)
+        .encode(x=alt.XValue(0), y=alt.Y(datum=0.5)).properties(name="km_half_text"),
+        rows("k").mark_line(interpolate="step-after", strokeWidth=2, clip=True)
+        .encode(x=x, y=y, color=color, detail=alt.Detail("arm:N"),
+                order=alt.Order("step:Q"))
+        .properties(name="km_curves"),
+        rows("k").transform_filter("datum.censored > 0")
+        .mark_point(shape="M0,-1L0,1", size=50, strokeWidth=1.5, filled=False, opacity=1,
+                    clip=True)
+        .encode(x=x, y=y, color=color).properties(name="km_censored"),
+        rows("l").transform_calculate(arm_name=arm_names)
+        .mark_text(align="left", baseline="middle", dx=5, fontSize=10, clip=False)
+        .encode(x=x, y=y, color=color, text=alt.Text("arm_name:N"),
+                opacity=alt.OpacityValue(condition={"test": _LABEL_IN_VIEW, "value": 1},
+                                         value=0))
+        .properties(name="km_labels"),
+        rows("k").transform_calculate(
+            arm_name=arm_names,
+            share_text="format(datum.share, '.0%')",
+            risk_text="datum.at_risk + ' of ' + datum.seeds + ' seeds'",
+        )
+        .mark_point(size=80, filled=True, opacity=0)
+        .encode(
+            x=x, y=y,
+            tooltip=[
+                alt.Tooltip("arm_name:N", title="arm"),
+                alt.Tooltip("step:Q", title="step"),
+                alt.Tooltip("share_text:N", title="hacking by this step (Kaplan-Meier)"),
+                alt.Tooltip("risk_text:N", title="at risk (watched, not yet hacking)"),
+                alt.Tooltip("hacked:Q", title="started hacking here"),
+                alt.Tooltip("censored:Q", title="stopped without hacking here"),
+            ],
+        )
+        .properties(name="km" + POINTER_LAYER_SUFFIX),
     ]
 

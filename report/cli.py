@@ -20,6 +20,7 @@ from report.output import write_report
 
 if TYPE_CHECKING:
     from report.tables import Sweep
+    from report.watch import Watcher
 
 log = logging.getLogger("report")
 
@@ -29,6 +30,9 @@ examples:
   python -m report 'logs/*converge*.log' runs/old.log.gz -o out/report.html
   python -m report --demo -o site/index.html      # a report from built-in example logs
   python -m report logs/ --arm-colors rank -q      # colour arms by how much they hack
+  python -m report logs/ --baseline routing        # compare every arm with routing
+  python -m report logs/ --onset-threshold 0.1 --onset-patience 3   # a sturdier onset
+  python -m report https://host/sweep/ gs://bucket/logs/ --watch   # as they train
 """
 
 
@@ -47,6 +51,19 @@ def _at_least(low: int) -> Callable[[str], int]:
         return number
 
     return check
+
+
+def _fraction(text: str) -> float:
+    """An argparse `type`: a number in [0, 1) (a rate that can still be exceeded)."""
+    try:
+        number = float(text)
+    except ValueError:
+        msg = f"{text!r} is not a number"
+        raise argparse.ArgumentTypeError(msg) from None
+    if not 0.0 <= number < 1.0:
+        msg = f"{number:g} is outside [0, 1): a hack rate threshold that a rate can exceed"
+        raise argparse.ArgumentTypeError(msg)
+    return number
 
 
 def _output_file(text: str) -> Path:
@@ -79,7 +96,7 @@ def parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ap.add_argument("logs", nargs="*", help="log files, directories (their *.log, *.log.gz) "
-                    "or glob patterns")
+                    "or glob patterns, local or as URLs (https://, s3://, ...)")
     ap.add_argument("-o", "--output", type=_output_file, default=Path("site/index.html"),
                     help="the HTML file to write; PNGs go beside it (default: %(default)s)")
     ap.add_argument("--demo", action="store_true",
@@ -91,12 +108,25 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--max-points", type=_at_least(10), default=1000, metavar="N",
                     help="at most N points per line in the page (display only; numbers use "
                     "every step) (default: %(default)s)")
+    ap.add_argument("--baseline", metavar="ARM",
+                    help="the arm every other arm is compared with (default: vanilla, else the "
+                    "first arm)")
+    ap.add_argument("--onset-threshold", type=_fraction, default=0.0, metavar="X",
+                    help="a run's onset is the first step from which its raw hack rate stays "
+                    "above X ... (default: %(default)s)")
+    ap.add_argument("--onset-patience", type=_at_least(1), default=1, metavar="K",
+                    help="... for K consecutive measured steps (default: %(default)s; the "
+                    "defaults are the reference's rule: the first step above 0)")
     ap.add_argument("--no-png", action="store_true", help="do not write the PNGs beside the HTML")
     ap.add_argument("--series", action="store_true",
                     help="also write a big sweep's full tidy series beside the page "
                     "(series.csv.gz; slow for millions of rows)")
     ap.add_argument("-j", "--jobs", type=_at_least(1), default=None, metavar="N",
                     help="parse with N processes (default: one per core, for large sweeps)")
+    ap.add_argument("--watch", action="store_true", help="rewrite the report whenever the "
+                    "logs change, until Ctrl-C (the page reloads itself meanwhile)")
+    ap.add_argument("--interval", type=_at_least(1), metavar="SECONDS",
+                    help="--watch: poll URLs and reload the page this often (default: 5)")
     ap.add_argument("--strict", action="store_true",
                     help="fail (exit 1, nothing written) on any warning")
     ap.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
@@ -104,7 +134,7 @@ def parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _load(args: argparse.Namespace) -> Sweep:
+def _load(args: argparse.Namespace, watcher: Watcher | None) -> Sweep:
     """The sweep the arguments name: the packaged examples, or the LOGS."""
     import report
 
@@ -114,7 +144,8 @@ def _load(args: argparse.Namespace) -> Sweep:
         return report.load_demo()
     progress = Progress(enabled=not args.quiet)
     try:
-        return report.load_sweep(args.logs, jobs=args.jobs, progress=progress)
+        return watcher.load(progress) if watcher else report.load_sweep(
+            args.logs, jobs=args.jobs, progress=progress)
     finally:
         progress.close()
 
@@ -126,19 +157,25 @@ def run(argv: Sequence[str] | None = None, ctrl_c: CtrlC | None = None) -> int:
     setup_logging(args.quiet)
     if not args.logs and not args.demo:
         ap.error("give LOGS (files, folders or globs), or --demo")
+    if args.watch and args.demo or args.interval and not args.watch:
+        ap.error("--watch follows LOGS (not --demo) as they grow; --interval is for --watch")
     with libraries_quiet() if args.quiet else contextlib.nullcontext():
-        return _make(args, ctrl_c)
+        return _make(args, ctrl_c, ap)
 
 
-def _make(args: argparse.Namespace, ctrl_c: CtrlC) -> int:
-    """Load, build and write the report the arguments ask for."""
+def _make(args: argparse.Namespace, ctrl_c: CtrlC, ap: argparse.ArgumentParser) -> int:
+    """Load, build and write the report the arguments ask for (`ap`: for usage errors
+    found once the logs are read)."""
     import pandas as pd
 
     from report.build import Options, build_report
     from report.parse import keep_freed_memory
+    from report.tables import arm_order
+    from report.watch import Watcher
 
     keep_freed_memory()  # a short-lived process that makes and drops big tables
-    sweep = _load(args)
+    watcher = Watcher(args.logs, args.output, interval=args.interval) if args.watch else None
+    sweep = _load(args, watcher)
     ctrl_c.check()
     for warning in sweep.warnings:
         log.warning(warning)
@@ -149,19 +186,28 @@ def _make(args: argparse.Namespace, ctrl_c: CtrlC) -> int:
     for row in sweep.runs.itertuples():
         seed = "?" if pd.isna(row.seed) else row.seed
         log.info(f"{row.arm:16s} seed={seed} steps={row.steps} {row.v_hack}")
+    arms = arm_order(sweep.runs["arm"])
+    if args.baseline is not None and args.baseline not in arms:
+        ap.error(f"argument --baseline: {args.baseline!r} is not an arm of these logs; "
+                 f"the arms are: {', '.join(arms)}")
     options = Options(
         title=args.title,
         arm_colors=args.arm_colors,
         max_points=args.max_points,
         png=not args.no_png,
         series=args.series,
+        baseline=args.baseline,
+        onset_threshold=args.onset_threshold,
+        onset_patience=args.onset_patience,
     )
-    built = build_report(sweep, options)
+    built = build_report(sweep, watcher.watching(options) if watcher else options)
     ctrl_c.check()
     with ctrl_c.deferred():  # an interrupt now is the writer's to act on, not halfway
         written = write_report(built, args.output, interrupted=lambda: ctrl_c.pending)
         files = ", ".join(f"{path} ({human_size(size)})" for path, size in written)
         log.info(f"wrote {files}")
+    if watcher is not None:
+        watcher.follow(options, ctrl_c=ctrl_c)  # until Ctrl-C: how a watch ends, exit 0
     return 0
 
 

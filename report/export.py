@@ -185,9 +185,12 @@ def compact_png(png: bytes) -> bytes:
     """The same pixels in fewer bytes: vl-convert favours speed over size when it
     compresses, and an emailed page carries its pictures as base64. Pillow's default
     deflate level (its `optimize` buys a fraction of a percent more, for four times the
-    time); a larger result is not used."""
-    with Image.open(io.BytesIO(png)) as image:
-        smaller = _encode(image, image.info.get("dpi"))
+    time); a larger result is not used, nor is anything Pillow cannot read."""
+    try:
+        with Image.open(io.BytesIO(png)) as image:
+            smaller = _encode(image, image.info.get("dpi"))
+    except OSError:
+        return png
     return smaller if len(smaller) < len(png) else png
 
 

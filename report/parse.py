@@ -15,6 +15,7 @@ import glob
 import os
 import re
 import stat
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ import pandas as pd
 
 from report.errors import ReportError
 from report.reader import InputFile, LogText, decode, read_bytes
+from report.remote import is_url
 
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
@@ -91,6 +93,9 @@ class ParsedLog:
     refresh: int
     steps: np.ndarray  # unique steps, ascending (int64)
     metrics: dict[str, np.ndarray]  # metric -> raw values aligned with steps (NaN missing)
+    # metric -> (k, n) of its `k/n` cells aligned with steps, NaN where a cell is not a
+    # fraction; only metrics logged as fractions (the rates) have them.
+    counts: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     missing: tuple[str, ...] = ()
     notes: list[str] = field(default_factory=list)  # non-fatal remarks (warnings)
     file: InputFile | None = None
@@ -125,12 +130,47 @@ def cell_value(token: str) -> float:
     return value if np.isfinite(value) else np.nan
 
 
+def cell_counts(token: str) -> tuple[float, float]:
+    """A fraction cell `k/n` as its counts (k, n), kept as logged even where n = 0 (the
+    rate is missing there, the counts say why); any other cell -> (NaN, NaN)."""
+    num, slash, den = token.partition("/")
+    try:
+        return (float(int(num)), float(int(den))) if slash else (np.nan, np.nan)
+    except ValueError:
+        return (np.nan, np.nan)
+
+
 class _CellCache(dict[str, float]):
-    """Memoised `cell_value`: a log repeats few distinct tokens (k/28, +0.264, -)."""
+    """Memoised `cell_value` and `cell_counts`: a log repeats few distinct tokens (k/28,
+    +0.264, -)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fractions: dict[str, tuple[float, float]] = {}
 
     def __missing__(self, token: str) -> float:
         value = self[token] = cell_value(token)
         return value
+
+    def counts(self, token: str) -> tuple[float, float]:
+        found = self.fractions.get(token)
+        if found is None:
+            found = self.fractions[token] = cell_counts(token)
+        return found
+
+
+Counts = tuple[np.ndarray, np.ndarray]  # (k, n) per row, NaN where a cell is no fraction
+
+
+def _read_cells(codes: np.ndarray, tokens: Sequence[str], cache: _CellCache
+                ) -> tuple[np.ndarray, Counts | None]:
+    """Rows given as codes into their distinct cells -> (values, counts); counts only for
+    a column that holds a fraction."""
+    values = np.array([cache[t] for t in tokens], dtype=float)[codes]
+    if not any("/" in t for t in tokens):
+        return values, None
+    pairs = np.array([cache.counts(t) for t in tokens], dtype=float).reshape(-1, 2)[codes]
+    return values, (pairs[:, 0], pairs[:, 1])
 
 
 def arm_label(preset_arm: str, refresh: int) -> str:
@@ -199,6 +239,12 @@ def _header_positions(text: str) -> list[tuple[int, list[str]]]:
     return headers
 
 
+def _preset_line(text: str) -> str | None:
+    """The first preset line. `arm=` as a word: `--warm=1` on an argv line does not make
+    it the preset line."""
+    return _first_line_with(text, "preset=", "arm=", pattern=_ARM_WORD)
+
+
 @dataclass(frozen=True)
 class _Metadata:
     """What the argv and preset lines say of a run."""
@@ -217,8 +263,7 @@ def _metadata(text: str, path: str, notes: list[str]) -> _Metadata:
         msg = f"{path}: no argv line (not a training log, or it crashed before starting)"
         raise ReportError(msg)
     argv = printable(argv_line[argv_line.index("argv:") :].strip())
-    # `arm=` as a word: `--warm=1` on an argv line does not make it the preset line.
-    preset = _first_line_with(text, "preset=", "arm=", pattern=_ARM_WORD) or ""
+    preset = _preset_line(text) or ""
     preset_arm = _last(r"\barm=(\w+)", preset)
     if preset_arm is None:
         intervention = _last(r"--intervention=(\w+)", argv)
@@ -249,11 +294,20 @@ def _metric_columns(preset_arm: str, headers: list[tuple[int, list[str]]]) -> di
     return columns
 
 
+@dataclass
+class _Segment:
+    """A block of rows: steps, metric -> values, metric -> counts (of fraction cells)."""
+
+    steps: np.ndarray
+    metrics: dict[str, np.ndarray]
+    counts: dict[str, Counts]
+
+
 def _segment_rows(
     text: str, start: int, end: int, names: list[str], columns: dict[str, str],
     cache: _CellCache,
-) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
-    """The rows between one header and the next: (steps, metric -> values), or None. They
+) -> list[_Segment]:
+    """The rows between one header and the next, as blocks of rows (none: no row). They
     are read a block of lines at a time, so that what reading needs besides the text
     stays small whatever the log's length."""
     index = {n: i for i, n in enumerate(names)}  # duplicate names: the last wins
@@ -265,95 +319,168 @@ def _segment_rows(
         if read := _block_rows(text, start, stop, len(names), index["step"], wanted, cache):
             blocks.append(read)
         start = stop
-    if not blocks:
-        return None
-    steps = np.concatenate([steps for steps, _ in blocks])
-    return steps, {m: np.concatenate([values[m] for _, values in blocks]) for m in wanted}
+    return blocks
 
 
 def _block_rows(
     text: str, start: int, end: int, width: int, step: int, wanted: dict[str, int],
     cache: _CellCache,
-) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
+) -> _Segment | None:
     """The rows of `text[start:end]`: read with numpy when they are uniform, else line by
     line."""
     cells = uniform_cells(text, start, end, width)
     steps = cells.integers(step) if cells is not None else None
-    if cells is not None and steps is not None:
-        return steps, {m: cells.values(i, cache) for m, i in wanted.items()}
-    return _split_rows(text, start, end, width, step, wanted, cache)
+    if cells is None or steps is None:
+        return _split_rows(text, start, end, width, step, wanted, cache)
+    segment = _Segment(steps, {}, {})
+    for metric, column in wanted.items():
+        values, counts = _read_cells(*cells.distinct(column), cache)
+        segment.metrics[metric] = values
+        if counts is not None:
+            segment.counts[metric] = counts
+    return segment
 
 
-def later_step_wins(
-    steps: np.ndarray, columns: dict[str, np.ndarray]
-) -> tuple[np.ndarray, dict[str, np.ndarray], int]:
-    """Rows in step order with each step once: a resumed job repeats steps from its
-    checkpoint, and the later occurrence wins. Returns (steps, columns, rows dropped)."""
+def _last_rows(steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(each step once, ascending; the row of its last occurrence)."""
     reversed_unique, reversed_index = np.unique(steps[::-1], return_index=True)
-    last_rows = len(steps) - 1 - reversed_index
-    kept = {name: values[last_rows] for name, values in columns.items()}
-    return reversed_unique.astype(np.int64), kept, len(steps) - len(last_rows)
+    return reversed_unique.astype(np.int64), len(steps) - 1 - reversed_index
 
 
 def parse_text(text: str, path: str, name: str | None = None) -> ParsedLog:
     """Parse one log's text. Raises ReportError when it is not a usable run."""
+    return read_rows(text, path).parsed(path, name or os.path.basename(path))
+
+
+@dataclass(frozen=True)
+class Rows:
+    """A run's rows as read so far, and what reading the rows appended to its log needs
+    (`Rows.more`): the metadata, the headers seen, the columns read."""
+
+    meta: _Metadata
+    notes: tuple[str, ...]  # remarks on the metadata
+    preset_line: bool  # whether a preset line was found (else a later one would win)
+    headers: tuple[tuple[str, ...], ...]  # every header's names; rows appended follow the last
+    columns: dict[str, str]  # metric -> the column it is read from
+    rows: _Segment  # each step once, its values raw (impossible ones not yet missing)
+    repeated: int = 0  # rows dropped because a later row logged the same step
+
+    def more(self, text: str) -> Rows | None:
+        """These rows and those of `text`, whole lines appended to the log since; None when
+        `text` changes what was read before (a first preset line, a header that brings
+        routing's ablated columns): then the log is to be read again whole."""
+        headers = _header_positions(text)
+        if not self.preset_line and _preset_line(text):
+            return None
+        seen = [(0, list(names)) for names in self.headers] + headers
+        if _metric_columns(self.meta.preset_arm, seen) != self.columns:
+            return None
+        return self._with(text, [(0, list(self.headers[-1])), *headers], headers)
+
+    def _with(
+        self, text: str, segments: list[tuple[int, list[str]]],
+        headers: list[tuple[int, list[str]]],
+    ) -> Rows:
+        """These rows and those of `text`'s segments (each: where it starts, its header's
+        names), the later row winning a step logged twice (`_later_wins`, as a whole read
+        of the log does)."""
+        cache = _CellCache()
+        pieces = [self.rows] if len(self.rows.steps) else []
+        bounds = [pos for pos, _ in segments[1:]] + [len(text)]
+        for (start, names), end in zip(segments, bounds, strict=True):
+            pieces.extend(_segment_rows(text, start, end, names, self.columns, cache))
+        if not pieces:
+            return dataclasses.replace(self, headers=self.headers + _names_of(headers))
+        present = {m for piece in pieces for m in piece.metrics}
+        steps, values, counts, repeated = _later_wins(
+            pieces, [m for m in self.columns if m in present])
+        return dataclasses.replace(
+            self, headers=self.headers + _names_of(headers),
+            rows=_Segment(steps, values, counts), repeated=self.repeated + repeated,
+        )
+
+    def parsed(self, path: str, name: str) -> ParsedLog:
+        """The run these rows make. Raises ReportError when they make none."""
+        rows = self.rows
+        if not len(rows.steps):
+            msg = f"{path}: a header but no metric rows (the run crashed before its first step)"
+            raise ReportError(msg)
+        if not rows.metrics:  # e.g. a routing run whose only rows sit under a header without *_abl
+            msg = (f"{path}: its rows have no column for any metric "
+                   f"({', '.join(self.columns.values())})")
+            raise ReportError(msg)
+        notes = list(self.notes)
+        if self.repeated:
+            notes.append(f"{path}: {self.repeated} repeated steps (resumed run); kept the later")
+        metrics = {m: values.copy() for m, values in rows.metrics.items()}
+        counts = {m: (k.copy(), n.copy()) for m, (k, n) in rows.counts.items()}
+        _drop_impossible(metrics, counts, self.columns, path, notes)
+        missing = tuple(m for m in METRICS if m not in metrics)
+        if missing:
+            notes.append(f"{path}: no column for {', '.join(missing)}")
+        meta = self.meta
+        return ParsedLog(
+            path=path, name=name, argv=meta.argv, preset_arm=meta.preset_arm,
+            arm=arm_label(meta.preset_arm, meta.refresh), seed=meta.seed, v_hack=meta.v_hack,
+            refresh=meta.refresh, steps=rows.steps, metrics=metrics, counts=counts,
+            missing=missing, notes=notes,
+        )
+
+
+def _names_of(headers: list[tuple[int, list[str]]]) -> tuple[tuple[str, ...], ...]:
+    return tuple(tuple(names) for _, names in headers)
+
+
+def read_rows(text: str, path: str) -> Rows:
+    """The rows of a log's text (`parse_text` without making the run). Raises ReportError
+    when the text has no argv line, no arm or no header."""
     notes: list[str] = []
     meta = _metadata(text, path, notes)
     headers = _header_positions(text)
     if not headers:
         msg = f"{path}: no metric header (a line naming hack_s and ref_eq); no step was logged"
         raise ReportError(msg)
-    columns = _metric_columns(meta.preset_arm, headers)
-    cache = _CellCache()
-    step_parts: list[np.ndarray] = []
-    value_parts: dict[str, list[np.ndarray]] = {m: [] for m in columns}
-    present: set[str] = set()
-    bounds = [pos for pos, _ in headers[1:]] + [len(text)]
-    for (start, names), end in zip(headers, bounds, strict=True):
-        read = _segment_rows(text, start, end, names, columns, cache)
-        if read is None:
-            continue
-        steps, values = read
-        step_parts.append(steps)
-        present.update(values)
-        for metric in columns:
-            value_parts[metric].append(values.get(metric, np.full(len(steps), np.nan)))
-    if not step_parts:
-        msg = f"{path}: a header but no metric rows (the run crashed before its first step)"
-        raise ReportError(msg)
-    if not present:  # e.g. a routing run whose only rows sit under a header without *_abl
-        msg = f"{path}: its rows have no column for any metric ({', '.join(columns.values())})"
-        raise ReportError(msg)
-    steps, metrics, repeated = later_step_wins(
-        np.concatenate(step_parts),
-        {m: np.concatenate(parts) for m, parts in value_parts.items() if m in present},
+    empty = Rows(
+        meta=meta, notes=tuple(notes), preset_line=_preset_line(text) is not None, headers=(),
+        columns=_metric_columns(meta.preset_arm, headers),
+        rows=_Segment(np.empty(0, dtype=np.int64), {}, {}),
     )
-    if repeated:
-        notes.append(f"{path}: {repeated} repeated steps (resumed run); kept the later")
-    _drop_impossible(metrics, columns, path, notes)
-    missing = tuple(m for m in METRICS if m not in present)
-    if missing:
-        notes.append(f"{path}: no column for {', '.join(missing)}")
-    return ParsedLog(
-        path=path,
-        name=name or os.path.basename(path),
-        argv=meta.argv,
-        preset_arm=meta.preset_arm,
-        arm=arm_label(meta.preset_arm, meta.refresh),
-        seed=meta.seed,
-        v_hack=meta.v_hack,
-        refresh=meta.refresh,
-        steps=steps,
-        metrics=metrics,
-        missing=missing,
-        notes=notes,
-    )
+    return empty._with(text, headers, headers)
+
+
+def _later_wins(
+    pieces: Sequence[_Segment | ParsedLog], metrics: Sequence[str]
+) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, Counts], int]:
+    """Pieces of rows (blocks of a log, or logs of one run) end to end, each step once --
+    where several pieces log a step, the later piece's row wins: steps, metric -> values,
+    metric -> counts (for the metrics some piece has counts of), and how many rows were
+    dropped."""
+    steps, rows = _last_rows(np.concatenate([piece.steps for piece in pieces]))
+
+    def joined(parts: Sequence[np.ndarray | None]) -> np.ndarray:
+        """One column over the pieces (NaN in a piece without it), each step once."""
+        return np.concatenate([
+            part if part is not None else np.full(len(piece.steps), np.nan)
+            for part, piece in zip(parts, pieces, strict=True)
+        ])[rows]
+
+    values = {m: joined([p.metrics.get(m) for p in pieces]) for m in metrics}
+    counts: dict[str, Counts] = {}
+    for m in metrics:
+        if any(m in p.counts for p in pieces):
+            k = joined([p.counts[m][0] if m in p.counts else None for p in pieces])
+            n = joined([p.counts[m][1] if m in p.counts else None for p in pieces])
+            counts[m] = (k, n)
+    total = sum(len(p.steps) for p in pieces)
+    return steps, values, counts, total - len(steps)
 
 
 def _drop_impossible(
-    metrics: dict[str, np.ndarray], columns: dict[str, str], path: str, notes: list[str]
+    metrics: dict[str, np.ndarray], counts: dict[str, Counts], columns: dict[str, str],
+    path: str, notes: list[str],
 ) -> None:
-    """Values no rate or cosine can take become missing (in place), one note per column."""
+    """Values no rate or cosine can take become missing (in place), with their counts (a
+    `40/28` is a corrupt cell, not 40 of 28), one note per column."""
     for metric, values in metrics.items():
         low, high = METRIC_RANGES[metric]
         slack = _COSINE_SLACK if low < 0 else 0.0
@@ -368,14 +495,16 @@ def _drop_impossible(
                 f"[{low:g}, {high:g}] ({examples}) read as missing"
             )
             values[wrong] = np.nan
+            for part in counts.get(metric, ()):
+                part[wrong] = np.nan
 
 
 def _split_rows(
     text: str, start: int, end: int, width: int, step: int, wanted: dict[str, int],
     cache: _CellCache,
-) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
-    """The rows of `text[start:end]` line by line (`_ROW`): (steps, metric -> values), or
-    None when there is none. A row needs at least `width` cells and a decimal step."""
+) -> _Segment | None:
+    """The rows of `text[start:end]` line by line (`_ROW`), or None when there is none.
+    A row needs at least `width` cells and a decimal step."""
     rows = [r for r in map(str.split, _ROW.findall(text, start, end)) if len(r) >= width]
     try:
         steps = np.array([r[step] for r in rows], dtype=np.int64)
@@ -385,12 +514,14 @@ def _split_rows(
         steps = np.array([r[step] for r in rows], dtype=np.int64)
     if not rows:
         return None
-    n = len(rows)
-    values = {
-        metric: np.fromiter((cache[r[i]] for r in rows), float, n)
-        for metric, i in wanted.items()
-    }
-    return steps, values
+    segment = _Segment(steps, {}, {})
+    for metric, i in wanted.items():
+        codes, tokens = pd.factorize(np.array([r[i] for r in rows], dtype=object))
+        values, counts = _read_cells(codes, list(tokens), cache)
+        segment.metrics[metric] = values
+        if counts is not None:
+            segment.counts[metric] = counts
+    return segment
 
 
 # `_ROW` for one line at a time (`pattern.match(text, line_start, line_end)`).
@@ -443,8 +574,9 @@ class _Cells:
             value = np.where(inside[:, k], value * 10 + digits[:, k], value)
         return value
 
-    def values(self, column: int, cache: _CellCache) -> np.ndarray:
-        """A column of cells as numbers (`cell_value`): each distinct cell is read once."""
+    def distinct(self, column: int) -> tuple[np.ndarray, list[str]]:
+        """A column of cells as (each row's code, the distinct cells): each distinct cell
+        is then read once."""
         longest = int((self.ends[:, column] - self.starts[:, column]).max())
         if longest > _PAD:  # a freak cell: slice it out rather than make a wide table
             text = self.raw.tobytes()
@@ -452,7 +584,8 @@ class _Cells:
                 text[s:e].decode("ascii")
                 for s, e in zip(self.starts[:, column], self.ends[:, column], strict=True)
             ]
-            return np.fromiter(map(cache.__getitem__, cells), float, len(cells))
+            found, uniques = pd.factorize(np.array(cells, dtype=object))
+            return found, list(uniques)
         chars, _, _ = self._chars(column, -(-longest // 8) * 8)
         # Each cell as words of 8 bytes; equal cells get one code (hashing, not sorting).
         words = chars.view(np.uint64)
@@ -462,11 +595,7 @@ class _Cells:
             codes, _ = pd.factorize(codes.astype(np.int64) * len(distinct) + more)
         example = np.empty(int(codes.max()) + 1, dtype=np.int64)
         example[codes] = np.arange(len(codes))  # a row holding each distinct cell
-        lookup = np.array(
-            [cache[chars[row].tobytes().rstrip(b"\0").decode("ascii")] for row in example],
-            dtype=float,
-        )
-        return lookup[codes]
+        return codes, [chars[row].tobytes().rstrip(b"\0").decode("ascii") for row in example]
 
 
 def uniform_cells(text: str, start: int, end: int, width: int) -> _Cells | None:
@@ -583,13 +712,22 @@ def _parse_kept(kept: bytearray, path: str, name: str | None) -> ParsedLog:
     return parse_text(text, path, name)
 
 
-def parse_file(path: str, name: str | None = None) -> ParsedLog:
-    """Read and parse one log file (plain or gzip). Raises ReportError when unusable.
-    The run's path and name are `printable` (whatever bytes the file name holds)."""
-    shown = printable(path)
+def parse_file(
+    path: str, name: str | None = None, cancelled: threading.Event | None = None
+) -> ParsedLog:
+    """Read and parse one log file (plain or gzip), local or at a URL. Raises ReportError
+    when unusable. The run's path and name are `printable` (whatever bytes the file name
+    holds; a URL without what may hold credentials, `remote.shown`). Setting `cancelled`
+    stops a URL's download."""
+    shown = shown_path(path)
     try:
-        kept, file, notes = read_bytes(path, shown)
-        parsed = _parse_kept(kept, shown, name or printable(os.path.basename(path)))
+        if is_url(path):
+            from report import remote
+
+            kept, file, notes = remote.read(path, shown, cancelled)
+        else:
+            kept, file, notes = read_bytes(path, shown)
+        parsed = _parse_kept(kept, shown, name or printable(_name_parts(path)[-1]))
     except MemoryError:
         msg = f"{shown}: too big to read in the memory free here"
         raise ReportError(msg) from None
@@ -598,9 +736,19 @@ def parse_file(path: str, name: str | None = None) -> ParsedLog:
     return parsed
 
 
+def shown_path(path: str) -> str:
+    """A local path or a URL as messages and the page show it (`printable`; a URL
+    without user, password or query, `remote.shown`)."""
+    if is_url(path):
+        from report import remote
+
+        path = remote.shown(path)
+    return printable(path)
+
+
 def gather(inputs: Sequence[str]) -> tuple[list[str], list[str]]:
-    """Files, directories (their `*.log` and `*.log.gz`) and glob patterns -> (paths,
-    warnings).
+    """Files, directories (their `*.log` and `*.log.gz`), glob patterns and URLs of any of
+    these -> (paths and URLs, warnings).
 
     The paths are sorted and de-duplicated so that the order inputs are given in never
     changes the report. An input that matches nothing costs a warning naming it, as an
@@ -611,8 +759,11 @@ def gather(inputs: Sequence[str]) -> tuple[list[str], list[str]]:
     for item in inputs:
         paths, problem = _matches(item)
         if problem:
-            warnings.append(f"{printable(item)}: {problem}")
+            warnings.append(f"{shown_path(item)}: {problem}")
         for p in paths:
+            if is_url(p):
+                found[p] = p
+                continue
             # One file reached by two spellings (a link, ./, an absolute path) keeps the
             # smallest, not the first seen, so input order never renames a run.
             real, shown = os.path.realpath(p), os.path.normpath(p)
@@ -625,6 +776,10 @@ def gather(inputs: Sequence[str]) -> tuple[list[str], list[str]]:
 
 def _matches(item: str) -> tuple[list[str], str]:
     """The files one input names, or why it names none."""
+    if is_url(item):
+        from report import remote
+
+        return remote.matches(item)
     if os.path.isdir(item):
         entries = (os.path.join(item, e) for e in os.listdir(item))
         paths = sorted(p for p in entries if p.endswith(LOG_SUFFIXES) and _readable_kind(p))
@@ -656,14 +811,15 @@ def run_names(paths: Iterable[str]) -> dict[str, str]:
     """Run name = file name; when two files share one, add parent folders until unique.
     Names are `printable`; two that only differ in bytes shown alike get a number."""
     paths = list(paths)
-    names = {p: os.path.basename(p) for p in paths}
+    parts = {p: _name_parts(p) for p in paths}
+    names = {p: parts[p][-1] if parts[p] else "" for p in paths}
     depth = 1
     while len(set(names.values())) < len(names) and depth < 64:
         counts = Counter(names.values())
         depth += 1
         for p in paths:
             if counts[names[p]] > 1:
-                names[p] = "/".join(Path(p).parts[-depth:])
+                names[p] = "/".join(parts[p][-depth:])
     seen: Counter[str] = Counter()
     for p in paths:
         names[p] = printable(names[p])
@@ -671,6 +827,15 @@ def run_names(paths: Iterable[str]) -> dict[str, str]:
         if seen[names[p]] > 1:
             names[p] = f"{names[p]} ({seen[names[p]]})"
     return names
+
+
+def _name_parts(path: str) -> list[str]:
+    """A path's folders and file name (a URL's host and path segments, unquoted)."""
+    if is_url(path):
+        from report import remote
+
+        return remote.name_parts(path)
+    return [*Path(path).parent.parts, os.path.basename(path)]
 
 
 def _start_worker(parent: int) -> None:
@@ -744,29 +909,85 @@ def parse_files(
     jobs: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[list[ParsedLog], list[str]]:
-    """Parse many files, in parallel across cores when it pays; (runs, warnings).
+    """Parse many files, in parallel across cores when it pays, URLs fetched several at a
+    time; (runs, warnings).
 
     Unusable files become one warning each (naming the file and the reason).
     """
     names = run_names(paths)
     tasks = [(p, names[p]) for p in paths]
-    total_bytes = sum(_size(p) for p in paths)
-    # More workers than cores or files would only compete with each other.
-    workers = min(jobs or cores(), cores(), len(tasks))
-    results: list[ParsedLog | ReportError]
-    if workers > 1 and len(tasks) >= 4 and total_bytes > 8 << 20:
-        results = _parse_in_pool(tasks, workers, progress)
-    else:
-        results = []
-        for i, task in enumerate(tasks):
-            results.append(_parse_one(task))
+    urls = [task for task in tasks if is_url(task[0])]
+    local = [task for task in tasks if not is_url(task[0])]
+    done = {"urls": 0, "local": 0}
+
+    def count(part: str) -> Callable[[int, int], None]:
+        def step(finished: int, total: int) -> None:
+            done[part] = finished
             if progress:
-                progress(i + 1, len(tasks))
+                progress(done["urls"] + done["local"], len(tasks))
+
+        return step
+
+    by_path = dict(zip((p for p, _ in urls), _fetch_all(urls, count("urls")), strict=True))
+    by_path.update(zip((p for p, _ in local), _parse_local(local, jobs, count("local")),
+                       strict=True))
+    results = [by_path[p] for p, _ in tasks]
     runs = [r for r in results if isinstance(r, ParsedLog)]
     warnings = [str(r) for r in results if isinstance(r, ReportError)]
     for run in runs:
         warnings.extend(run.notes)
     return runs, warnings
+
+
+def _parse_local(
+    tasks: list[tuple[str, str]], jobs: int | None, progress: Callable[[int, int], None]
+) -> list[ParsedLog | ReportError]:
+    """`_parse_one` of each local file, in a fork pool when it pays."""
+    total_bytes = sum(_size(p) for p, _ in tasks)
+    # More workers than cores or files would only compete with each other.
+    workers = min(jobs or cores(), cores(), len(tasks))
+    if workers > 1 and len(tasks) >= 4 and total_bytes > 8 << 20:
+        return _parse_in_pool(tasks, workers, progress)
+    results = []
+    for i, task in enumerate(tasks):
+        results.append(_parse_one(task))
+        progress(i + 1, len(tasks))
+    return results
+
+
+# Downloads at a time: fetching waits on the network, not on a core (parsing what came
+# in holds the interpreter between downloads).
+FETCHERS = 8
+
+
+def _fetch_all(
+    tasks: list[tuple[str, str]], progress: Callable[[int, int], None]
+) -> list[ParsedLog | ReportError]:
+    """`_parse_one` of each URL, `FETCHERS` at a time in threads, in order. Interrupted
+    (Ctrl-C), downloads under way stop at their next chunk."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    if not tasks:
+        return []
+    cancelled = threading.Event()
+    pool = ThreadPoolExecutor(max_workers=min(FETCHERS, len(tasks)), thread_name_prefix="fetch")
+    try:
+        futures = {pool.submit(_fetch_one, task, cancelled): i for i, task in enumerate(tasks)}
+        results: list[ParsedLog | ReportError | None] = [None] * len(tasks)
+        for finished, future in enumerate(as_completed(futures), start=1):
+            results[futures[future]] = future.result()
+            progress(finished, len(tasks))
+    finally:
+        cancelled.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+    return [r for r in results if r is not None]
+
+
+def _fetch_one(task: tuple[str, str], cancelled: threading.Event) -> ParsedLog | ReportError:
+    try:
+        return parse_file(*task, cancelled=cancelled)
+    except ReportError as exc:
+        return exc
 
 
 def cores() -> int:
@@ -850,7 +1071,7 @@ def join_same_runs(logs: Sequence[ParsedLog]) -> tuple[list[ParsedLog], list[str
     Exact copies (the same steps and values) are read once. Otherwise the files are parts
     of one run -- a job continued in a second file, or re-run -- and are joined: parts in
     order of their first step (then last step, then name), and where two parts log the
-    same step the later part's row wins (`later_step_wins`). Either way a warning names
+    same step the later part's row wins (`_later_wins`). Either way a warning names
     the files, and the run counts (and is averaged) as one seed.
     """
     groups: dict[object, list[ParsedLog]] = {}
@@ -883,18 +1104,13 @@ def join_same_runs(logs: Sequence[ParsedLog]) -> tuple[list[ParsedLog], list[str
 def _joined(parts: list[ParsedLog]) -> tuple[ParsedLog, int]:
     """Parts of one run, in order, as one record; and how many steps several parts log."""
     present = [m for m in METRICS if any(m in p.metrics for p in parts)]
-    steps, metrics, twice = later_step_wins(
-        np.concatenate([p.steps for p in parts]),
-        {
-            m: np.concatenate([p.metrics.get(m, np.full(len(p.steps), np.nan)) for p in parts])
-            for m in present
-        },
-    )
+    steps, metrics, counts, twice = _later_wins(parts, present)
     run = dataclasses.replace(
         parts[0],
         name=" + ".join(p.name for p in parts),
         steps=steps,
         metrics=metrics,
+        counts=counts,
         missing=tuple(m for m in METRICS if m not in present),
         notes=[note for p in parts for note in p.notes],
     )

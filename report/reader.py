@@ -12,11 +12,14 @@ and CR-only line ends are read as the logs they are.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import hashlib
 import os
 import re
 import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from report.errors import ReportError
 
@@ -111,6 +114,7 @@ class LogText:
         self.utf16: codecs.IncrementalDecoder | None = None
         self.cr_only: bool | None = None  # old Mac line ends: decided at the first one
         self.judged = False  # whether the head was checked for binary data
+        self.taken = 0  # bytes taken out by `take_lines` (a growing log read in pieces)
 
     def add(self, data: bytes) -> None:
         """The next bytes of the file (decompressed)."""
@@ -135,8 +139,13 @@ class LogText:
 
     def _take(self, data: bytes) -> None:
         """Keep `data` (at most a line's bound long), line by line when it holds junk."""
-        if self.cr_only is None and (b"\n" in data or b"\r" in data):
+        # Decided at the first line end; a CR that ends what has arrived may be the first
+        # half of a CRLF, so it decides nothing yet (a growing log arrives in pieces).
+        if self.cr_only is None and (b"\n" in data or b"\r" in data[:-1]):
             self.cr_only = b"\n" not in data
+            if self.cr_only and self.kept.endswith(b"\r"):
+                self.kept[-1:] = b"\n"  # the CR that ended the previous piece
+                self.line = 0
         if self.cr_only:
             data = data.replace(b"\r", b"\n")
         first = data.find(b"\n")
@@ -206,11 +215,32 @@ class LogText:
             self.skipped[self.skipping] += 1
         if not self.judged:
             self._judge()
-        if self.junk and (not self.kept or self.kept.isspace()):
+        self._refuse_all_junk()
+        return self.kept, self.remarks()
+
+    def _refuse_all_junk(self) -> None:
+        """Refuse a file whose every line so far was skipped."""
+        if self.junk and not self.taken and (not self.kept or self.kept.isspace()):
             reason = ("binary data, not a text log" if self.skipped["nul"] else
                       f"no line shorter than {MAX_LINE_BYTES >> 20} MB: not a text log")
             msg = f"{self.shown}: {reason}"
             raise ReportError(msg)
+
+    def take_lines(self) -> bytearray:
+        """The whole lines kept so far, taken out of the buffer; the unfinished last line
+        stays for the bytes that end it. For a log read again as it grows, where `finish`
+        never comes."""
+        if not self.judged and self.kept:
+            self._judge()
+        self._refuse_all_junk()
+        end = self.kept.rfind(b"\n") + 1
+        lines = self.kept[:end]
+        del self.kept[:end]
+        self.taken += end
+        return lines
+
+    def remarks(self) -> list[str]:
+        """What was skipped, one remark per kind."""
         notes = []
         if self.skipped["nul"]:
             notes.append(f"{self.shown}: skipped {self.skipped['nul']} line(s) holding NUL "
@@ -218,7 +248,7 @@ class LogText:
         if self.skipped["long"]:
             notes.append(f"{self.shown}: skipped {self.skipped['long']} line(s) longer than "
                          f"{MAX_LINE_BYTES >> 20} MB")
-        return self.kept, notes
+        return notes
 
 
 class _Inflater:
@@ -284,23 +314,46 @@ def read_bytes(path: str, shown: str | None = None) -> tuple[bytearray, InputFil
     remarks on the way it was read; `shown` names the file in messages. The SHA-256 and
     size are of the file as stored."""
     shown = shown or path
+    with named_errors(shown), open(path, "rb") as fh:
+        size = None if path.endswith(".gz") else os.fstat(fh.fileno()).st_size
+        return read_chunks(chunks(fh), shown, gzipped=path.endswith(".gz"), size=size)
+
+
+def chunks(fh: BinaryIO) -> Iterator[bytes]:
+    """A binary stream `CHUNK` bytes at a time."""
+    while chunk := fh.read(CHUNK):
+        yield chunk
+
+
+def read_chunks(
+    data: Iterable[bytes], shown: str, *, gzipped: bool, size: int | None = None
+) -> tuple[bytearray, InputFile, list[str]]:
+    """`read_bytes` of a file's bytes as they arrive (a local file's, or a URL's as fsspec
+    streams it); `size`, when known, refuses a text too big before a byte is read."""
     digest = hashlib.sha256()
-    size = 0
+    read = 0
+    text = LogText(shown)
+    if size is not None:
+        text.refuse_beyond(size)
+    inflater = _Inflater(text) if gzipped else None
+    for chunk in data:
+        digest.update(chunk)
+        read += len(chunk)
+        if inflater is None:
+            text.add(chunk)
+        else:
+            inflater.feed(chunk)
+    notes = inflater.finish() if inflater is not None and read else []
+    kept, skipped = text.finish()
+    file = InputFile(path=shown, size=read, sha256=digest.hexdigest())
+    return kept, file, notes + skipped
+
+
+@contextlib.contextmanager
+def named_errors(shown: str) -> Iterator[None]:
+    """Reading errors as one `ReportError` naming the file and the reason."""
     try:
-        with open(path, "rb") as fh:
-            text = LogText(shown)
-            if not path.endswith(".gz"):
-                text.refuse_beyond(os.fstat(fh.fileno()).st_size)  # before reading a byte
-            inflater = _Inflater(text) if path.endswith(".gz") else None
-            while chunk := fh.read(CHUNK):
-                digest.update(chunk)
-                size += len(chunk)
-                if inflater is None:
-                    text.add(chunk)
-                else:
-                    inflater.feed(chunk)
-        notes = inflater.finish() if inflater is not None and size else []
-        kept, skipped = text.finish()
+        yield
     except IsADirectoryError:
         msg = f"{shown}: is a directory"
         raise ReportError(msg) from None
@@ -316,5 +369,3 @@ def read_bytes(path: str, shown: str | None = None) -> tuple[bytearray, InputFil
     except OSError as exc:
         msg = f"{shown}: cannot read ({exc.strerror or exc})"
         raise ReportError(msg) from None
-    file = InputFile(path=shown, size=size, sha256=digest.hexdigest())
-    return kept, file, notes + skipped

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -54,6 +54,7 @@ def make_env() -> jinja2.Environment:
     env.policies["json.dumps_kwargs"] = {"sort_keys": True, "separators": (",", ":")}
     env.filters["fixed"] = fixed
     env.filters["blank"] = blank
+    env.filters["pvalue"] = pvalue
     return env
 
 
@@ -64,6 +65,14 @@ def blank(value: Any) -> Any:
     if isinstance(value, float) and value != value:
         return ""
     return value
+
+
+def pvalue(value: Any) -> str:
+    """A p-value as papers print it: 0.079, 0.003, < 0.001; missing -> empty."""
+    text = fixed(value, 3)
+    if text and float(value) < 0.001:
+        return "< 0.001"
+    return text
 
 
 def fixed(value: Any, digits: int = 3) -> str:
@@ -144,7 +153,13 @@ class Page:
     longest_line: int = 0  # ... and the longest line's steps: the page says when it thins
     series_beside: str = ""  # file name of the full series written beside the page, if any
     series_omitted: bool = False  # too big to embed, and not asked for beside the page
+    refresh_seconds: int = 0  # written by `--watch`: reload every N seconds (0: never)
     csp: str = CONTENT_SECURITY_POLICY
+    comparisons: list[dict[str, Any]] = field(default_factory=list)  # summary.comparisons
+    baseline: str = ""  # the arm the comparisons are against
+    onset_rule: dict[str, Any] = field(  # threshold, patience, reference (the default rule)
+        default_factory=lambda: {"threshold": 0.0, "patience": 1, "reference": True})
+    align_window: int = 0  # steps either side of the onset in the onset-aligned view
 
 
 def render_page(page: Page) -> str:

@@ -11,23 +11,59 @@ definitions in the docstrings.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from report import inference
+from report.errors import ReportError
 from report.parse import METRICS
-from report.tables import Lines, arm_order
+from report.tables import Lines, arm_order, in_line_order
+
+COS_METRICS = ("teacher", "student")
 
 
-def onset_step(steps: np.ndarray, hack: np.ndarray) -> int | None:
-    """First step whose RAW hack value is > 0, or None if the run never hacks.
+@dataclass(frozen=True)
+class OnsetRule:
+    """When a run starts hacking: the first step from which its RAW hack rate stays above
+    `threshold` for `patience` consecutive measured steps (steps whose hack rate is
+    missing, such as routing's steps between evaluations, are skipped). The default,
+    above 0 once, is the reference's rule."""
+
+    threshold: float = 0.0
+    patience: int = 1
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.threshold < 1.0:
+            msg = f"onset threshold must be in [0, 1), got {self.threshold}"
+            raise ReportError(msg)
+        if self.patience < 1:
+            msg = f"onset patience must be at least 1 step, got {self.patience}"
+            raise ReportError(msg)
+
+    @property
+    def is_reference(self) -> bool:
+        return self.threshold == 0.0 and self.patience == 1
+
+
+def onset_step(steps: np.ndarray, hack: np.ndarray, rule: OnsetRule | None = None) -> int | None:
+    """The run's onset under `rule` (default: the first step whose RAW hack value is > 0),
+    or None if the run never hacks.
 
     Computed on the unsmoothed series: the EMA would blur the very step we mark.
     """
-    hits = np.flatnonzero(np.asarray(hack, dtype=float) > 0)
-    return int(np.asarray(steps)[hits[0]]) if len(hits) else None
+    rule = rule or OnsetRule()
+    values = np.asarray(hack, dtype=float)
+    measured = ~np.isnan(values)
+    above = values[measured] > rule.threshold
+    if rule.patience > 1:
+        # A window of `patience` measured steps all above starts where its sum is full.
+        window = np.ones(rule.patience, dtype=np.int64)
+        above = np.convolve(above.astype(np.int64), window, mode="valid") == rule.patience
+    hits = np.flatnonzero(above)
+    return int(np.asarray(steps)[measured][hits[0]]) if len(hits) else None
 
 
 def _fragmented(lines: Lines) -> bool:
@@ -35,13 +71,15 @@ def _fragmented(lines: Lines) -> bool:
     return len(lines.starts) > max(4096, int(lines.stops[-1]) // 64 if len(lines.stops) else 0)
 
 
-def _onsets(series: pd.DataFrame, lines: Lines) -> dict[str, int]:
+def _onsets(series: pd.DataFrame, lines: Lines, rule: OnsetRule) -> dict[str, int]:
+    if rule.patience > 1:
+        return _sustained_onsets(series, rule)
     if _fragmented(lines):
-        hacking = series[(series["metric"] == "hack") & (series["value"] > 0)]
+        hacking = series[(series["metric"] == "hack") & (series["value"] > rule.threshold)]
         first = hacking.groupby("run", sort=False)["step"].min()
         return {run: int(step) for run, step in first.items()}
     steps = series["step"].to_numpy()
-    hacking = series["value"].to_numpy(dtype=float) > 0
+    hacking = series["value"].to_numpy(dtype=float) > rule.threshold
     onsets: dict[str, int] = {}
     for b in lines.of_metric("hack"):
         start, stop = lines.starts[b], lines.stops[b]
@@ -55,10 +93,46 @@ def _onsets(series: pd.DataFrame, lines: Lines) -> dict[str, int]:
     return onsets
 
 
-def run_onsets(series: pd.DataFrame) -> dict[str, int]:
-    """run -> onset step, for the runs that hack: the least step whose raw hack value is
-    > 0 (`series[hack > 0].groupby("run")["step"].min()`), in order of first appearance."""
-    return _onsets(series, Lines.of(series))
+def _sustained_onsets(series: pd.DataFrame, rule: OnsetRule) -> dict[str, int]:
+    """Onsets that need several measured steps in a row: each run's hack line in step
+    order, read by `onset_step`."""
+    hack = series[series["metric"] == "hack"]
+    ordered, starts = in_line_order(hack, ("run",))
+    steps = ordered["step"].to_numpy()
+    values = ordered["value"].to_numpy(dtype=float)
+    runs = ordered["run"].to_numpy(dtype=object)
+    onsets: dict[str, int] = {}
+    for start, stop in zip(starts, np.r_[starts[1:], len(ordered)], strict=True):
+        onset = onset_step(steps[start:stop], values[start:stop], rule)
+        if onset is not None and not pd.isna(runs[start]):
+            onsets[runs[start]] = onset
+    return onsets
+
+
+def run_onsets(series: pd.DataFrame, rule: OnsetRule | None = None) -> dict[str, int]:
+    """run -> onset step, for the runs that hack. By default the least step whose raw
+    hack value is > 0 (`series[hack > 0].groupby("run")["step"].min()`), in order of
+    first appearance; `rule` asks for a higher threshold or several steps in a row."""
+    return _onsets(series, Lines.of(series), rule or OnsetRule())
+
+
+def _last_measured(series: pd.DataFrame, lines: Lines) -> dict[str, int]:
+    """run -> the last step whose raw hack value was measured (not missing): how long a
+    run that never hacks was watched not hacking."""
+    if _fragmented(lines):
+        rows = series[(series["metric"] == "hack") & series["value"].notna()]
+        last = rows.groupby("run", sort=False, observed=True)["step"].max()
+        return {run: int(step) for run, step in last.items()}
+    steps = series["step"].to_numpy()
+    measured = ~np.isnan(series["value"].to_numpy(dtype=float))
+    result: dict[str, int] = {}
+    for b in lines.of_metric("hack"):
+        start, stop = lines.starts[b], lines.stops[b]
+        seen = steps[start:stop][measured[start:stop]]
+        run = lines.run[b]
+        if len(seen) and not pd.isna(run):
+            result[run] = max(result.get(run, int(seen.max())), int(seen.max()))
+    return result
 
 
 def _last_ema(series: pd.DataFrame, metric: str, lines: Lines) -> dict[str, float]:
@@ -83,19 +157,26 @@ def _last_ema(series: pd.DataFrame, metric: str, lines: Lines) -> dict[str, floa
 
 
 def run_summary(
-    runs: pd.DataFrame, series: pd.DataFrame, *, onsets: Mapping[str, int] | None = None
+    runs: pd.DataFrame,
+    series: pd.DataFrame,
+    *,
+    onsets: Mapping[str, int] | None = None,
+    rule: OnsetRule | None = None,
 ) -> pd.DataFrame:
-    """One row per run: run, arm, seed, steps, onset_step, final_hack, final_solve.
-
-    `onsets` (from `run_onsets(series)`) saves computing them again."""
+    """One row per run: run, arm, seed, steps, onset_step, final_hack, final_solve and
+    last_measured_step (the last step with a measured hack rate: where a run that never
+    hacks is censored). `onsets` (from `run_onsets(series, rule)`) saves computing them
+    again; `rule` is the onset rule (default: the reference's)."""
     lines = Lines.of(series)
     if onsets is None:
-        onsets = _onsets(series, lines)
+        onsets = _onsets(series, lines, rule or OnsetRule())
     table = runs[["run", "arm", "seed", "steps"]].copy()
     table["onset_step"] = pd.array([onsets.get(r) for r in table["run"]], dtype="Int64")
     for metric in ("hack", "solve"):
         finals = _last_ema(series, metric, lines)
         table[f"final_{metric}"] = [float(finals.get(r, np.nan)) for r in table["run"]]
+    last = _last_measured(series, lines)
+    table["last_measured_step"] = pd.array([last.get(r) for r in table["run"]], dtype="Int64")
     return table.reset_index(drop=True)
 
 
@@ -114,11 +195,19 @@ def mean_onsets(
     return result
 
 
+# The band columns of `seed_means`, for each of its value columns (ema, value).
+BAND_COLUMNS = ("ci_low", "ci_high", "min", "max")
+
+
 def seed_means(runs: pd.DataFrame, series: pd.DataFrame) -> pd.DataFrame:
-    """Mean over seeds per (arm, metric, step), aligned by step over the seeds present.
+    """Mean over seeds per (arm, metric, step), aligned by step over the seeds present,
+    with the spread of those seeds.
 
     The reference truncated every arm to its shortest seed; averaging the seeds that
-    reached a step is what readers expect. Columns: arm, metric, step, value, ema, seeds.
+    reached a step is what readers expect. Columns: arm, metric, step, value, ema, seeds,
+    then for each of ema and value (`ema_ci_low`, ...): `ci_low`/`ci_high`, the 95% t
+    interval of the mean over the seeds with a value at that step, and `min`/`max`, their
+    range; all four NaN where fewer than 2 seeds have a value.
     Rows in arm order, then metric (hack, solve, teacher, student), then step.
     """
     arms = arm_order(runs["arm"])
@@ -139,45 +228,54 @@ def seed_means(runs: pd.DataFrame, series: pd.DataFrame) -> pd.DataFrame:
         return -1 if pd.isna(metric) else metric_rank.get(metric, -1)
 
     steps = series["step"].to_numpy()
+    columns = {c: series[c].to_numpy(dtype=float) for c in ("value", "ema")}
+    means = None
     if _fragmented(lines):  # codes by value, not block by block
-        row_arm = _codes(series["run"], arm_code)
-        row_metric = _codes(series["metric"], metric_code)
+        line_arm = _codes(series["run"], arm_code)
+        line_metric = _codes(series["metric"], metric_code)
         lines = Lines(np.arange(len(series)), np.arange(1, len(series) + 1),
-                       series["run"].to_numpy(), series["metric"].to_numpy())
-        line_arm, line_metric = row_arm, row_metric
-        dense = None
+                      series["run"].to_numpy(), series["metric"].to_numpy())
     else:
         line_arm = np.array([arm_code(r) for r in lines.run], dtype=np.int64)
         line_metric = np.array([metric_code(m) for m in lines.metric], dtype=np.int64)
-        dense = _dense_means(
-            lines, line_arm, line_metric, steps,
-            series["value"].to_numpy(dtype=float), series["ema"].to_numpy(dtype=float),
-        )
-    lengths = lines.stops - lines.starts
-    if dense is not None:
-        a_codes, m_codes, mean_steps, mean_values, mean_emas, counts = dense
-        means = pd.DataFrame({"a": a_codes, "m": m_codes, "step": mean_steps,
-                              "value": mean_values, "ema": mean_emas, "seeds": counts})
-    else:
-        means = _grouped_means(lines, line_arm, line_metric, lengths, series)
+        means = _dense_means(lines, line_arm, line_metric, steps, columns)
+    if means is None:
+        means = _grouped_means(lines, line_arm, line_metric, steps, columns)
     arm_names = np.array(arms + [None], dtype=object)
     metric_names = np.array(metrics + [None], dtype=object)
-    return pd.DataFrame(
-        {
-            "arm": pd.Series(arm_names[means["a"].to_numpy()], dtype=runs["arm"].dtype),
-            "metric": pd.Series(
-                metric_names[means["m"].to_numpy()], dtype=series["metric"].dtype
-            ),
-            "step": means["step"].to_numpy(dtype=steps.dtype),
-            "value": means["value"].to_numpy(dtype=float),
-            "ema": means["ema"].to_numpy(dtype=float),
-            "seeds": means["seeds"].to_numpy(dtype=np.int64),
-        }
-    )
+    table = {
+        "arm": pd.Series(arm_names[means["a"].to_numpy()], dtype=runs["arm"].dtype),
+        "metric": pd.Series(metric_names[means["m"].to_numpy()], dtype=series["metric"].dtype),
+        "step": means["step"].to_numpy(dtype=steps.dtype),
+        "value": means["value"].to_numpy(dtype=float),
+        "ema": means["ema"].to_numpy(dtype=float),
+        "seeds": means["seeds"].to_numpy(dtype=np.int64),
+    }
+    for column in ("ema", "value"):
+        table.update(_bands(column, means))
+    return pd.DataFrame(table)
+
+
+def _bands(column: str, means: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The band columns of `column` from its per-step mean, count, sd, min and max."""
+    n = means[f"{column}_n"].to_numpy(dtype=float)
+    mean = means[column].to_numpy(dtype=float)
+    half = inference.t_half_width(means[f"{column}_sd"].to_numpy(dtype=float), n)
+    enough = n >= 2
+    return {
+        f"{column}_ci_low": mean - half,
+        f"{column}_ci_high": mean + half,
+        f"{column}_min": np.where(enough, means[f"{column}_min"].to_numpy(dtype=float), np.nan),
+        f"{column}_max": np.where(enough, means[f"{column}_max"].to_numpy(dtype=float), np.nan),
+    }
 
 
 def _codes(column: pd.Series, code: Callable[[object], int]) -> np.ndarray:
     """`code(value)` for every row, computed once per distinct value."""
+    if isinstance(column.dtype, pd.CategoricalDtype):  # the values are numbered already
+        categories = [*column.cat.categories, np.nan]  # code -1 (missing) reads the last
+        table = np.array([code(c) for c in categories], dtype=np.int64)
+        return table[column.cat.codes.to_numpy()]
     positions, uniques = pd.factorize(column, use_na_sentinel=False)
     table = np.array([code(u) for u in uniques], dtype=np.int64)
     return table[positions] if len(table) else np.zeros(len(column), dtype=np.int64)
@@ -187,23 +285,82 @@ def _grouped_means(
     lines: Lines,
     line_arm: np.ndarray,
     line_metric: np.ndarray,
-    lengths: np.ndarray,
-    series: pd.DataFrame,
+    steps: np.ndarray,
+    columns: Mapping[str, np.ndarray],
 ) -> pd.DataFrame:
     """The seed means by pandas: group the integer codes (any row order, any steps)."""
+    lengths = lines.stops - lines.starts
     codes = pd.DataFrame(
-        {
-            "a": np.repeat(line_arm, lengths),
-            "m": np.repeat(line_metric, lengths),
-            "step": series["step"].to_numpy(),
-            "value": series["value"].to_numpy(),
-            "ema": series["ema"].to_numpy(),
-        }
+        {"a": np.repeat(line_arm, lengths), "m": np.repeat(line_metric, lengths),
+         "step": steps, **columns}
     )
     codes = codes[(codes["a"] >= 0) & (codes["m"] >= 0)]
     grouped = codes.groupby(["a", "m", "step"], sort=True)
-    means = grouped.agg(value=("value", "mean"), ema=("ema", "mean"), seeds=("value", "size"))
+    spread = {
+        f"{c}_{name}": (c, how)
+        for c in columns
+        for name, how in (("n", "count"), ("sd", "std"), ("min", "min"), ("max", "max"))
+    }
+    means = grouped.agg(value=("value", "mean"), ema=("ema", "mean"), seeds=("value", "size"),
+                        **spread)
     return means.reset_index()
+
+
+def _slots(at: np.ndarray) -> slice | np.ndarray:
+    """Where a line's rows go among its (arm, metric)'s slots: a line without gaps in its
+    steps fills a run of slots, a slice rather than an index array (the same additions,
+    several times quicker)."""
+    return slice(int(at[0]), int(at[-1]) + 1) if at[-1] - at[0] == len(at) - 1 else at
+
+
+def _measured(
+    spans: Sequence[tuple[int, int]], steps: np.ndarray, data: np.ndarray, low: int
+) -> Iterator[tuple[slice | np.ndarray, np.ndarray]]:
+    """Each line's (slots, values) for the values that are not missing, in row order."""
+    for start, stop in spans:
+        at = steps[start:stop] - low
+        chunk = data[start:stop]
+        ok = ~np.isnan(chunk)
+        yield (_slots(at), chunk) if ok.all() else (at[ok], chunk[ok])
+
+
+def _slot_means(
+    spans: Sequence[tuple[int, int]], steps: np.ndarray, data: np.ndarray, low: int, slots: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, count) of one column's non-missing values in each slot. The sums are
+    pandas' own: Kahan-compensated, added in row order."""
+    total, compensation = np.zeros(slots), np.zeros(slots)
+    seen = np.zeros(slots, dtype=np.int64)
+    for where, chunk in _measured(spans, steps, data, low):
+        with np.errstate(invalid="ignore"):  # inf - inf is NaN, reset just below
+            y = chunk - compensation[where]
+            t = total[where] + y
+            c = (t - total[where]) - y
+        c[np.isnan(c)] = 0.0  # an infinite value: keep it, not NaN (pandas GH#50367)
+        compensation[where] = c
+        total[where] = t
+        seen[where] += 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(seen > 0, total / np.maximum(seen, 1), np.nan)
+    return mean, seen
+
+
+def _slot_spread(
+    spans: Sequence[tuple[int, int]], steps: np.ndarray, data: np.ndarray, low: int,
+    mean: np.ndarray, seen: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(sd, min, max) of one column's values in each slot, around its `mean` (a second
+    pass: squared deviations from the mean, not from zero, keep the sd accurate)."""
+    squares = np.zeros(len(mean))
+    lowest, highest = np.full(len(mean), np.inf), np.full(len(mean), -np.inf)
+    for where, chunk in _measured(spans, steps, data, low):
+        deviation = chunk - mean[where]
+        squares[where] += deviation * deviation
+        lowest[where] = np.fmin(lowest[where], chunk)
+        highest[where] = np.fmax(highest[where], chunk)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sd = np.where(seen > 1, np.sqrt(squares / np.maximum(seen - 1, 1)), np.nan)
+    return sd, lowest, highest
 
 
 def _dense_means(
@@ -211,9 +368,8 @@ def _dense_means(
     line_arm: np.ndarray,
     line_metric: np.ndarray,
     steps: np.ndarray,
-    values: np.ndarray,
-    emas: np.ndarray,
-) -> tuple[np.ndarray, ...] | None:
+    columns: Mapping[str, np.ndarray],
+) -> pd.DataFrame | None:
     """The seed means without grouping rows: each (arm, metric) holds one slot per step,
     and its lines are added in row order, a whole line at a time.
 
@@ -223,12 +379,12 @@ def _dense_means(
     None otherwise (the caller groups with pandas).
     """
     keep = (line_arm >= 0) & (line_metric >= 0)
-    pairs: dict[tuple[int, int], list[int]] = {}
+    pairs: dict[tuple[int, int], list[tuple[int, int]]] = {}
     for b in np.flatnonzero(keep):
-        pairs.setdefault((int(line_arm[b]), int(line_metric[b])), []).append(int(b))
-    out: list[list[np.ndarray]] = [[], [], [], [], [], []]
-    for (arm, metric), members in sorted(pairs.items()):
-        spans = [(lines.starts[b], lines.stops[b]) for b in members]
+        key = (int(line_arm[b]), int(line_metric[b]))
+        pairs.setdefault(key, []).append((int(lines.starts[b]), int(lines.stops[b])))
+    parts: list[pd.DataFrame] = []
+    for (arm, metric), spans in sorted(pairs.items()):
         low = min(int(steps[start]) for start, _ in spans)
         high = max(int(steps[stop - 1]) for _, stop in spans)
         rows = sum(stop - start for start, stop in spans)
@@ -236,47 +392,20 @@ def _dense_means(
             return None
         if any(np.any(np.diff(steps[start:stop]) <= 0) for start, stop in spans):
             return None
-        slots = high - low + 1
-        counts = np.zeros(slots, dtype=np.int64)
-        sums = {c: (np.zeros(slots), np.zeros(slots), np.zeros(slots, dtype=np.int64))
-                for c in ("value", "ema")}
-        for start, stop in spans:  # row order: the order pandas adds them in
-            at = steps[start:stop] - low
-            # A line without gaps in its steps fills a run of slots: a slice, not an index
-            # array (the same additions, several times quicker).
-            run: slice | np.ndarray = (
-                slice(int(at[0]), int(at[-1]) + 1) if at[-1] - at[0] == len(at) - 1 else at
-            )
-            counts[run] += 1
-            for column, data in (("value", values), ("ema", emas)):
-                total, compensation, seen = sums[column]
-                chunk = data[start:stop]
-                ok = ~np.isnan(chunk)
-                if ok.all():
-                    where = run
-                else:
-                    where, chunk = at[ok], chunk[ok]
-                with np.errstate(invalid="ignore"):  # inf - inf is NaN, reset just below
-                    y = chunk - compensation[where]
-                    t = total[where] + y
-                    c = (t - total[where]) - y
-                c[np.isnan(c)] = 0.0  # an infinite value: keep it, not NaN (pandas GH#50367)
-                compensation[where] = c
-                total[where] = t
-                seen[where] += 1
+        counts = np.zeros(high - low + 1, dtype=np.int64)
+        for start, stop in spans:
+            counts[_slots(steps[start:stop] - low)] += 1
         present = np.flatnonzero(counts)
-        out[0].append(np.full(len(present), arm, dtype=np.int64))
-        out[1].append(np.full(len(present), metric, dtype=np.int64))
-        out[2].append(present + low)
-        for k, column in ((3, "value"), (4, "ema")):
-            total, _, seen = sums[column]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                mean = total[present] / seen[present]
-            out[k].append(np.where(seen[present] > 0, mean, np.nan))
-        out[5].append(counts[present])
-    if not pairs:
-        return None
-    return tuple(np.concatenate(parts) for parts in out)
+        block = {"a": np.full(len(present), arm), "m": np.full(len(present), metric),
+                 "step": present + low, "seeds": counts[present]}
+        for name, data in columns.items():
+            mean, seen = _slot_means(spans, steps, data, low, len(counts))
+            sd, lowest, highest = _slot_spread(spans, steps, data, low, mean, seen)
+            block.update({name: mean[present], f"{name}_n": seen[present],
+                          f"{name}_sd": sd[present], f"{name}_min": lowest[present],
+                          f"{name}_max": highest[present]})
+        parts.append(pd.DataFrame(block))
+    return pd.concat(parts, ignore_index=True) if parts else None
 
 
 def _mean_sd(values: pd.Series) -> tuple[float, float]:
@@ -287,35 +416,192 @@ def _mean_sd(values: pd.Series) -> tuple[float, float]:
     return (float(clean.mean()), sd)
 
 
+def _arm_row(arm: str, members: pd.DataFrame, median_onset: float) -> dict[str, object]:
+    onset_mean, onset_sd = _mean_sd(members["onset_step"])
+    row: dict[str, object] = {
+        "arm": arm,
+        "seeds": members["seed"].nunique(dropna=False),
+        "hacked": int(members["onset_step"].notna().sum()),
+        "runs": len(members),
+    }
+    for metric in ("hack", "solve"):
+        finals = members[f"final_{metric}"].to_numpy(dtype=float)
+        mean, low, high = inference.t_interval(finals)
+        row |= {f"final_{metric}_mean": mean, f"final_{metric}_ci_low": low,
+                f"final_{metric}_ci_high": high,
+                f"final_{metric}_sd": _mean_sd(members[f"final_{metric}"])[1]}
+    return row | {
+        "median_onset_km": median_onset,
+        "onset_mean": onset_mean,
+        "onset_sd": onset_sd,
+        "never_hacked": int(members["onset_step"].isna().sum()),
+    }
+
+
 def arm_summary(
-    runs: pd.DataFrame, series: pd.DataFrame, *, per_run: pd.DataFrame | None = None
+    runs: pd.DataFrame,
+    series: pd.DataFrame,
+    *,
+    per_run: pd.DataFrame | None = None,
+    rule: OnsetRule | None = None,
 ) -> pd.DataFrame:
-    """One row per arm, in chart order: seeds, onset mean/sd and never-hacked count,
-    final hack and final solve mean/sd (sample sd, ddof=1; NaN with one seed).
-    `per_run` (from `run_summary`) saves computing it again."""
+    """One row per arm, in chart order: seeds, seeds that hacked, final hack and final
+    solve as the mean over seeds with its 95% t interval (`*_ci_low`, `*_ci_high`; none
+    with one seed), the Kaplan-Meier median onset (`median_onset_km`, NaN when fewer than
+    half are estimated to hack), then runs, the plain mean/sd onset of the seeds that
+    hack, the never-hacked count and the finals' sample sd (ddof=1).
+    `per_run` (from `run_summary`) saves computing it again; `rule`: the onset rule."""
     if per_run is None:
-        per_run = run_summary(runs, series)
+        per_run = run_summary(runs, series, rule=rule)
     rows = []
     for arm in arm_order(per_run["arm"]):
         members = per_run[per_run["arm"] == arm]
-        onset_mean, onset_sd = _mean_sd(members["onset_step"])
-        hack_mean, hack_sd = _mean_sd(members["final_hack"])
-        solve_mean, solve_sd = _mean_sd(members["final_solve"])
-        rows.append(
-            {
-                "arm": arm,
-                "runs": len(members),
-                "seeds": members["seed"].nunique(dropna=False),
-                "onset_mean": onset_mean,
-                "onset_sd": onset_sd,
-                "never_hacked": int(members["onset_step"].isna().sum()),
-                "final_hack_mean": hack_mean,
-                "final_hack_sd": hack_sd,
-                "final_solve_mean": solve_mean,
-                "final_solve_sd": solve_sd,
-            }
-        )
+        rows.append(_arm_row(arm, members, _survival(members).median()))
     return pd.DataFrame(rows)
+
+
+# --- time to hack -----------------------------------------------------------------------
+
+
+def _observations(members: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(onset steps of the runs that hack, last measured steps of those that do not)."""
+    onsets = members["onset_step"]
+    last = members["last_measured_step"]
+    events = onsets[onsets.notna()].to_numpy(dtype=float)
+    censored = last[onsets.isna() & last.notna()].to_numpy(dtype=float)
+    return events, censored
+
+
+def _survival(members: pd.DataFrame) -> inference.Survival:
+    return inference.kaplan_meier(*_observations(members))
+
+
+def time_to_hack(per_run: pd.DataFrame, start: int = 0) -> pd.DataFrame:
+    """Per arm, the Kaplan-Meier estimate of the share of its seeds that have started
+    hacking by each step, a seed that never hacks being censored at its last measured
+    step. Columns: arm, step, share, at_risk (seeds watched and not yet hacking just
+    before the step), hacked (onsets at the step), censored (seeds censored there). Each
+    arm starts with a row at `start` (share 0, every seed at risk) and ends at its last
+    measured step (the share holds after the last onset: nobody unhacks)."""
+    parts = []
+    for arm in arm_order(per_run["arm"]):
+        members = per_run[per_run["arm"] == arm]
+        curve = _survival(members)
+        if not len(curve.times):
+            continue
+        first = min(start, int(curve.times[0]))
+        last = members["last_measured_step"].dropna()
+        end = [int(last.max())] if len(last) and last.max() > curve.times[-1] else []
+        parts.append(pd.DataFrame({
+            "arm": arm,
+            "step": np.r_[first, curve.times, end].astype(np.int64),
+            "share": np.r_[0.0, curve.share, [curve.share[-1]] * len(end)],
+            "at_risk": np.r_[curve.at_risk[0], curve.at_risk, [0] * len(end)].astype(np.int64),
+            "hacked": np.r_[0, curve.events, [0] * len(end)].astype(np.int64),
+            "censored": np.r_[0, curve.censored, [0] * len(end)].astype(np.int64),
+        }))
+    columns = ["arm", "step", "share", "at_risk", "hacked", "censored"]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+
+
+# --- arms against the baseline --------------------------------------------------------
+
+COMPARISON_COLUMNS = ["arm", "baseline", "metric", "diff", "ci_low", "ci_high", "p", "p_holm",
+                      "seeds", "baseline_seeds", "note"]
+COMPARED = ("final_hack", "final_solve", "time_to_hack")
+
+
+def choose_baseline(arms: Sequence[str], requested: str | None = None) -> str:
+    """The arm the others are compared with: `requested`, else vanilla, else the first."""
+    if requested is not None:
+        if requested not in arms:
+            msg = (f"--baseline {requested!r} is not an arm of this sweep; "
+                   f"the arms are: {', '.join(arms)}")
+            raise ReportError(msg)
+        return requested
+    return "vanilla" if "vanilla" in arms else arms[0]
+
+
+def _time_to_hack_difference(arm: pd.DataFrame, base: pd.DataFrame) -> inference.Difference:
+    """Log-rank p-value, and the difference of the Kaplan-Meier medians where both exist."""
+    first, second = _observations(arm), _observations(base)
+    if min(len(first[0]) + len(first[1]), len(second[0]) + len(second[1])) < 2:
+        return inference.Difference(note=inference.TOO_FEW_SEEDS)
+    p = inference.logrank(first, second)
+    if np.isnan(p):
+        return inference.Difference(note=inference.NO_HACKS)
+    diff = _survival(arm).median() - _survival(base).median()
+    return inference.Difference(diff=diff, p=p, note="" if np.isfinite(diff) else
+                                inference.NO_MEDIAN)
+
+
+def comparisons(per_run: pd.DataFrame, baseline: str) -> pd.DataFrame:
+    """Each arm against `baseline`, on final hack, final solve (difference of means, its
+    95% Welch interval, Welch's p) and time to hack (log-rank p, difference of medians);
+    `p_holm` adjusts every p-value of the table together (Holm). `seeds` and
+    `baseline_seeds` count the seeds each side contributes; `note` says why numbers are
+    missing (`report.inference`'s codes)."""
+    base = per_run[per_run["arm"] == baseline]
+    rows = []
+    for arm in arm_order(per_run["arm"]):
+        if arm == baseline:
+            continue
+        members = per_run[per_run["arm"] == arm]
+        for metric in COMPARED:
+            if metric == "time_to_hack":
+                result = _time_to_hack_difference(members, base)
+                counts = [sum(map(len, _observations(side))) for side in (members, base)]
+            else:
+                result = inference.welch(members[metric], base[metric])
+                counts = [int(np.isfinite(side[metric].to_numpy(dtype=float)).sum())
+                          for side in (members, base)]
+            rows.append({"arm": arm, "baseline": baseline, "metric": metric,
+                         "diff": result.diff, "ci_low": result.low, "ci_high": result.high,
+                         "p": result.p, "seeds": counts[0], "baseline_seeds": counts[1],
+                         "note": result.note})
+    table = pd.DataFrame(rows, columns=[c for c in COMPARISON_COLUMNS if c != "p_holm"])
+    table.insert(7, "p_holm", inference.holm(table["p"].to_numpy(dtype=float)))
+    return table
+
+
+# --- onset-aligned view ---------------------------------------------------------------
+
+
+def align_window(runs: pd.DataFrame) -> int:
+    """Steps shown either side of each seed's onset: a quarter of the typical run's
+    length, to one significant digit (200 steps -> 50), at least 5."""
+    typical = float(np.median(runs["steps"])) if len(runs) else 20.0
+    return int(float(f"{max(typical / 4, 5.0):.1g}"))
+
+
+def onset_aligned(
+    series: pd.DataFrame, onsets: Mapping[str, int], window: int,
+    metrics: Sequence[str] = COS_METRICS,
+) -> pd.DataFrame:
+    """The tidy rows of `metrics` for the runs that hack, with `step` made the steps from
+    the run's own onset, within `window` either side: run, step, metric, value, ema, in
+    the series' order. Picked line by line: no temporary as long as the whole table."""
+    lines = Lines.of(series)
+    steps = series["step"].to_numpy()
+    picked: list[np.ndarray] = []
+    offsets: list[np.ndarray] = []
+    for b in np.flatnonzero(np.isin(lines.metric, list(metrics))):
+        run = lines.run[b]
+        if pd.isna(run) or run not in onsets:
+            continue
+        start, stop = int(lines.starts[b]), int(lines.stops[b])
+        offset = steps[start:stop] - onsets[run]
+        near = np.flatnonzero(np.abs(offset) <= window)
+        picked.append(start + near)
+        offsets.append(offset[near])
+    rows = np.concatenate(picked) if picked else np.empty(0, dtype=np.int64)
+    aligned = series.iloc[rows][["run", "step", "metric", "value", "ema"]]
+    return aligned.assign(
+        step=np.concatenate(offsets).astype(np.int64) if offsets else np.empty(0, np.int64)
+    ).reset_index(drop=True)
+
+
+# --- everything at once -----------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -327,6 +613,13 @@ class Summary:
     per_arm: pd.DataFrame  # arm_summary
     means: pd.DataFrame  # seed_means
     onsets: dict[str, int]  # run -> onset step, for the runs that hack
+    rule: OnsetRule  # how an onset is found
+    baseline: str  # the arm the others are compared with
+    km: pd.DataFrame  # time_to_hack
+    comparisons: pd.DataFrame  # comparisons
+    align_window: int  # steps either side of the onset in the onset-aligned view
+    aligned: pd.DataFrame  # onset_aligned: hacking seeds' cosines, step = steps from onset
+    aligned_means: pd.DataFrame  # seed_means of `aligned`
 
     @property
     def arms(self) -> list[str]:
@@ -348,14 +641,40 @@ class Summary:
         return {str(a): int(n) for a, n in zip(self.per_arm["arm"], self.per_arm["seeds"],
                                                strict=True)}
 
+    def hacked_by_arm(self) -> dict[str, int]:
+        """arm -> how many of its seeds hacked (the others have no onset)."""
+        return {str(a): int(n) for a, n in zip(self.per_arm["arm"], self.per_arm["hacked"],
+                                               strict=True)}
 
-def summarize(runs: pd.DataFrame, series: pd.DataFrame) -> Summary:
-    """All of this module's tables for one sweep, each computed once."""
-    onsets = run_onsets(series)
+
+def summarize(
+    runs: pd.DataFrame,
+    series: pd.DataFrame,
+    *,
+    rule: OnsetRule | None = None,
+    baseline: str | None = None,
+) -> Summary:
+    """All of this module's tables for one sweep, each computed once. `rule`: how an
+    onset is found (default: the reference's); `baseline`: the arm the others are
+    compared with (default: vanilla, else the first arm; an unknown arm is an error)."""
+    rule = rule or OnsetRule()
+    onsets = run_onsets(series, rule)
     per_run = run_summary(runs, series, onsets=onsets)
+    per_arm = arm_summary(runs, series, per_run=per_run)
+    chosen = choose_baseline([str(a) for a in per_arm["arm"]], baseline)
+    start = int(series["step"].min()) if len(series) else 0
+    window = align_window(runs)
+    aligned = onset_aligned(series, onsets, window)
     return Summary(
         per_run=per_run,
-        per_arm=arm_summary(runs, series, per_run=per_run),
+        per_arm=per_arm,
         means=seed_means(runs, series),
         onsets=onsets,
+        rule=rule,
+        baseline=chosen,
+        km=time_to_hack(per_run, start),
+        comparisons=comparisons(per_run, chosen),
+        align_window=window,
+        aligned=aligned,
+        aligned_means=seed_means(runs, aligned),
     )

@@ -28,7 +28,7 @@ RUN_COLUMNS = [
     "argv",
     "missing",
 ]
-SERIES_COLUMNS = ["run", "step", "metric", "value", "ema"]
+SERIES_COLUMNS = ["run", "step", "metric", "value", "ema", "k", "n"]
 
 
 def arm_order(arms: Iterable[str]) -> list[str]:
@@ -94,6 +94,7 @@ def build_tables(logs: Sequence[ParsedLog]) -> tuple[pd.DataFrame, pd.DataFrame]
     step_col: list[np.ndarray] = []
     value_col: list[np.ndarray] = []
     ema_col: list[np.ndarray] = []
+    fractions: list[tuple[int, np.ndarray, np.ndarray]] = []  # (first row, k, n) of a line
     for lg in ordered:
         for metric in METRICS:
             if metric not in lg.metrics:
@@ -105,6 +106,8 @@ def build_tables(logs: Sequence[ParsedLog]) -> tuple[pd.DataFrame, pd.DataFrame]
             step_col.append(lg.steps)
             value_col.append(values)
             ema_col.append(ema(values))
+            if metric in lg.counts:
+                fractions.append((sum(lengths) - len(values), *lg.counts[metric]))
 
     def joined(parts: list[np.ndarray], dtype: type) -> np.ndarray:
         if not parts:
@@ -124,11 +127,27 @@ def build_tables(logs: Sequence[ParsedLog]) -> tuple[pd.DataFrame, pd.DataFrame]
             "metric": repeated(line_metrics, METRICS),
             "value": joined(value_col, float),
             "ema": joined(ema_col, float),
+            "k": counts(sum(lengths), [(at, k) for at, k, _ in fractions]),
+            "n": counts(sum(lengths), [(at, n) for at, _, n in fractions]),
         },
         columns=SERIES_COLUMNS,
         copy=False,
     )
     return runs, series
+
+
+def counts(rows: int, parts: Sequence[tuple[int, np.ndarray]]) -> pd.arrays.IntegerArray:
+    """A nullable Int32 column of `rows` rows, missing but where a part (first row, counts
+    read as floats, NaN: not a fraction) fills it: written as whole numbers, empty where
+    missing. A count beyond Int32 is no batch size: missing. Filled in place, line by
+    line: the cosines' lines, half the table, have no counts at all."""
+    whole = np.zeros(rows, dtype=np.int32)
+    missing = np.ones(rows, dtype=bool)
+    for at, values in parts:
+        lost = ~(np.abs(values) <= np.iinfo(np.int32).max)  # NaN compares False
+        whole[at : at + len(values)] = np.where(lost, 0, values)
+        missing[at : at + len(values)] = lost
+    return pd.arrays.IntegerArray(whole, missing)
 
 
 def line_starts(frame: pd.DataFrame, by: Sequence[str] = ("run", "metric")) -> np.ndarray:

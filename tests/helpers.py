@@ -1,15 +1,18 @@
 """Helpers shared by the tests: run the CLI (in-process, or as a process for the few
-end-to-end checks), read PNG headers, read the page."""
+end-to-end checks), read PNG headers, read the page, serve a folder over HTTP."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import http.server
 import io
 import json
 import os
 import struct
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,3 +103,30 @@ def chart_specs(page: BeautifulSoup) -> dict:
     script = page.find("script", id="chart-specs")
     assert script is not None and script.get("type") == "application/json"
     return json.loads(script.string)
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """`python -m http.server`'s handler (an index page for a folder, no Range requests),
+    without a line on stderr per request."""
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def serve_folder(
+    folder: Path, handler: type[http.server.SimpleHTTPRequestHandler] = QuietHandler
+) -> Iterator[str]:
+    """A real HTTP server on 127.0.0.1 (a free port) serving `folder`, in a thread, for as
+    long as the block runs; yields its base URL (ending in `/`)."""
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(handler, directory=str(folder))
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)

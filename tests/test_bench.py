@@ -32,6 +32,9 @@ def test_bench_writes_its_table(tmp_path: Path) -> None:
     assert "## Machine" in text and "python benchmarks/bench.py --sizes 12x200" in text
     assert "| wall time, cold cache |" in text and "| parse throughput |" in text
     assert "12-run demo end-to-end under 2 s, warm" in text
+    assert "## `--watch`: a rebuild after an append (12 runs x 200 steps" in text
+    assert "| rebuild after 100 rows appended to one run (demo_vanilla_s1.log +100 steps) |" \
+        in text
     assert (tmp_path / "work" / "sweeps" / "12x200").is_dir()
     assert "## What each part of the picture layer buys (12 runs x 200 steps" in text
     assert re.search(r"\| grid \| without the pointer marks \| [\d.]+ \([\d.]+\) \|", text)

@@ -161,9 +161,9 @@ def test_no_requests_console_errors_or_page_errors(live) -> None:
 def test_every_chart_is_drawn(live) -> None:
     page = live.page
     keys = page.eval_on_selector_all("figure.chart", "fs => fs.map(f => f.dataset.chart)")
-    assert keys == ["grid", "overlay"]
+    assert keys == ["grid", "overlay", "time_to_hack", "aligned"]
     drawn = page.eval_on_selector_all("figure.chart", "fs => fs.map(f => f.dataset.drawn)")
-    assert drawn == ["true", "true"]
+    assert drawn == ["true"] * 4
     assert sorted(page.evaluate("Object.keys(window.reportViews)")) == sorted(keys)
     for key in keys:
         canvas = page.locator(f"#{key} .live canvas")
@@ -183,6 +183,8 @@ def _marks(page: object, key: str) -> dict[str, int]:
             counts[f"line:{role}"] = counts.get(f"line:{role}", 0) + 1
         elif kind == "symbol" and "_onsets" in mark["name"]:
             counts["onsets"] = counts.get("onsets", 0) + mark["items"]
+        elif kind == "area":  # one area mark per drawn band, its items are the points
+            counts["area:bands"] = counts.get("area:bands", 0) + 1
         else:
             counts[kind] = counts.get(kind, 0) + mark["items"]
     return counts
@@ -196,6 +198,7 @@ def test_grid_draws_a_line_for_every_seed_and_mean(live, demo_series) -> None:
     counts = _marks(live.page, "grid")
     assert counts.get("line:seeds") == seed_lines == 48
     assert counts.get("line:means") == mean_lines == 16
+    assert counts.get("area:bands") == mean_lines  # every mean has 3 seeds: a band each
     assert counts.get("onsets") == hack["run"].nunique()  # one open circle per hacking seed
     assert counts.get("rule", 0) > 0 and counts.get("text", 0) > 0  # axes, onset rules, labels
 
@@ -205,6 +208,7 @@ def test_overlay_draws_a_line_for_every_seed_and_arm(live, demo_series) -> None:
     counts = _marks(live.page, "overlay")
     assert counts.get("line:seeds") == hack["run"].nunique() == 12
     assert counts.get("line:means") == hack["arm"].nunique() == 4
+    assert counts.get("area:bands") == 4
     hacking_arms = hack[hack["value"] > 0]["arm"].nunique()
     assert counts.get("onsets") == hacking_arms  # one dot per arm with a mean onset
     assert counts.get("text", 0) > 0
@@ -213,7 +217,7 @@ def test_overlay_draws_a_line_for_every_seed_and_arm(live, demo_series) -> None:
 def test_live_chart_replaced_the_picture_without_a_flash_of_both(live) -> None:
     page = live.page
     assert page.locator("img.static").count() == 0
-    assert page.locator("figure.chart .live:visible").count() == 2
+    assert page.locator("figure.chart .live:visible").count() == 4
     sampler = page.evaluate("window.__pictureSampler")
     assert sampler["frames"] > 0 and sampler["picture"] > 0 and sampler["live"] > 0, sampler
     assert sampler["both"] == [], "a picture and its live chart were on screen together"
@@ -223,7 +227,7 @@ def test_title_and_tables(live) -> None:
     page = live.page
     assert page.title() == "Training dynamics"
     assert page.locator("h1").inner_text() == "Training dynamics"
-    for table_id, rows in (("runs", 12), ("arms", 4)):
+    for table_id, rows in (("runs", 12), ("arms", 4), ("comparisons", 9)):
         table = page.locator(f"table#{table_id}")
         assert table.is_visible()
         assert table.locator("thead th").count() >= 6
@@ -255,10 +259,14 @@ def test_full_page_screenshot(live) -> None:
 def test_values_switch_and_hover(live) -> None:
     """Smoke checks of the interaction (issue 7 goes deeper): the control, the hover."""
     page = live.page
-    for key in ("grid", "overlay"):
+    for key in ("grid", "overlay", "aligned"):
         radios = page.locator(f"#{key} .live input[type=radio][name=values]")
         assert [radios.nth(n).get_attribute("value") for n in range(radios.count())] == [
             "smoothed", "raw",
+        ]
+        bands = page.locator(f"#{key} .live input[type=radio][name=band]")
+        assert [bands.nth(n).get_attribute("value") for n in range(bands.count())] == [
+            "ci", "minmax",
         ]
     page.locator("#grid .live input[value=raw]").check()
     page.wait_for_function("window.reportViews.grid.signal('values') === 'raw'")
@@ -319,7 +327,7 @@ def test_the_page_carries_no_vega_lite_compiler(live, report_file) -> None:
 def test_javascript_off_shows_every_chart_as_a_picture(static) -> None:
     page = static.page
     figures = page.locator("figure.chart")
-    assert figures.count() == 2
+    assert figures.count() == 4
     for n in range(figures.count()):
         picture = figures.nth(n).locator("img.static")
         assert picture.is_visible()
@@ -329,7 +337,7 @@ def test_javascript_off_shows_every_chart_as_a_picture(static) -> None:
         assert figures.nth(n).locator(".live").is_hidden()
         assert figures.nth(n).get_attribute("data-drawn") is None
     assert page.locator(".live:visible").count() == 0
-    for table_id in ("runs", "arms"):
+    for table_id in ("runs", "arms", "comparisons"):
         assert page.locator(f"table#{table_id}").is_visible()
     assert page.locator("h1").inner_text() == "Training dynamics"
     assert static.watch.problems() == []

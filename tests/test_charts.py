@@ -19,7 +19,7 @@ import vl_convert
 from conftest import SAMPLES, needs_samples
 
 import report
-from report import charts
+from report import charts, export
 
 RED, GREEN, BLUE, AMBER = "#c1432b", "#2f7d4f", "#33508c", "#c98a2b"
 ARMS4 = ["vanilla", "static erasure", "online erasure", "routing"]
@@ -392,10 +392,14 @@ def test_direct_labels_only_in_the_leftmost_column_nudged_by_endpoint(grid_spec)
 @needs_samples
 def test_grid_title_axes_and_frame(grid_spec):
     assert charts.GRID_TITLE in grid_spec["title"]["text"]["expr"]
+    # The reference's title, and what the band is (the picture has no caption).
     assert charts.GRID_TITLE == (
         "Training dynamics: G_hack erasure vs vanilla "
-        "(EMA-5 smoothed; dashed line = mean hack onset)"
+        "(EMA-5 smoothed; band = 95% CI of the seed mean; dashed line = mean hack onset)"
     )
+    for words in ("raw values; band = 95% CI", "EMA-5 smoothed; band = min-max of the seeds",
+                  "raw values; band = min-max of the seeds"):
+        assert words in grid_spec["title"]["text"]["expr"]
     assert grid_spec["config"]["view"]["stroke"] is None
     found = layers(grid_spec)
     assert found["cos_seeds"]["encoding"]["x"]["axis"]["title"] == "optimizer step"
@@ -451,12 +455,16 @@ def test_overlay_takes_custom_colours(converge):
 def test_interaction_params_are_named_and_point_at_real_views(which, grid_spec, overlay_spec):
     spec = grid_spec if which == "grid" else overlay_spec
     params = {p["name"]: p for p in spec["params"]}
-    assert set(params) == {"zoom", "hover", "values"}
+    assert set(params) == {"zoom", "hover", "values", "band"}
     assert params["zoom"]["bind"] == "scales"
     assert params["zoom"]["select"] == {"type": "interval", "encodings": ["x"]}
     assert params["hover"]["select"]["on"] == "pointerover"
     assert params["values"]["bind"]["input"] == "radio"
     assert params["values"]["bind"]["options"] == ["smoothed", "raw"]
+    assert params["band"]["value"] == "ci"  # what pictures show
+    assert params["band"]["bind"]["input"] == "radio"
+    assert params["band"]["bind"]["options"] == ["ci", "minmax"]
+    assert params["band"]["bind"]["labels"] == ["95% CI", "min-max"]
     names = set(layers(spec))
     for name in ("zoom", "hover"):
         assert set(params[name]["views"]) <= names
@@ -540,3 +548,181 @@ def _sweep_of(runs: list) -> report.Sweep:
     parsed = [parse_bytes(run.data, run.name, run.name) for run in runs]
     table, series = build_tables(parsed)
     return report.Sweep(runs=table, series=series)
+
+
+# --- seed bands, time to hack, the onset-aligned view --------------------------------
+
+
+def _three_seeds() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Three vanilla seeds: hack 0.1, 0.2, 0.6 at step 0 (mean 0.3, sd sqrt(0.07)); at step 1
+    seed c has stopped, at step 2 only a is left; cosines the same shape."""
+    return hand_tables({
+        ("a.log", "vanilla", 1): {"hack": [0.1, 0.3, 0.5], "teacher": [0.3, 0.2, 0.1]},
+        ("b.log", "vanilla", 2): {"hack": [0.2, 0.5], "teacher": [0.2, 0.2]},
+        ("c.log", "vanilla", 3): {"hack": [0.6], "teacher": [0.1]},
+    })
+
+
+def test_mean_rows_carry_the_band_and_other_rows_end_early() -> None:
+    runs, series = _three_seeds()
+    spec = charts.grid_chart(runs, series).to_dict()
+    (name,) = [facet["data"]["name"] for facet in spec["vconcat"] if facet["name"] == "rates"]
+    text = spec["datasets"][name]
+    header = text.split("\n")[0].split(",")
+    assert header[:7] == list(charts.COLUMNS) and header[7:] == list(charts.BAND_COLUMNS)
+    for line in text.strip().split("\n")[1:]:
+        fields = line.split(",")
+        if fields[6] not in ("m", "M"):
+            assert len(fields) <= 7, line  # no band: the row ends at its kind
+    rates = row_data(spec, "rates")
+    means = rates[rates["kind"].isin(["m", "M"]) & (rates["metric"] == 0)].set_index("step")
+    # Step 0: t(0.975, 2) = 4.303: half-width 4.303 * sqrt(0.07 / 3) = 0.657; range 0.1-0.6.
+    assert means.loc[0, "smoothed"] == pytest.approx(0.3)
+    assert means.loc[0, "ci"] == pytest.approx(4.303 * np.sqrt(0.07 / 3), abs=1e-3)
+    assert (means.loc[0, "min"], means.loc[0, "max"]) == (0.1, 0.6)
+    assert means.loc[0, "raw_ci"] == means.loc[0, "ci"]  # raw = smoothed in these tables
+    # Step 1: two seeds, 0.3 and 0.5: t(0.975, 1) = 12.706 * 0.1414 / sqrt(2) = 1.271.
+    assert means.loc[1, "ci"] == pytest.approx(1.2706, abs=1e-3)
+    # Step 2: one seed, no band.
+    assert means.loc[2, ["ci", "min", "max", "raw_ci"]].isna().all()
+
+
+@needs_samples
+@pytest.mark.parametrize("which", ["grid", "overlay"])
+def test_band_layers_sit_under_the_lines_and_follow_both_controls(which, grid_spec, overlay_spec):
+    spec = grid_spec if which == "grid" else overlay_spec
+    found = layers(spec)
+    names = [n for n in found if n.endswith("_bands")]
+    assert names == (["rates_bands", "cos_bands"] if which == "grid" else ["overlay_bands"])
+    for name in names:
+        band = found[name]
+        assert band["mark"]["type"] == "area"
+        assert band["encoding"]["y"]["field"] == "band_low"
+        assert band["encoding"]["y2"]["field"] == "band_high"
+        calc = {t["as"]: t["calculate"] for t in band["transform"] if "calculate" in t}
+        for edge in ("band_low", "band_high"):
+            assert "band == 'minmax'" in calc[edge] and "values == 'raw'" in calc[edge]
+        assert "isValid(datum.ci) ? datum.smoothed - datum.ci : null" in calc["band_low"]
+        assert "isValid(datum.raw_ci) ? datum.raw + datum.raw_ci : null" in calc["band_high"]
+        idle = band["encoding"]["fillOpacity"]["condition"][0]["value"]
+        assert 0.1 <= idle <= 0.2  # light: the lines read through it
+        row = name.removesuffix("_bands")
+        order = list(found)
+        assert order.index(name) < order.index(f"{row}_seeds") < order.index(f"{row}_means")
+        # The same scale as the lines it surrounds.
+        assert band["encoding"]["y"]["scale"] == found[f"{row}_means"]["encoding"]["y"]["scale"]
+
+
+def _with_band(spec: dict, band: str) -> dict:
+    spec = json.loads(json.dumps(spec))
+    for param in spec["params"]:
+        if param["name"] == "band":
+            param["value"] = band
+    return spec
+
+
+def _picture(spec: dict) -> bytes:
+    """The chart's picture as the report draws it: compiled once, the pointer left out."""
+    vega = export.to_vega(spec)
+    return vl_convert.vega_to_png(export.picture_spec(vega, charts.POINTER_LAYER_SUFFIX),
+                                  scale=1)
+
+
+def test_the_picture_draws_the_95_percent_band() -> None:
+    runs, series = _three_seeds()
+    spec = charts.overlay_chart(runs, series).to_dict()
+    picture = _picture(spec)
+    assert picture == _picture(_with_band(spec, "ci"))
+    assert picture != _picture(_with_band(spec, "minmax"))
+
+
+def _km_numbers():
+    from report.summary import summarize
+
+    # vanilla: onsets at 1 and 3, one seed stops at 2 without hacking; routing never hacks.
+    runs, series = hand_tables({
+        ("v1.log", "vanilla", 1): {"hack": [0, 0.5, 0.5, 0.5, 0.5]},
+        ("v2.log", "vanilla", 2): {"hack": [0, 0, 0]},
+        ("v3.log", "vanilla", 3): {"hack": [0, 0, 0, 0.5, 0.5]},
+        ("r1.log", "routing", 1): {"hack": [0, 0, 0, 0, 0]},
+        ("r2.log", "routing", 2): {"hack": [0, 0, 0, 0, 0]},
+    })
+    return runs, series, summarize(runs, series)
+
+
+def test_time_to_hack_chart_draws_the_kaplan_meier_table() -> None:
+    _, _, numbers = _km_numbers()
+    spec = charts.time_to_hack_chart(numbers).to_dict()
+    (data,) = datasets(spec).values()
+    arms = numbers.arms
+    curves = data[data["kind"] == "k"]
+    # vanilla: 3 at risk at 1 (share 1/3), one censored at 2, 1 at risk at 3 (share 1).
+    vanilla = curves[curves["arm"] == arms.index("vanilla")]
+    assert vanilla["step"].tolist() == [0, 1, 2, 3, 4]
+    assert vanilla["share"].tolist() == pytest.approx([0, 1 / 3, 1 / 3, 1, 1], abs=1e-4)
+    assert vanilla["at_risk"].tolist() == [3, 3, 2, 1, 0]
+    assert vanilla["censored"].tolist() == [0, 0, 1, 0, 0]
+    routing = curves[curves["arm"] == arms.index("routing")]
+    assert routing["share"].tolist() == [0, 0] and routing["censored"].tolist() == [0, 2]
+    found = layers(spec)
+    assert found["km_curves"]["mark"]["interpolate"] == "step-after"
+    assert [t for t in found["km_censored"]["transform"] if "filter" in t][-1]["filter"] == (
+        "datum.censored > 0")
+    tooltip = [t["title"] for t in found["km_points"]["encoding"]["tooltip"]]
+    assert any("at risk" in title for title in tooltip)
+    assert found["km_half"]["encoding"]["y"]["datum"] == 0.5
+    scale = found["km_curves"]["encoding"]["color"]["scale"]
+    assert scale["range"] == [charts.ARM_COLORS["vanilla"], charts.ARM_COLORS["routing"]]
+    labels = data[data["kind"] == "l"]
+    assert sorted(labels["arm"]) == [0, 1] and set(labels["step"]) == {4}
+    assert charts.TIME_TO_HACK_TITLE == spec["title"]["text"]
+    vega = export.to_vega(spec)
+    picture = export.picture_spec(vega, charts.POINTER_LAYER_SUFFIX)
+    assert "km_points_marks" in json.dumps(vega) and "km_points_marks" not in json.dumps(picture)
+    assert png_size(export.to_png(picture, scale=1))[0] > 400
+
+
+def test_aligned_view_puts_each_seeds_onset_at_zero() -> None:
+    from report.summary import summarize
+
+    runs, series = hand_tables({
+        ("a.log", "vanilla", 1): {"hack": [0, 0, 0.5, 0.5], "teacher": [0.3, 0.3, 0.1, 0.1],
+                                  "student": [0.0, 0.0, -0.1, -0.1]},
+        ("b.log", "vanilla", 2): {"hack": [0, 0.5, 0.5, 0.5], "teacher": [0.3, 0.1, 0.1, 0.1],
+                                  "student": [0.1, -0.1, -0.1, -0.1]},
+        ("c.log", "vanilla", 3): {"hack": [0, 0, 0, 0], "teacher": [0.2, 0.2, 0.2, 0.2],
+                                  "student": [0.0, 0.0, 0.0, 0.0]},
+    })
+    numbers = summarize(runs, series)
+    assert numbers.align_window == 5  # a quarter of 4 steps is under the floor of 5
+    spec = charts.aligned_chart(runs, numbers).to_dict()
+    data = row_data(spec, "aligned")
+    runs_in = lookup_array(spec, "run_name")
+    seeds = data[data["kind"].isin(["s", "S"])]
+    assert {runs_in[int(r)] for r in seeds["run"]} == {"a.log", "b.log"}  # c never hacked
+    teacher = seeds[seeds["metric"] == 2]  # METRICS: hack, solve, teacher, student
+    by_run = {runs_in[int(r)]: g.sort_values("step") for r, g in teacher.groupby("run")}
+    # a hacks at 2, b at 1: both drop from 0.3 to 0.1 at offset 0.
+    assert by_run["a.log"]["step"].tolist() == [-2, -1, 0, 1]
+    assert by_run["b.log"]["step"].tolist() == [-1, 0, 1, 2]
+    for line in by_run.values():
+        assert line.set_index("step").loc[0, "smoothed"] == pytest.approx(0.1)
+        assert line.set_index("step").loc[-1, "smoothed"] == pytest.approx(0.3)
+    means = data[data["kind"].isin(["m", "M"]) & (data["metric"] == 2)].set_index("step")
+    assert means.loc[-1, "smoothed"] == pytest.approx(0.3)  # both seeds, aligned
+    assert np.isnan(means.loc[-2, "ci"])  # only a reaches 2 steps before its onset
+    assert data.loc[data["kind"] == "r", "step"].tolist() == [0]  # the rule at the onset
+    assert header_labels(spec) == [["vanilla", "2 of 3 seeds hacked"]]
+    x = layers(spec)["aligned_seeds"]["encoding"]["x"]
+    assert x["scale"]["domain"] == [-5, 5] and x["axis"]["title"] == charts.ALIGNED_X_TITLE
+    assert "aligned_bands" in layers(spec) and "aligned_zero" in layers(spec)
+    assert {p["name"] for p in spec["params"]} == {"zoom", "hover", "values", "band"}
+    assert charts.ALIGNED_TITLE in spec["title"]["text"]["expr"]
+
+
+def test_no_aligned_view_without_an_onset() -> None:
+    from report.summary import summarize
+
+    runs, series = hand_tables({("a.log", "vanilla", 1): {"hack": [0, 0], "teacher": [0.3, 0.3],
+                                                          "student": [0.0, 0.0]}})
+    assert not charts.has_aligned_view(summarize(runs, series))

@@ -7,6 +7,7 @@ _onset), not from report's code.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 from pathlib import Path
@@ -101,7 +102,7 @@ def test_converge_page_is_self_contained(converge_site) -> None:
     assert "window.vega=" in html and "window.vegaTooltip=" in html
     assert "window.vegaEmbed=" not in html and "window.vegaLite=" not in html
     specs = chart_specs(page)
-    assert set(specs) == {"grid", "overlay"}
+    assert set(specs) == {"grid", "overlay", "time_to_hack", "aligned"}
     for spec in specs.values():
         assert spec["$schema"].startswith("https://vega.github.io/schema/vega/v")
         assert spec["marks"] and "encoding" not in spec
@@ -162,6 +163,14 @@ def test_help_has_an_example() -> None:
         (["--jobs", "0", "--demo"], 2, "argument -j/--jobs: 0 is too small"),
         (["--arm-colors", "pink", "--demo"], 2, "argument --arm-colors: invalid choice"),
         (["--no-such-flag", "--demo"], 2, "unrecognized arguments: --no-such-flag"),
+        (["--onset-threshold", "1", "--demo"], 2,
+         "argument --onset-threshold: 1 is outside [0, 1)"),
+        (["--onset-threshold", "-0.1", "--demo"], 2, "--onset-threshold: -0.1 is outside [0, 1)"),
+        (["--onset-threshold", "some", "--demo"], 2, "--onset-threshold: 'some' is not a number"),
+        (["--onset-patience", "0", "--demo"], 2, "argument --onset-patience: 0 is too small"),
+        (["--baseline", "control", "--demo"], 2,
+         "argument --baseline: 'control' is not an arm of these logs; the arms are: vanilla, "
+         "static erasure, online erasure, routing"),
     ],
 )
 def test_usage_errors(tmp_path: Path, args: list[str], code: int, message: str) -> None:
@@ -230,8 +239,11 @@ def test_a_run_that_never_hacks(tmp_path: Path) -> None:
         ["never.log", "routing", "1", "5", "", "0.000", "0.250"],
         ["hacks.log", "routing", "2", "5", "1", f"{ema:.3f}", "0.250"],
     ]
+    assert page.find(id="no-aligned-view") is None  # hacks.log hacked: the view is there
     _, arms = table_rows(page, "arms")
-    assert arms[0][:4] == ["routing", "2", "1.0", "1"]  # one seed's onset, one never hacked
+    # Two seeds, one hacked (at step 1); the other is censored at its last step (4), so
+    # Kaplan-Meier has half hacking from step 1: the median; the mean onset is that one seed's.
+    assert [arms[0][n] for n in (0, 1, 2, 5, 6)] == ["routing", "2", "1", "1", "1.0"]
 
 
 def test_a_big_series_rides_along_only_when_asked(monkeypatch) -> None:
@@ -278,8 +290,12 @@ def test_each_chart_is_compiled_once_and_the_page_embeds_that_spec(monkeypatch) 
     monkeypatch.setattr(vl_convert, "vegalite_to_vega", spy)
     built = build.build_report(load_demo(), build.Options())  # pictures too
     specs = chart_specs(BeautifulSoup(built.html, "html.parser"))
-    assert len(compiled) == 2  # one compile per chart, for the page and its pictures
-    assert [specs["grid"], specs["overlay"]] == compiled
+    assert len(specs) >= 3  # the demo's charts (the grid, the overlay, time to hack, ...)
+    assert len(compiled) == len(specs)  # one compile per chart, for the page and its pictures
+    def texts(found: list[dict]) -> list[str]:
+        return sorted(json.dumps(spec, sort_keys=True) for spec in found)
+
+    assert texts(list(specs.values())) == texts(compiled)  # the very specs compiled
 
 
 def test_the_library_and_the_command_give_the_same_page(tmp_path: Path) -> None:
@@ -309,6 +325,39 @@ def test_demo_reads_the_packaged_examples(tmp_path: Path) -> None:
     assert [row[0] for row in files] == [
         f"examples/{p.name}" for p in sorted((ROOT / "examples" / "logs").glob("*.log"))
     ]
+
+
+def test_onset_rule_flags_change_the_onsets_and_the_page_says_so(tmp_path: Path) -> None:
+    from conftest import log_text
+
+    # hack: 0, 1/4, 0, 2/4, 3/4, 3/4, 0 -> the reference's onset is step 1; above 0.3 for
+    # two measured steps in a row first holds from step 3 (2/4 = 0.5, then 3/4).
+    cells = ["0/4", "1/4", "0/4", "2/4", "3/4", "3/4", "0/4"]
+    rows = [f"{i}  0.7  {c}  1/4  0/4  1/4  +0.300  +0.050  T  1.0" for i, c in enumerate(cells)]
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "a.log").write_text(log_text(rows=rows))
+    default, sturdy = tmp_path / "default.html", tmp_path / "sturdy.html"
+    assert run_main(str(logs), "-o", str(default), "--no-png").returncode == 0
+    result = run_main(str(logs), "-o", str(sturdy), "--no-png", "--onset-threshold", "0.3",
+                      "--onset-patience", "2")
+    assert result.returncode == 0, result.stderr
+    assert table_rows(soup(default), "runs")[1][0][4] == "1"
+    assert table_rows(soup(sturdy), "runs")[1][0][4] == "3"
+    how = soup(sturdy).find(id="how-to-read").get_text(" ", strip=True)
+    assert "stays above 0.3 for 2 consecutive measured steps" in how
+    assert "--onset-threshold 0.3 --onset-patience 2" in how
+    assert "the reference's rule" in soup(default).find(id="how-to-read").get_text(" ", strip=True)
+
+
+def test_baseline_flag_picks_the_arm_compared_with(tmp_path: Path) -> None:
+    out = tmp_path / "index.html"
+    result = run_main("--demo", "-o", str(out), "--no-png", "--baseline", "routing")
+    assert result.returncode == 0, result.stderr
+    _, body = table_rows(soup(out), "comparisons")
+    assert {row[0] for row in body} == {"vanilla", "static erasure", "online erasure"}
+    header, _ = table_rows(soup(out), "comparisons")
+    assert header[2] == "difference (arm − routing)"
 
 
 def _controls(text: str) -> set[str]:
@@ -359,7 +408,8 @@ def test_names_and_fields_in_any_bytes(tmp_path: Path) -> None:
         data = base64.b64decode(link["href"].split(",", 1)[1])
         text = (gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data).decode("utf-8")
         assert _controls(text) == set(), link["download"]
-        assert link["download"] == "arms.csv" or "caf\\xe9.log" in text, link["download"]
+        per_arm = ("arms.csv", "comparisons.csv")  # no run names in these
+        assert link["download"] in per_arm or "caf\\xe9.log" in text, link["download"]
 
 
 def test_a_glob_that_matches_nothing_beside_logs(tmp_path: Path) -> None:
@@ -414,7 +464,7 @@ def test_the_pages_csvs_are_neutralised(tmp_path: Path) -> None:
     for link in soup(out).find_all("a", attrs={"download": True}):
         data = base64.b64decode(link["href"].split(",", 1)[1])
         texts[link["download"]] = (gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data)
-    assert set(texts) == {"runs.csv", "arms.csv", "series.csv.gz"}
+    assert set(texts) == {"runs.csv", "arms.csv", "comparisons.csv", "series.csv.gz"}
     assert b"\n'=HYPERLINK(x).log," in texts["runs.csv"]
     assert b",'@SUM(1+1)," in texts["runs.csv"]
     assert b"\n'=HYPERLINK(x).log,0,hack," in texts["series.csv.gz"]
@@ -450,3 +500,20 @@ def test_quiet_silences_what_libraries_print(tmp_path: Path, monkeypatch) -> Non
     assert seen["-q"] == ("", [])
     assert "a library's own remark" in seen[""][0] and seen[""][1] == ["Mean of empty slice"]
     assert logging.getLogger().level == logging.WARNING  # as it was before -q
+
+
+def test_without_an_onset_the_page_says_why_there_is_no_aligned_view(tmp_path: Path) -> None:
+    from conftest import log_text
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    never = [f"{i}  0.7  0/4  1/4  0/4  1/4  +0.300  +0.050  T  1.0" for i in range(5)]
+    (logs / "never.log").write_text(log_text(rows=never))
+    out = tmp_path / "index.html"
+    assert run_main(str(logs), "-o", str(out), "--no-png").returncode == 0
+    page = soup(out)
+    assert [f["data-chart"] for f in page.find_all("figure")] == ["grid", "overlay",
+                                                                  "time_to_hack"]
+    assert page.find(id="no-aligned-view").get_text(strip=True).startswith("No seed hacked")
+    _, arms = table_rows(page, "arms")
+    assert arms[0][2] == "0" and arms[0][5] == ""  # nobody hacked: no median onset

@@ -1,8 +1,10 @@
 """The charts' interaction in real Chromium: tooltips, a hovered seed highlighted in every
-panel, zooming the step axis of every panel together, the smoothed/raw switch."""
+panel, zooming the step axis of every panel together, the smoothed/raw switch, the band
+switch, the time-to-hack curves' seeds at risk."""
 
 from __future__ import annotations
 
+import math
 import shutil
 from pathlib import Path
 
@@ -17,13 +19,19 @@ pytestmark = pytest.mark.browser
 ITEMS = """([key, name]) => {
   const view = window.reportViews[key];
   const box = document.querySelector(`#${key} canvas`).getBoundingClientRect();
-  const [ox, oy] = view.origin();
+  // The scene's origin on the canvas: the view's origin plus its padding (as Vega's
+  // pointer handler places it).
+  const [x0, y0] = view.origin();
+  const pad = view.padding();
+  const [ox, oy] = [x0 + (pad.left || 0), y0 + (pad.top || 0)];
   const found = [];
   (function walk(mark, dx, dy, line) {
     (mark.items || []).forEach((item, index) => {
       if (mark.name === name) {
         found.push({x: box.x + ox + dx + (item.x || 0), y: box.y + oy + dy + (item.y || 0),
-                    localX: dx + (item.x || 0), datum: item.datum, opacity: item.opacity,
+                    localX: dx + (item.x || 0), localY: dy + (item.y || 0),
+                    localY2: dy + (item.y2 === undefined ? NaN : item.y2),
+                    datum: item.datum, opacity: item.opacity,
                     strokeOpacity: item.strokeOpacity, line, index});
       }
       (item.items || []).forEach((child, c) => {
@@ -68,11 +76,17 @@ def lines(page, key: str, name: str) -> dict[str, list[dict]]:
 
 def hover_a_seed(page) -> dict:
     """Point at a seed's tooltip point in the leftmost rate panel, mid-run."""
-    points = [p for p in items(page, "grid", "rates_points_marks")
-              if p["datum"].get("kind") == "S" and p["datum"].get("step") == 120]
+    found = items(page, "grid", "rates_points_marks")
+    means = [p for p in found if p["datum"].get("kind") == "M"]
+    # A seed's point near step 120 with no mean's point over it (that would take the
+    # pointer): 6 px clear of every mean's point (they are 8 px across).
+    points = [p for p in found if p["datum"].get("kind") == "S"
+              and 110 <= p["datum"].get("step") <= 130
+              and all(math.hypot(p["x"] - m["x"], p["y"] - m["y"]) > 6 for m in means)]
     assert points, "no seed points to hover"
-    target = points[0]
-    page.mouse.move(target["x"], target["y"])
+    target = min(points, key=lambda p: abs(p["datum"]["step"] - 120))
+    page.mouse.move(5, 5)  # from elsewhere: a pointer already there enters nothing
+    page.mouse.move(target["x"], target["y"], steps=2)
     page.wait_for_timeout(200)
     return target
 
@@ -157,3 +171,74 @@ def test_values_switch_redraws_every_line(page) -> None:
     page.wait_for_timeout(300)
     back = [i["y"] for i in next(iter(lines(page, "grid", "rates_seeds_marks").values()))]
     assert back == pytest.approx(smoothed)
+
+
+def band_heights(page, key: str, name: str) -> dict[tuple, float]:
+    """(arm, metric, step) -> the band's height in pixels at that step, for every band."""
+    return {
+        (item["datum"]["arm"], item["datum"]["metric"], item["datum"]["step"]):
+            abs(item["localY2"] - item["localY"])
+        for item in items(page, key, name)
+    }
+
+
+def set_band(page, key: str, value: str) -> None:
+    page.locator(f"#{key} input[type=radio][name=band][value={value}]").check()
+    page.wait_for_function(f"window.reportViews.{key}.signal('band') === '{value}'")
+    page.wait_for_timeout(200)
+
+
+def test_band_switch_changes_every_bands_extent(page) -> None:
+    for key, name in (("grid", "rates_bands_marks"), ("overlay", "overlay_bands_marks"),
+                      ("aligned", "aligned_bands_marks")):
+        assert page.evaluate(f"window.reportViews.{key}.signal('band')") == "ci"
+        ci = band_heights(page, key, name)
+        assert len(ci) > 100, key
+        set_band(page, key, "minmax")
+        extremes = band_heights(page, key, name)
+        assert extremes.keys() == ci.keys()
+        # Three seeds: t(0.975, 2) / sqrt(3) = 2.48 sd either side, wider than most ranges.
+        wider = sum(ci[k] > extremes[k] + 0.5 for k in ci)
+        assert wider > len(ci) / 2, (key, wider, len(ci))
+        set_band(page, key, "ci")
+        assert band_heights(page, key, name) == pytest.approx(ci)
+
+
+def in_view(page, key: str) -> None:
+    """Scroll the chart into the window: the pointer only reaches what is on screen."""
+    page.locator(f"#{key}").scroll_into_view_if_needed()
+    page.wait_for_timeout(200)
+
+
+def test_mean_tooltip_gives_the_band(page) -> None:
+    in_view(page, "overlay")
+    means = [p for p in items(page, "overlay", "overlay_points_marks")
+             if p["datum"].get("kind") == "M" and p["datum"].get("step") == 120]
+    assert means, "no mean points to hover"
+    page.mouse.move(means[0]["x"], means[0]["y"])
+    tooltip = page.locator("#vg-tooltip-element")
+    tooltip.wait_for(state="visible", timeout=5000)
+    assert "95% CI" in tooltip.inner_text()
+    page.mouse.move(5, 5)
+    page.evaluate("window.scrollTo(0, 0)")
+    page.wait_for_timeout(200)
+
+
+def test_time_to_hack_hover_shows_the_seeds_at_risk(page) -> None:
+    import re
+
+    in_view(page, "time_to_hack")
+    vertices = [p for p in items(page, "time_to_hack", "km_points_marks")
+                if p["datum"].get("hacked", 0) > 0]
+    assert vertices, "no step of the curves to hover"
+    # The first onset of an arm: every one of its 3 seeds was still at risk there.
+    first = min(vertices, key=lambda p: p["datum"]["step"])
+    page.mouse.move(first["x"], first["y"])
+    tooltip = page.locator("#vg-tooltip-element")
+    tooltip.wait_for(state="visible", timeout=5000)
+    text = tooltip.inner_text()
+    assert "at risk" in text and re.search(r"\b3 of 3 seeds\b", text), text
+    assert first["datum"]["arm_name"] in text and "33%" in text
+    page.mouse.move(5, 5)
+    page.evaluate("window.scrollTo(0, 0)")
+    page.wait_for_timeout(200)

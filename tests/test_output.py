@@ -26,7 +26,8 @@ def test_failed_run_leaves_the_earlier_report_untouched(tmp_path: Path) -> None:
     first = run_main(str(EXAMPLES), "-o", str(site / "index.html"), "-q")
     assert first.returncode == 0, first.stderr
     before = {p.name: p.read_bytes() for p in site.iterdir()}
-    assert set(before) == {"index.html", "dynamics.png", "dynamics_hack_overlay.png", MANIFEST}
+    assert set(before) == {"index.html", "dynamics.png", "dynamics_hack_overlay.png",
+                           "time_to_hack.png", "onset_aligned.png", MANIFEST}
 
     junk = tmp_path / "junk"
     junk.mkdir()
@@ -194,7 +195,8 @@ def test_ctrl_c_between_the_renames(earlier: Path, monkeypatch) -> None:
     monkeypatch.setattr(output._Staging, "commit", watched_commit)
     before = _snapshot(earlier.parent)
     _assert_interrupted(_later(earlier), earlier.parent, before)
-    assert renamed == ["dynamics.png", "dynamics_hack_overlay.png", "index.html", MANIFEST]
+    assert renamed == ["dynamics.png", "dynamics_hack_overlay.png", "onset_aligned.png",
+                       "time_to_hack.png", "index.html", MANIFEST]
 
 
 def test_files_an_earlier_run_wrote_do_not_stay_beside_a_new_page(earlier: Path) -> None:

@@ -15,6 +15,7 @@ from conftest import REFERENCE, SAMPLES, log_text, needs_samples
 from report.errors import ReportError
 from report.parse import (
     arm_label,
+    cell_counts,
     cell_value,
     gather,
     message,
@@ -44,6 +45,51 @@ def test_cell_values(token: str, expected: float) -> None:
 @pytest.mark.parametrize("token", ["T", "F", "-", "nan", "inf", "-inf", "3/0", "0/0", "x1", "1/y"])
 def test_missing_cells(token: str) -> None:
     assert math.isnan(cell_value(token))
+
+
+@pytest.mark.parametrize(
+    ("token", "expected"),
+    [("7/28", (7, 28)), ("0/28", (0, 28)), ("0/0", (0, 0)), ("3/0", (3, 0)),
+     ("+0.264", None), ("0.5", None), ("-", None), ("nan", None), ("x/4", None), ("1/y", None)],
+)
+def test_cell_counts(token: str, expected: tuple[int, int] | None) -> None:
+    """k/n cells keep their counts (even where n = 0 makes the rate missing)."""
+    k, n = cell_counts(token)
+    if expected is None:
+        assert math.isnan(k) and math.isnan(n)
+    else:
+        assert (k, n) == expected
+
+
+@pytest.mark.parametrize("reader", ["numpy", "regex"])
+def test_fraction_cells_keep_their_counts(monkeypatch, reader: str) -> None:
+    from report import parse
+
+    rows = [
+        "0  0.7  3/4  0/0  0/4  1/4  +0.300  +0.050  T  1.0",
+        "1  0.7  nan  2/4  0/4  1/4  +0.300  -  T  1.0",
+        "2  0.7  4/4  -  0/4  1/4  nan  +0.050  T  1.0",
+        *[f"{i}  0.7  {i}/8  1/8  0/4  1/4  +0.300  +0.050  T  1.0" for i in (3, 4, 5)],
+        "1  0.7  1/8  5/8  0/4  1/4  +0.300  +0.050  T  1.0",  # resumed: step 1 again
+    ]
+    text = log_text(rows=rows)
+    monkeypatch.setattr(parse, "_UNIFORM_MIN_CHARS", 0)  # the numpy reader on a short log
+    if reader == "numpy":  # it takes these rows (else the regex would, unseen)
+        (header_end, names), = parse._header_positions(text)
+        assert parse.uniform_cells(text, header_end, len(text), len(names)) is not None
+    else:
+        monkeypatch.setattr(parse, "uniform_cells", lambda *args: None)
+    run = parse.parse_text(text, "x.log")
+    assert run.steps.tolist() == [0, 1, 2, 3, 4, 5]
+    hack_k, hack_n = run.counts["hack"]
+    np.testing.assert_array_equal(hack_k, [3, 1, 4, 3, 4, 5])  # step 1: the later row wins
+    np.testing.assert_array_equal(hack_n, [4, 8, 4, 8, 8, 8])
+    solve_k, solve_n = run.counts["solve"]
+    np.testing.assert_array_equal(solve_k, [0, 5, np.nan, 1, 1, 1])
+    np.testing.assert_array_equal(solve_n, [0, 8, np.nan, 8, 8, 8])
+    np.testing.assert_array_equal(run.metrics["solve"], [np.nan, 0.625, np.nan, 0.125, 0.125,
+                                                         0.125])
+    assert set(run.counts) == {"hack", "solve"}  # cosines are no fractions
 
 
 @pytest.mark.parametrize(
@@ -536,6 +582,9 @@ def test_impossible_rates_and_cosines_are_missing() -> None:
     np.testing.assert_array_equal(run.metrics["solve"], [0.25, 0.5, nan, 1.0])
     np.testing.assert_array_equal(run.metrics["teacher"], [0.3, -1.0, 1.0000001, 1.0])
     np.testing.assert_array_equal(run.metrics["student"], [nan, -0.01, nan, -1e-300])
+    # A corrupt cell's counts go with its rate: 40/28 is not 40 of 28.
+    np.testing.assert_array_equal(run.counts["hack"][0], [nan, nan, 2, nan])
+    np.testing.assert_array_equal(run.counts["solve"][1], [4, 4, nan, 1])
     assert run.notes == [
         "wrong.log: 3 values of hack_s outside [0, 1] (1.429, -0.1786, ...) read as missing",
         "wrong.log: 1 value of gt_s outside [0, 1] (1.25) read as missing",
@@ -568,6 +617,8 @@ def test_one_run_in_several_files_is_one_run() -> None:
     np.testing.assert_array_equal(joined.steps, np.arange(8))
     # Steps 3 and 4 are in both parts: the later part's (2/4) wins.
     np.testing.assert_array_equal(joined.metrics["hack"], [0.25] * 3 + [0.5] * 5)
+    np.testing.assert_array_equal(joined.counts["hack"][0], [1] * 3 + [2] * 5)  # k, with them
+    np.testing.assert_array_equal(joined.counts["hack"][1], [4] * 8)
     assert (joined.path, joined.seed, joined.arm) == ("logs/a.log", 1, "vanilla")
     assert warnings == [
         "backup/a.log: a copy of logs/a.log (the same run, the same numbers); read once",

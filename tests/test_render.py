@@ -14,6 +14,7 @@ from report.render import (
     Page,
     fixed,
     make_env,
+    pvalue,
     render_page,
 )
 
@@ -42,9 +43,16 @@ def page(**changes) -> Page:
                 "final_solve": float("nan"),
             }
         ],
-        arms=[{"arm": EVIL, "seeds": 1, "onset_mean": float("nan"), "onset_sd": float("nan"),
-               "never_hacked": 1, "final_hack_mean": 0.5, "final_hack_sd": float("nan"),
-               "final_solve_mean": 0.25, "final_solve_sd": float("nan")}],
+        arms=[{"arm": EVIL, "seeds": 1, "hacked": 0, "runs": 1, "onset_mean": float("nan"),
+               "onset_sd": float("nan"), "never_hacked": 1, "median_onset_km": float("nan"),
+               "final_hack_mean": 0.5, "final_hack_sd": float("nan"),
+               "final_hack_ci_low": float("nan"), "final_hack_ci_high": float("nan"),
+               "final_solve_mean": 0.25, "final_solve_sd": float("nan"),
+               "final_solve_ci_low": float("nan"), "final_solve_ci_high": float("nan")}],
+        comparisons=[{"arm": EVIL, "baseline": "vanilla", "metric": "final_hack", "diff": 0.1,
+                      "ci_low": -0.2, "ci_high": 0.4, "p": 0.5, "p_holm": 1.0, "seeds": 2,
+                      "baseline_seeds": 2, "note": ""}],
+        baseline="vanilla",
         files=[{"path": EVIL, "size": 1234, "sha256": "ab" * 32}],
         argvs=[(EVIL, f"argv: {EVIL}")],
         versions={"report": "0.1.0", "altair": "6"},
@@ -64,6 +72,7 @@ def test_everything_from_a_log_is_escaped() -> None:
     assert len(document.find_all("script")) == 3
     assert "<script>alert(1)" not in html and "<b>" not in html
     assert document.find("table", id="runs").find("tbody").th.get_text() == EVIL
+    assert document.find("table", id="comparisons").find("tbody").th.get_text() == EVIL
     assert EVIL in document.find(class_="warnings").get_text()
     assert document.title.get_text() == f"Sweep {EVIL}"
 
@@ -96,6 +105,11 @@ def test_numbers_formatting() -> None:
     assert cells == ["vanilla", "1", "3", "", "0.123", ""]  # no onset, NaN -> empty
     assert fixed(0.0005, 3) == "0.001" or fixed(0.0005, 3) == "0.000"  # float rounding
     assert fixed(None) == "" and fixed("x") == "" and fixed(2, 1) == "2.0"
+    assert [pvalue(p) for p in (0.07939, 0.0012, 0.00099, 4.17e-5, float("nan"), None)] == [
+        "0.079", "0.001", "< 0.001", "< 0.001", "", ""]
+    row = document.find("table", id="comparisons").find("tbody").find_all("td")
+    assert [td.get_text() for td in row] == ["final hack", "+0.100", "[-0.200, +0.400]", "0.500",
+                                             "1.000"]
 
 
 def test_picture_and_download_are_inline() -> None:

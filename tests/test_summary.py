@@ -6,7 +6,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from report.summary import arm_summary, mean_onsets, onset_step, run_summary, seed_means
+from report.errors import ReportError
+from report.summary import (
+    OnsetRule,
+    arm_summary,
+    choose_baseline,
+    comparisons,
+    mean_onsets,
+    onset_aligned,
+    onset_step,
+    run_onsets,
+    run_summary,
+    seed_means,
+    summarize,
+    time_to_hack,
+)
 from report.tables import ema
 
 
@@ -15,6 +29,21 @@ def test_onset_step_uses_raw_values() -> None:
     assert onset_step(steps, np.array([0.0, np.nan, 0.0, 0.25])) == 13
     assert onset_step(steps, np.array([0.0, 0.0, 0.0, 0.0])) is None
     assert onset_step(steps, np.array([np.nan] * 4)) is None
+
+
+def test_onset_rule_threshold_and_patience_by_hand() -> None:
+    steps = np.arange(8)
+    hack = np.array([0.0, 0.1, 0.0, 0.3, 0.4, np.nan, 0.5, 0.2])
+    assert onset_step(steps, hack) == 1  # the reference: the first value above 0
+    assert onset_step(steps, hack, OnsetRule(threshold=0.25)) == 3
+    # Above 0.25 at 3, 4, (5 not measured), 6: three measured steps in a row from 3.
+    assert onset_step(steps, hack, OnsetRule(threshold=0.25, patience=3)) == 3
+    assert onset_step(steps, hack, OnsetRule(threshold=0.25, patience=4)) is None
+    assert onset_step(steps, hack, OnsetRule(threshold=0.35, patience=2)) == 4
+    assert onset_step(steps, hack, OnsetRule(threshold=0.45, patience=2)) is None
+    for bad in ({"threshold": 1.0}, {"threshold": -0.1}, {"patience": 0}):
+        with pytest.raises(ReportError):
+            OnsetRule(**bad)  # type: ignore[arg-type]
 
 
 def _tables() -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -120,7 +149,32 @@ def test_seed_means_are_the_plain_group_means_to_the_bit(order: str) -> None:
     if order == "shuffled":
         series = series.sample(frac=1, random_state=1).reset_index(drop=True)
     got = seed_means(runs, series)
-    pd.testing.assert_frame_equal(got, _plain_seed_means(runs, series), check_exact=True)
+    plain = _plain_seed_means(runs, series)
+    pd.testing.assert_frame_equal(got[list(plain.columns)], plain, check_exact=True)
+    _assert_plain_bands(got, runs, series)
+
+
+# t(0.975, df) from a printed table, by the number of values n = df + 1.
+T_TABLE = {2: 12.706, 3: 4.303, 4: 3.182, 5: 2.776}
+
+
+def _assert_plain_bands(got: pd.DataFrame, runs: pd.DataFrame, series: pd.DataFrame) -> None:
+    """The band columns by their definition, with pandas and the printed t table."""
+    merged = series.merge(runs[["run", "arm"]], on="run", how="left", sort=False)
+    for column in ("value", "ema"):
+        spread = merged.groupby(["arm", "metric", "step"])[column].agg(
+            ["count", "std", "min", "max", "mean"])
+        rows = got.set_index(["arm", "metric", "step"]).loc[spread.index]
+        n = spread["count"].to_numpy()
+        quantile = np.array([T_TABLE.get(k, np.nan) for k in n])
+        half = quantile * spread["std"].to_numpy() / np.sqrt(n)
+        low, high = rows[f"{column}_ci_low"].to_numpy(), rows[f"{column}_ci_high"].to_numpy()
+        # The table's 3 decimals: the half-width to 2e-4, the centre to rounding.
+        np.testing.assert_allclose((high - low) / 2, half, rtol=2e-4)
+        np.testing.assert_allclose((high + low) / 2, spread["mean"].where(n >= 2), rtol=1e-9)
+        for name in ("min", "max"):
+            np.testing.assert_array_equal(rows[f"{column}_{name}"].to_numpy(),
+                                          spread[name].where(n >= 2).to_numpy(dtype=float))
 
 
 def test_precomputed_parts_give_the_same_tables() -> None:
@@ -134,3 +188,172 @@ def test_precomputed_parts_give_the_same_tables() -> None:
         arm_summary(runs, series, per_run=per_run), arm_summary(runs, series)
     )
     assert mean_onsets(runs, series, onsets=onsets) == mean_onsets(runs, series)
+
+
+def test_run_onsets_with_a_rule() -> None:
+    runs, series = _tables()
+    assert run_onsets(series) == {"a": 2, "b": 1}
+    # b's 0.25 is not above 0.3; a's 0.5 is.
+    assert run_onsets(series, OnsetRule(threshold=0.3)) == {"a": 2}
+    # Two measured steps above 0 in a row: a has 0.5 then 1.0 (from 2); b only its last.
+    assert run_onsets(series, OnsetRule(patience=2)) == {"a": 2}
+    table = run_summary(runs, series, rule=OnsetRule(patience=2))
+    assert table["onset_step"].isna().tolist() == [False, True, True]
+
+
+def test_last_measured_step_is_where_a_seed_that_never_hacks_is_censored() -> None:
+    runs, series = _tables()
+    series = series.copy()
+    series.loc[(series["run"] == "c") & (series["metric"] == "hack") & (series["step"] == 2),
+               "value"] = np.nan  # c's hack rate was last measured at step 0
+    table = run_summary(runs, series).set_index("run")
+    assert table["last_measured_step"].tolist() == [3, 1, 0]
+
+
+def _band_tables() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Three vanilla seeds: 0.1, 0.2, 0.6 at step 0; at step 1 only one measured value."""
+    runs = pd.DataFrame({"run": ["r1", "r2", "r3"], "arm": ["vanilla"] * 3,
+                         "seed": pd.array([1, 2, 3], dtype="Int64"), "steps": [2, 2, 1]})
+    rows = [("r1", 0, 0.1), ("r1", 1, 0.5), ("r2", 0, 0.2), ("r2", 1, np.nan), ("r3", 0, 0.6)]
+    series = pd.DataFrame([(run, step, "hack", v, v) for run, step, v in rows],
+                          columns=["run", "step", "metric", "value", "ema"])
+    return runs, series
+
+
+def test_seed_mean_bands_by_hand() -> None:
+    runs, series = _band_tables()
+    means = seed_means(runs, series).set_index("step")
+    # Step 0: mean 0.3, sd sqrt(0.07), t(0.975, 2) = 4.303 -> 0.3 +- 4.303 sqrt(0.07/3)
+    # (the printed quantile has 3 decimals: good to 1e-4 here).
+    half = 4.303 * np.sqrt(0.07 / 3)
+    for column in ("value", "ema"):
+        assert means.loc[0, column] == pytest.approx(0.3)
+        assert means.loc[0, f"{column}_ci_low"] == pytest.approx(0.3 - half, abs=1e-4)
+        assert means.loc[0, f"{column}_ci_high"] == pytest.approx(0.3 + half, abs=1e-4)
+        assert (means.loc[0, f"{column}_min"], means.loc[0, f"{column}_max"]) == (0.1, 0.6)
+        # Step 1: one value (r2 missing, r3 ended): a mean, no band.
+        assert means.loc[1, column] == 0.5
+        assert means.loc[1, [f"{column}_{b}" for b in ("ci_low", "ci_high", "min", "max")]
+                         ].isna().all()
+    assert means["seeds"].tolist() == [3, 2]
+
+
+def test_arm_summary_intervals_and_time_to_hack() -> None:
+    runs, series = _tables()
+    table = arm_summary(runs, series).set_index("arm")
+    finals = np.array([1 / 3 + 1 / 9, 0.25 / 3])
+    # Two seeds: t(0.975, 1) = 12.706, sd / sqrt(2) = |a - b| / 2.
+    half = 12.706 * abs(finals[0] - finals[1]) / 2
+    assert table.loc["vanilla", "final_hack_ci_low"] == pytest.approx(finals.mean() - half,
+                                                                       rel=1e-4)
+    assert table.loc["vanilla", "final_hack_ci_high"] == pytest.approx(finals.mean() + half,
+                                                                        rel=1e-4)
+    assert table.loc["vanilla", "hacked"] == 2 and table.loc["routing", "hacked"] == 0
+    # Onsets 2 and 1: half have hacked by step 1.
+    assert table.loc["vanilla", "median_onset_km"] == 1
+    assert np.isnan(table.loc["routing", "median_onset_km"])
+    assert np.isnan(table.loc["routing", "final_hack_ci_low"])  # one seed: no interval
+    for column in ("arm", "seeds", "hacked", "final_hack_mean", "final_hack_ci_low",
+                   "final_hack_ci_high", "final_solve_mean", "final_solve_ci_low",
+                   "final_solve_ci_high", "median_onset_km"):
+        assert column in table.reset_index().columns
+
+
+def _per_run(arm: str, onsets: list[float | None], last: list[int],
+             finals: list[float] | None = None) -> pd.DataFrame:
+    n = len(onsets)
+    finals = finals if finals is not None else [np.nan] * n
+    return pd.DataFrame({
+        "run": [f"{arm}{i}" for i in range(n)], "arm": arm, "seed": pd.array(range(n),
+                                                                              dtype="Int64"),
+        "steps": last, "onset_step": pd.array(onsets, dtype="Int64"),
+        "final_hack": finals + [np.nan] * (n - len(finals)),
+        "final_solve": finals + [np.nan] * (n - len(finals)),
+        "last_measured_step": pd.array(last, dtype="Int64"),
+    })
+
+
+def test_time_to_hack_counts_seeds_that_never_hack_as_censored() -> None:
+    # Four seeds: onsets at 10 and 30; one stopped at 20 and one ran to 50 without hacking.
+    # The mean onset of the hacking seeds says 20; half hacked, so a naive median says 10-30.
+    # Kaplan-Meier: S = 3/4 after 10 (4 at risk), 3/4 * 1/2 after 30 (2 at risk).
+    per_run = _per_run("vanilla", [10, None, 30, None], [60, 20, 60, 50])
+    km = time_to_hack(per_run)
+    # The curve starts at step 0 and holds to the arm's last measured step (60).
+    assert km["step"].tolist() == [0, 10, 20, 30, 50, 60]
+    assert km["share"].tolist() == pytest.approx([0, 1 / 4, 1 / 4, 5 / 8, 5 / 8, 5 / 8])
+    assert km["at_risk"].tolist() == [4, 4, 3, 2, 1, 0]
+    assert km["hacked"].tolist() == [0, 1, 0, 1, 0, 0]
+    assert km["censored"].tolist() == [0, 0, 1, 0, 1, 0]
+    assert arm_summary(None, None, per_run=per_run)["median_onset_km"].item() == 30
+
+
+SLEEP_1 = [0.7, -1.6, -0.2, -1.2, -0.1, 3.4, 3.7, 0.8, 0.0, 2.0]
+SLEEP_2 = [1.9, 0.8, 1.1, 0.1, -0.1, 4.4, 5.5, 1.6, 4.6, 3.4]
+MP = ([6, 6, 6, 7, 10, 13, 16, 22, 23], [6, 9, 10, 11, 17, 19, 20, 25, 32, 32, 34, 35])
+PLACEBO = [1, 1, 2, 2, 3, 4, 4, 5, 5, 8, 8, 8, 8, 11, 11, 12, 12, 15, 17, 22, 23]
+
+
+def test_comparisons_welch_logrank_and_holm_from_published_examples() -> None:
+    """routing = the sleep data's group 1 and the 6-MP arm, vanilla = group 2 and placebo
+    (tests/test_inference.py names the sources); static erasure has one seed."""
+    per_run = pd.concat([
+        _per_run("vanilla", PLACEBO, [40] * 21, SLEEP_2),
+        _per_run("routing", MP[0] + [None] * 12, MP[0] + MP[1], SLEEP_1),
+        _per_run("static erasure", [5], [40], [0.5]),
+    ], ignore_index=True)
+    table = comparisons(per_run, "vanilla")
+    assert list(table.columns[:8]) == ["arm", "baseline", "metric", "diff", "ci_low",
+                                       "ci_high", "p", "p_holm"]
+    rows = table.set_index(["arm", "metric"])
+    for metric in ("final_hack", "final_solve"):
+        row = rows.loc[("routing", metric)]
+        assert row["diff"] == pytest.approx(0.75 - 2.33)
+        assert (row["ci_low"], row["ci_high"]) == pytest.approx((-3.3654832, 0.2054832),
+                                                                abs=5e-8)
+        assert row["p"] == pytest.approx(0.07939, abs=5e-6)
+        assert (row["seeds"], row["baseline_seeds"]) == (10, 10)
+    ttl = rows.loc[("routing", "time_to_hack")]
+    assert ttl["p"] == pytest.approx(4.17e-5, rel=2e-3)  # log-rank chi-square 16.79
+    assert ttl["diff"] == 23 - 8  # the published medians
+    assert np.isnan(ttl["ci_low"]) and (ttl["seeds"], ttl["baseline_seeds"]) == (21, 21)
+    # Holm over the three tests: 3 x 4.17e-5, then 2 x 0.07939 for both Welch rows.
+    assert ttl["p_holm"] == pytest.approx(3 * 4.17e-5, rel=2e-3)
+    assert rows.loc[("routing", "final_hack"), "p_holm"] == pytest.approx(2 * 0.07939, abs=1e-5)
+    assert rows.loc[("routing", "final_solve"), "p_holm"] == pytest.approx(2 * 0.07939, abs=1e-5)
+    for metric in ("final_hack", "final_solve", "time_to_hack"):
+        row = rows.loc[("static erasure", metric)]
+        assert row["note"] == "too_few_seeds" and np.isnan(row["p"]) and np.isnan(row["p_holm"])
+        assert np.isnan(row["diff"])
+    assert (table["baseline"] == "vanilla").all()
+
+
+def test_baseline_is_vanilla_else_the_first_arm_or_the_one_asked_for() -> None:
+    assert choose_baseline(["vanilla", "routing"]) == "vanilla"
+    assert choose_baseline(["static erasure", "routing"]) == "static erasure"
+    assert choose_baseline(["vanilla", "routing"], "routing") == "routing"
+    with pytest.raises(ReportError, match=r"'nope'.*vanilla, routing"):
+        choose_baseline(["vanilla", "routing"], "nope")
+
+
+def test_onset_aligned_rows_are_steps_from_each_seeds_onset() -> None:
+    runs, series = _tables()
+    cos = pd.DataFrame({"run": ["a"] * 4 + ["b"] * 2 + ["c"] * 3, "metric": "teacher",
+                        "step": [0, 1, 2, 3, 0, 1, 0, 1, 2], "value": np.arange(9) / 10})
+    cos["ema"] = cos["value"]
+    aligned = onset_aligned(pd.concat([series, cos], ignore_index=True), {"a": 2, "b": 1}, 1)
+    # a: onset 2, steps 1-3; b: onset 1, steps 0-1 (its last); c never hacked: absent.
+    assert list(zip(aligned["run"], aligned["step"], aligned["value"], strict=True)) == [
+        ("a", -1, 0.1), ("a", 0, 0.2), ("a", 1, 0.3), ("b", -1, 0.4), ("b", 0, 0.5)]
+    assert set(aligned["metric"]) == {"teacher"}
+
+
+def test_summarize_takes_the_rule_and_the_baseline() -> None:
+    runs, series = _tables()
+    numbers = summarize(runs, series, rule=OnsetRule(threshold=0.3))
+    assert numbers.onsets == {"a": 2} and numbers.rule.threshold == 0.3
+    assert numbers.baseline == "vanilla"
+    assert set(numbers.comparisons["note"]) == {"too_few_seeds"}  # routing has one seed
+    assert summarize(runs, series, baseline="routing").baseline == "routing"
+    with pytest.raises(ReportError, match="vanilla, routing"):
+        summarize(runs, series, baseline="online erasure")

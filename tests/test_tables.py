@@ -67,6 +67,11 @@ def test_tables_are_tidy_and_ordered_whatever_the_input_order() -> None:
     assert list(v2["step"]) == [0, 1, 2]
     np.testing.assert_allclose(v2["value"], [0, 0.25, 0.5])
     np.testing.assert_allclose(v2["ema"], [0, 0.25 / 3, 0.5 / 3 + 0.25 / 3 * 2 / 3])
+    # The k/n cells' counts ride along (0/4, 1/4, 2/4); cosines have none.
+    assert v2["k"].tolist() == [0, 1, 2] and v2["n"].tolist() == [4, 4, 4]
+    assert series["k"].dtype == "Int32" and series["n"].dtype == "Int32"
+    teacher = series[series.metric == "teacher"]
+    assert teacher["k"].isna().all() and teacher["n"].isna().all()
     assert list(series["metric"].unique()) == ["hack", "solve", "teacher", "student"]
     # Categoricals: one small integer per row of millions, categories in table order.
     assert list(series["run"].cat.categories) == list(runs["run"])

@@ -1,0 +1,29 @@
+"""build: what the page carries of each chart's picture."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image
+from test_charts import _three_seeds
+
+from report import build, charts, export
+
+
+def test_inline_picture_is_the_chart_in_256_colours() -> None:
+    runs, series = _three_seeds()
+    vega = export.to_vega(charts.overlay_chart(runs, series).to_dict())
+    png = export.to_png(export.picture_spec(vega, charts.POINTER_LAYER_SUFFIX), scale=1)
+    inline = build.inline_picture(png)
+    picture = Image.open(io.BytesIO(inline))
+    assert picture.mode == "P" and len(picture.getpalette()) // 3 <= 256
+    assert len(inline) < len(export.compact_png(png))  # smaller than lossless
+    original = Image.open(io.BytesIO(png)).convert("RGBA")
+    on_white = Image.new("RGBA", original.size, "white")
+    on_white.alpha_composite(original)
+    before = np.asarray(on_white.convert("RGB"), dtype=int)
+    after = np.asarray(picture.convert("RGB"), dtype=int)
+    assert before.shape == after.shape
+    assert np.abs(before - after).max() <= 16  # no pixel visibly off
+    assert build.inline_picture(b"not a png") == b"not a png"
