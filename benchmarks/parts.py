@@ -11,8 +11,9 @@ see the same machine; the fastest round of each counts):
 - the smaller picture drawn by vl-convert at its own scale, or shrunk from the larger one
   by Pillow (`to_pngs`);
 - one Vega-Lite compile (the second compile the old static picture spec needed);
-- the JavaScript bundle built by vl-convert, or read from the disk cache;
-- the page's inline pictures as vl-convert and `compact_png` write them (bytes).
+- the picture written again by Pillow at deflate level 3 (`export.PNG_LEVEL`) or at its
+  default, 6, and the bytes of each beside vl-convert's own;
+- the JavaScript bundle built by vl-convert, or read from the disk cache.
 
 Prints one JSON object; `benchmarks/bench.py --parts` turns it into a table.
 """
@@ -20,6 +21,7 @@ Prints one JSON object; `benchmarks/bench.py --parts` turns it into a table.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import statistics
 import tempfile
@@ -29,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import vl_convert
+from PIL import Image
 
 import report
 from report import build, charts, export, summary
@@ -43,6 +46,14 @@ def fastest(variants: dict[str, Callable[[], Any]], rounds: int) -> dict[str, di
             run()
             times[name].append(time.perf_counter() - started)
     return {name: {"min": min(t), "median": statistics.median(t)} for name, t in times.items()}
+
+
+def _written(png: bytes, level: int) -> bytes:
+    """`png` decoded and written again by Pillow at deflate `level`."""
+    with Image.open(io.BytesIO(png)) as image:
+        out = io.BytesIO()
+        image.save(out, format="PNG", compress_level=level, dpi=image.info.get("dpi"))
+        return out.getvalue()
 
 
 def chart_specs(logs: str) -> dict[str, dict]:
@@ -71,6 +82,8 @@ def measure(logs: str, rounds: int) -> dict[str, Any]:
         picture = export.picture_spec(page, suffix)
         big = bytes(vl_convert.vega_to_png(picture, scale=scale))
         found[key] = fastest({
+            "picture written by Pillow, level 3": lambda b=big: _written(b, 3),
+            "picture written by Pillow, level 6": lambda b=big: _written(b, 6),
             "page spec as it is": lambda p=page: vl_convert.vega_to_png(p, scale=scale),
             "without the pointer marks": lambda p=no_pointer: vl_convert.vega_to_png(
                 p, scale=scale),
@@ -81,9 +94,9 @@ def measure(logs: str, rounds: int) -> dict[str, Any]:
             "smaller picture shrunk by Pillow": lambda b=big: export.shrink(b, small / scale),
             "one Vega-Lite compile": lambda s=spec: export.to_vega(s),
         }, rounds)
-        one = bytes(vl_convert.vega_to_png(picture, scale=small))
-        found[key]["inline picture bytes"] = {
-            "vl-convert": len(one), "compact_png": len(export.compact_png(one))}
+        found[key]["picture bytes"] = {
+            "vl-convert": len(big), "level 3": len(_written(big, 3)),
+            "level 6": len(_written(big, 6))}
     with tempfile.TemporaryDirectory() as cache:
         path = Path(cache) / "bundle.js"
         path.write_text(export.javascript_bundle(), encoding="utf-8")

@@ -31,8 +31,11 @@ Spec = dict[str, Any]
 
 # Part of every picture's cache key: change it when the way pictures are made changes,
 # so that pictures made the old way are not served.
-PICTURE_METHOD = "vega-png+pillow-box/2"
+PICTURE_METHOD = "vega-png+pillow-box+level-3/3"
 RENDER_CACHE_FILES = 64
+# Pillow's deflate level for every picture: for charts as small as its default (6), and
+# quicker (benchmarks/parts.py measures both).
+PNG_LEVEL = 3
 
 # The page's JavaScript: Vega, and vega-tooltip's handler for the tooltips. vl-convert
 # prepends its own imports of Vega-Lite and vega-embed; what the snippet does not use is
@@ -157,19 +160,21 @@ def to_pngs(vega: Spec, scales: Sequence[float]) -> list[bytes]:
 
     vl-convert draws the largest scale; each smaller one is that picture shrunk with
     Pillow's box filter (every output pixel the mean of the pixels it covers): a
-    supersampled picture, for milliseconds instead of a second drawing. Pictures are
-    cached: the same spec, scale and versions give the same bytes anyway.
+    supersampled picture, for milliseconds instead of a second drawing. Pillow writes
+    them all (`PNG_LEVEL`). Pictures are cached: the same spec, scale and versions give
+    the same bytes anyway.
     """
     key = _spec_key(vega)
     paths = {scale: _picture_path(key, scale) for scale in scales}
     pngs = {scale: png for scale, path in paths.items() if (png := _read(path)) is not None}
-    top = max(scales)
-    if len(pngs) < len(paths):
-        big = pngs.get(top) or bytes(vl_convert.vega_to_png(vega, scale=top))
-        for scale, path in paths.items():
-            if scale not in pngs:
-                pngs[scale] = big if scale == top else shrink(big, scale / top)
-                _store(path, pngs[scale])
+    missing = [scale for scale in paths if scale not in pngs]
+    if missing:
+        top = max(scales)
+        drawn = pngs.get(top) or bytes(vl_convert.vega_to_png(vega, scale=top))
+        with Image.open(io.BytesIO(drawn)) as image:
+            for scale in missing:
+                pngs[scale] = _encode(_resized(image, scale / top), image.info.get("dpi"))
+                _store(paths[scale], pngs[scale])
         _prune(cache_dir() / "renders", RENDER_CACHE_FILES)
     return [pngs[scale] for scale in scales]
 
@@ -177,15 +182,20 @@ def to_pngs(vega: Spec, scales: Sequence[float]) -> list[bytes]:
 def shrink(png: bytes, ratio: float) -> bytes:
     """`png` scaled by `ratio` (< 1) with a box filter, its pixel density kept."""
     with Image.open(io.BytesIO(png)) as image:
-        size = (max(1, round(image.width * ratio)), max(1, round(image.height * ratio)))
-        return _encode(image.resize(size, Image.Resampling.BOX), image.info.get("dpi"))
+        return _encode(_resized(image, ratio), image.info.get("dpi"))
+
+
+def _resized(image: Image.Image, ratio: float) -> Image.Image:
+    if ratio == 1:
+        return image
+    size = (max(1, round(image.width * ratio)), max(1, round(image.height * ratio)))
+    return image.resize(size, Image.Resampling.BOX)
 
 
 def compact_png(png: bytes) -> bytes:
-    """The same pixels in fewer bytes: vl-convert favours speed over size when it
-    compresses, and an emailed page carries its pictures as base64. Pillow's default
-    deflate level (its `optimize` buys a fraction of a percent more, for four times the
-    time); a larger result is not used, nor is anything Pillow cannot read."""
+    """The same pixels in fewer bytes, as Pillow writes them (a PNG of vl-convert's own
+    is about twice the size); a larger result is not used, nor is anything Pillow cannot
+    read."""
     try:
         with Image.open(io.BytesIO(png)) as image:
             smaller = _encode(image, image.info.get("dpi"))
@@ -196,7 +206,7 @@ def compact_png(png: bytes) -> bytes:
 
 def _encode(image: Image.Image, dpi: Any) -> bytes:
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", **({"dpi": dpi} if dpi else {}))
+    image.save(buffer, format="PNG", compress_level=PNG_LEVEL, **({"dpi": dpi} if dpi else {}))
     return buffer.getvalue()
 
 

@@ -38,8 +38,7 @@ def test_bench_writes_its_table(tmp_path: Path) -> None:
     assert (tmp_path / "work" / "sweeps" / "12x200").is_dir()
     assert "## What each part of the picture layer buys (12 runs x 200 steps" in text
     assert re.search(r"\| grid \| without the pointer marks \| [\d.]+ \([\d.]+\) \|", text)
-    assert re.search(r"\| overlay \| inline picture bytes \| vl-convert [\d,]+ KB, compact_png",
-                     text)
+    assert re.search(r"\| overlay \| picture bytes \| vl-convert [\d,]+ KB, level 3", text)
     if baseline:
         assert "| measure | reference | baseline `HEAD` | report |" in text
         # Both pages measured: their bytes and, of them, the bundle's, in MB.
