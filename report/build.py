@@ -211,10 +211,13 @@ def _chosen_metrics(series: pd.DataFrame, asked: Sequence[str] | None) -> list[s
 def _draw(
     specs: dict[str, charts.Chart], scales: tuple[float, ...]
 ) -> tuple[dict[str, dict], dict[str, list[bytes]]]:
-    """Each chart's spec for the page, and its pictures at `scales`."""
-    page_specs = {key: chart.to_dict(validate=False) for key, chart in specs.items()}
+    """Each chart compiled to Vega once: that spec for the page, and its pictures at
+    `scales`, drawn from the same spec without the pointer's marks."""
+    page_specs = {key: export.to_vega(chart.to_dict(validate=False))
+                  for key, chart in specs.items()}
     pictures = {
-        key: export.to_pngs(charts.static_spec(spec), scales) for key, spec in page_specs.items()
+        key: export.to_pngs(export.picture_spec(vega, charts.POINTER_LAYER_SUFFIX), scales)
+        for key, vega in page_specs.items()
     }
     return page_specs, pictures
 
@@ -357,7 +360,7 @@ def versions() -> dict[str, str]:
         "vega-lite": altair.SCHEMA_VERSION.lstrip("v"),
         "vl-convert-python": md.version("vl-convert-python"),
         "vega": vl_convert.get_vega_version(),
-        "vega-embed": vl_convert.get_vega_embed_version(),
+        "vega-tooltip": export.VEGA_TOOLTIP_VERSION,
         "jinja2": jinja2.__version__,
         "pandas": pd.__version__,
         "numpy": numpy.__version__,

@@ -77,7 +77,6 @@ __all__ = [
     "aligned_chart",
     "has_aligned_view",
     "overlay_chart",
-    "static_spec",
     "time_to_hack_chart",
 ]
 
@@ -1511,46 +1510,3 @@ def _km_layers(x: alt.X, y: alt.Y, color: alt.Color, arm_names: str,
         .properties(name="km" + POINTER_LAYER_SUFFIX),
     ]
 
-
-# --- the picture's variant ---------------------------------------------------------
-
-
-def static_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
-    """The same chart for a picture: a copy of `spec` without what only a pointer uses
-    (the invisible tooltip/hover points, which cost as much to draw as every line, and
-    the hover selection: marks keep their idle look), and without ARIA labels."""
-    if not isinstance(spec, Mapping):
-        msg = f"static_spec takes a Vega-Lite dict (chart.to_dict()), not {type(spec).__name__}"
-        raise TypeError(msg)
-    static = _static(spec)
-    static["config"] = {**static.get("config", {}), "aria": False}
-    return static
-
-
-def _is_hover_condition(value: Any) -> bool:
-    conditions = value.get("condition") if isinstance(value, dict) else None
-    return isinstance(conditions, list) and any(
-        isinstance(c, dict) and c.get("param") == HOVER_PARAM for c in conditions
-    )
-
-
-def _static(node: Any) -> Any:
-    if isinstance(node, list):
-        return [_static(item) for item in node]
-    if not isinstance(node, Mapping):
-        return node
-    out: dict[str, Any] = {}
-    for key, value in node.items():
-        if key == "layer" and isinstance(value, list):
-            value = [
-                layer for layer in value
-                if not str(layer.get("name", "")).endswith(POINTER_LAYER_SUFFIX)
-            ]
-        elif key == "params" and isinstance(value, list):
-            value = [p for p in value if not (isinstance(p, Mapping)
-                                              and p.get("name") == HOVER_PARAM)]
-        if _is_hover_condition(value):
-            # `_hover_opacity`: the first condition is the look while nothing is hovered.
-            value = {"value": value["condition"][0]["value"]}
-        out[key] = _static(value)
-    return out

@@ -19,8 +19,8 @@ import jinja2
 import pandas as pd
 import PIL.Image
 
-# Vega compiles expressions with `new Function` ('unsafe-eval') and vega-embed injects
-# its styles; nothing may be fetched, framed, submitted or connected to.
+# Vega compiles expressions (and reads CSV) with `new Function` ('unsafe-eval'), the page
+# and vega-tooltip inject styles; nothing may be fetched, framed, submitted or connected to.
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; "
     "style-src 'unsafe-inline'; img-src data: blob:; font-src data:; connect-src 'none'; "

@@ -1,8 +1,10 @@
 """benchmarks/bench.py: the benchmark runs end to end and writes its table (smallest size,
-no browser; the numbers themselves are not judged here)."""
+no browser; the numbers themselves are not judged here), with a baseline revision when the
+project is a git checkout."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,12 +12,20 @@ from pathlib import Path
 from helpers import ROOT
 
 
+def _git_checkout() -> bool:
+    found = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", "HEAD"],
+                           capture_output=True, text=True)
+    return found.returncode == 0
+
+
 def test_bench_writes_its_table(tmp_path: Path) -> None:
     out = tmp_path / "BENCHMARKS.md"
+    baseline = ["--baseline", "HEAD"] if _git_checkout() else []
     result = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "bench.py"), "--sizes", "12x200",
-         "--no-browser", "--work", str(tmp_path / "work"), "--output", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
+         "--no-browser", "--work", str(tmp_path / "work"), "--output", str(out), *baseline,
+         "--parts", "12x200", "--parts-rounds", "1"],
+        cwd=ROOT, capture_output=True, text=True, timeout=900,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     text = out.read_text()
@@ -26,3 +36,16 @@ def test_bench_writes_its_table(tmp_path: Path) -> None:
     assert "| rebuild after 100 rows appended to one run (demo_vanilla_s1.log +100 steps) |" \
         in text
     assert (tmp_path / "work" / "sweeps" / "12x200").is_dir()
+    assert "## What each part of the picture layer buys (12 runs x 200 steps" in text
+    assert re.search(r"\| grid \| without the pointer marks \| [\d.]+ \([\d.]+\) \|", text)
+    assert re.search(r"\| overlay \| picture bytes \| vl-convert [\d,]+ KB, level 3", text)
+    if baseline:
+        assert "| measure | reference | baseline `HEAD` | report |" in text
+        # Both pages measured: their bytes and, of them, the bundle's, in MB.
+        bundle = re.search(r"\| of it, the JavaScript bundle \| - \| ([\d.]+) MB \| ([\d.]+) MB \|",
+                           text)
+        assert bundle and all(float(n) > 0.1 for n in bundle.groups()), text
+        assert re.search(r"\| wall time, fixed costs cached \(new logs\) \|  \| [\d.]+ s \|", text)
+        worktrees = subprocess.run(["git", "-C", str(ROOT), "worktree", "list"],
+                                   capture_output=True, text=True).stdout
+        assert "bench-baseline-" not in worktrees  # the temporary checkout is gone

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from browser import Watch, launch, new_context
-from helpers import ROOT, run_main, soup
+from helpers import ROOT, png_size, run_main, soup
 
 pytestmark = pytest.mark.browser
 
@@ -305,6 +305,44 @@ def test_values_switch_and_hover(live) -> None:
     page.mouse.move(0, 0)
     page.evaluate("window.reportViews.grid.runAsync().then(() => true)")
     assert live.watch.problems() == []
+
+
+def test_export_menu_saves_svg_and_png(live) -> None:
+    """Each chart's menu offers its picture as SVG and PNG, drawn by Vega on the click."""
+    page = live.page
+    for key in ("grid", "overlay"):
+        menu = page.locator(f"#{key} .live details.chart-menu")
+        assert menu.count() == 1
+        links = menu.locator("a")
+        assert links.all_text_contents() == ["Save as SVG", "Save as PNG"]
+        assert not links.first.is_visible()  # until the menu is opened
+        menu.locator("summary").click()
+        for link, kind in zip(links.all(), ("svg", "png"), strict=True):
+            assert link.is_visible()
+            with page.expect_download() as saving:
+                link.click()
+            download = saving.value
+            assert download.suggested_filename == f"{key}.{kind}"
+            data = Path(download.path()).read_bytes()
+            if kind == "png":
+                width, height = png_size(data)
+                assert width > 300 and height > 200, (width, height)
+            else:
+                assert data.lstrip().startswith(b"<svg") and b"</svg>" in data[-100:]
+        page.mouse.click(5, 5)  # a click elsewhere closes the menu
+        assert menu.get_attribute("open") is None
+    assert live.watch.problems() == []
+
+
+def test_the_page_carries_no_vega_lite_compiler(live, report_file) -> None:
+    """The charts arrive compiled to Vega: neither Vega-Lite nor vega-embed is in the page."""
+    page = live.page
+    assert page.evaluate("[typeof vega.View, typeof vegaTooltip.Handler]") == [
+        "function", "function"]
+    assert page.evaluate("[typeof window.vegaLite, typeof window.vegaEmbed]") == [
+        "undefined", "undefined"]
+    # An error message of the Vega-Lite compiler, which minification keeps.
+    assert "Cannot project a selection on encoding channel" not in report_file.read_text()
 
 
 # --- JavaScript off ----------------------------------------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 
 import numpy as np
-import vl_convert
 from PIL import Image
 from test_charts import _three_seeds
 
@@ -14,8 +13,8 @@ from report import build, charts, export
 
 def test_inline_picture_is_the_chart_in_256_colours() -> None:
     runs, series = _three_seeds()
-    spec = charts.static_spec(charts.overlay_chart(runs, series).to_dict())
-    png = vl_convert.vegalite_to_png(spec, scale=1)
+    vega = export.to_vega(charts.overlay_chart(runs, series).to_dict())
+    png = export.to_png(export.picture_spec(vega, charts.POINTER_LAYER_SUFFIX), scale=1)
     inline = build.inline_picture(png)
     picture = Image.open(io.BytesIO(inline))
     assert picture.mode == "P" and len(picture.getpalette()) // 3 <= 256

@@ -20,7 +20,7 @@ import vl_convert
 from conftest import SAMPLES, needs_samples
 
 import report
-from report import charts
+from report import charts, export
 
 RED, GREEN, BLUE, AMBER = "#c1432b", "#2f7d4f", "#33508c", "#c98a2b"
 ARMS4 = ["vanilla", "static erasure", "online erasure", "routing"]
@@ -527,35 +527,7 @@ def test_long_sweeps_stay_small_enough_to_embed():
     assert len(grid) > 300_000  # thinned, not emptied
 
 
-# --- the static variant for pictures, and the pointer budget -----------------------
-
-
-@needs_samples
-def test_static_spec_keeps_what_is_drawn(grid_spec, overlay_spec) -> None:
-    for spec in (grid_spec, overlay_spec):
-        before = json.dumps(spec, sort_keys=True)
-        static = charts.static_spec(spec)
-        assert json.dumps(spec, sort_keys=True) == before  # the page's spec is untouched
-        kept, drawn = layers(static), layers(spec)
-        assert set(kept) == {n for n in drawn if not n.endswith("_points")}
-        assert "hover" not in json.dumps(static)  # selection and its conditions are gone
-        assert {p["name"] for p in static["params"]} == {"zoom", "values", "band"}
-        assert static["config"] == {**spec["config"], "aria": False}
-        for name, layer in kept.items():
-            encoding = layer.get("encoding", {})
-            if layer["mark"]["type"] == "line":
-                assert "opacity" not in encoding and "value" in encoding["strokeOpacity"]
-            hover_channels = ("opacity", "strokeOpacity", "strokeWidth", "fillOpacity")
-            assert encoding == {
-                k: v for k, v in drawn[name].get("encoding", {}).items()
-                if k not in hover_channels
-            } | {k: v for k, v in encoding.items() if k in hover_channels}
-        assert vl_convert.vegalite_to_png(static, scale=1)[:8] == b"\x89PNG\r\n\x1a\n"
-
-
-def test_static_spec_wants_a_dict() -> None:
-    with pytest.raises(TypeError):
-        charts.static_spec(object())  # type: ignore[arg-type]
+# --- the pointer budget ------------------------------------------------------------
 
 
 def test_pointer_points_are_budgeted() -> None:
@@ -652,12 +624,19 @@ def _with_band(spec: dict, band: str) -> dict:
     return spec
 
 
+def _picture(spec: dict) -> bytes:
+    """The chart's picture as the report draws it: compiled once, the pointer left out."""
+    vega = export.to_vega(spec)
+    return vl_convert.vega_to_png(export.picture_spec(vega, charts.POINTER_LAYER_SUFFIX),
+                                  scale=1)
+
+
 def test_the_picture_draws_the_95_percent_band() -> None:
     runs, series = _three_seeds()
-    static = charts.static_spec(charts.overlay_chart(runs, series).to_dict())
-    picture = vl_convert.vegalite_to_png(static, scale=1)
-    assert picture == vl_convert.vegalite_to_png(_with_band(static, "ci"), scale=1)
-    assert picture != vl_convert.vegalite_to_png(_with_band(static, "minmax"), scale=1)
+    spec = charts.overlay_chart(runs, series).to_dict()
+    picture = _picture(spec)
+    assert picture == _picture(_with_band(spec, "ci"))
+    assert picture != _picture(_with_band(spec, "minmax"))
 
 
 def _km_numbers():
@@ -700,9 +679,10 @@ def test_time_to_hack_chart_draws_the_kaplan_meier_table() -> None:
     labels = data[data["kind"] == "l"]
     assert sorted(labels["arm"]) == [0, 1] and set(labels["step"]) == {4}
     assert charts.TIME_TO_HACK_TITLE == spec["title"]["text"]
-    static = charts.static_spec(spec)
-    assert "km_points" not in layers(static)
-    assert png_size(vl_convert.vegalite_to_png(static, scale=1))[0] > 400
+    vega = export.to_vega(spec)
+    picture = export.picture_spec(vega, charts.POINTER_LAYER_SUFFIX)
+    assert "km_points_marks" in json.dumps(vega) and "km_points_marks" not in json.dumps(picture)
+    assert png_size(export.to_png(picture, scale=1))[0] > 400
 
 
 def test_aligned_view_puts_each_seeds_onset_at_zero() -> None:

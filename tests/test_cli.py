@@ -7,6 +7,7 @@ _onset), not from report's code.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 from pathlib import Path
@@ -96,8 +97,10 @@ def test_converge_page_is_self_contained(converge_site) -> None:
     assert all(not s.get("src") for s in page.find_all("script"))
     csp = page.find("meta", attrs={"http-equiv": "Content-Security-Policy"})["content"]
     assert "default-src 'none'" in csp and "connect-src 'none'" in csp
-    # Vega, Vega-Lite and vega-embed are inline.
-    assert "window.vegaEmbed=" in html
+    # Vega and vega-tooltip are inline, and the charts arrive compiled: Vega specs, so
+    # the page needs no Vega-Lite compiler.
+    assert "window.vega=" in html and "window.vegaTooltip=" in html
+    assert "window.vegaEmbed=" not in html and "window.vegaLite=" not in html
     specs = chart_specs(page)
     # The reference's views, then the All-metrics section: one chart per other column
     # (routing's training-time hack_s and gt_s among them).
@@ -108,8 +111,9 @@ def test_converge_page_is_self_contained(converge_site) -> None:
     assert figures == ["grid", "overlay", "time_to_hack", "aligned",
                        *(f"metric-{m}" for m in extra)]
     for spec in specs.values():
-        assert spec["$schema"].startswith("https://vega.github.io/schema/vega-lite/v")
-        assert "url" not in str(spec.get("data", ""))
+        assert spec["$schema"].startswith("https://vega.github.io/schema/vega/v")
+        assert spec["marks"] and "encoding" not in spec
+        assert all("url" not in data for data in spec["data"])
     # The sections a reader expects.
     assert page.find(id="description").get_text(strip=True).startswith("12 runs · 4 arms")
     assert "first step whose raw" in page.find(id="how-to-read").get_text(" ", strip=True)
@@ -297,6 +301,30 @@ def test_the_series_goes_beside_a_page_it_would_overgrow(monkeypatch) -> None:
     assert "download=\"series.csv.gz\"" not in built.html
     assert built.extras["series.csv.gz"][:2] == b"\x1f\x8b"
     assert "written beside it as" in built.html
+
+
+def test_each_chart_is_compiled_once_and_the_page_embeds_that_spec(monkeypatch) -> None:
+    import vl_convert
+    from bs4 import BeautifulSoup
+
+    from report import build, load_demo
+
+    compiled: list[dict] = []
+    compile_ = vl_convert.vegalite_to_vega
+
+    def spy(spec: dict, **options: object) -> dict:
+        compiled.append(compile_(spec, **options))
+        return compiled[-1]
+
+    monkeypatch.setattr(vl_convert, "vegalite_to_vega", spy)
+    built = build.build_report(load_demo(), build.Options())  # pictures too
+    specs = chart_specs(BeautifulSoup(built.html, "html.parser"))
+    assert len(specs) >= 3  # the demo's charts (the grid, the overlay, time to hack, ...)
+    assert len(compiled) == len(specs)  # one compile per chart, for the page and its pictures
+    def texts(found: list[dict]) -> list[str]:
+        return sorted(json.dumps(spec, sort_keys=True) for spec in found)
+
+    assert texts(list(specs.values())) == texts(compiled)  # the very specs compiled
 
 
 def test_the_library_and_the_command_give_the_same_page(tmp_path: Path) -> None:

@@ -1,17 +1,19 @@
-"""export: real vl-convert rendering, and the disk cache of fixed costs."""
+"""export: one compile, real vl-convert drawing, Pillow for pixels, the disk cache."""
 
 from __future__ import annotations
 
-import struct
-import zlib
+import io
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import vl_convert
 from helpers import png_size
+from PIL import Image
 
-from report import export
+import report
+from report import charts, export, summary
 
 SPEC = {
     "$schema": "https://vega.github.io/schema/vega-lite/v6.json",
@@ -20,6 +22,26 @@ SPEC = {
     "encoding": {
         "x": {"field": "x", "type": "quantitative"},
         "y": {"field": "y", "type": "quantitative"},
+    },
+    "width": 200,
+    "height": 100,
+}
+
+# Three clipped lines (one group each in Vega) and a layer of pointer-only points.
+LINES = {
+    "$schema": "https://vega.github.io/schema/vega-lite/v6.json",
+    "data": {"values": [{"x": x, "y": (x * 7 % 5) / 5, "s": s} for s in range(3)
+                        for x in range(40)]},
+    "layer": [
+        {"name": "lines", "mark": {"type": "line", "clip": True},
+         "encoding": {"detail": {"field": "s", "type": "nominal"},
+                      "strokeOpacity": {"value": 0.4}}},
+        {"name": "lines_points", "mark": {"type": "point", "opacity": 0, "clip": True},
+         "encoding": {"tooltip": {"field": "y", "type": "quantitative"}}},
+    ],
+    "encoding": {
+        "x": {"field": "x", "type": "quantitative"},
+        "y": {"field": "y", "type": "quantitative", "scale": {"domain": [0.1, 0.7]}},
     },
     "width": 200,
     "height": 100,
@@ -35,252 +57,200 @@ def cache(tmp_path: Path, monkeypatch) -> Path:
     export.javascript_bundle.cache_clear()
 
 
-def test_png_is_rendered_at_scale(cache: Path) -> None:
-    one, two = export.to_png(SPEC, scale=1), export.to_png(SPEC, scale=2)
+@pytest.fixture(scope="module")
+def demo_specs() -> dict[str, dict]:
+    """The demo's charts, compiled as the page embeds them."""
+    sweep = report.load_demo()
+    numbers = summary.summarize(sweep.runs, sweep.series)
+    built = {
+        "grid": charts.grid_chart(sweep.runs, sweep.series, numbers=numbers),
+        "overlay": charts.overlay_chart(sweep.runs, sweep.series, numbers=numbers),
+        "time_to_hack": charts.time_to_hack_chart(numbers),
+        "aligned": charts.aligned_chart(sweep.runs, numbers),
+    }
+    return {key: export.to_vega(chart.to_dict()) for key, chart in built.items()}
+
+
+# The marks of each chart's pointer layers (invisible tooltip and hover targets).
+POINTER_MARKS = {
+    "grid": {"rates_points_marks", "cos_points_marks"},
+    "overlay": {"overlay_points_marks"},
+    "time_to_hack": {"km_points_marks"},
+    "aligned": {"aligned_points_marks"},
+}
+
+
+def pixels(png: bytes) -> np.ndarray:
+    with Image.open(io.BytesIO(png)) as image:
+        return np.asarray(image.convert("RGBA")).astype(int)
+
+
+def mark_names(node: dict) -> list[str]:
+    """Every mark's name, depth first."""
+    names = []
+    for mark in node.get("marks", []):
+        names += [mark.get("name", ""), *mark_names(mark)]
+    return names
+
+
+def assert_same_picture(a: bytes, b: bytes, differing: float = 1.0) -> None:
+    """The same picture, but for rounding where translucent lines that share a clip are
+    blended in another order: no pixel more than 3 levels (of 255) apart, and at most a
+    `differing` share of the pixels changed at all."""
+    first, second = pixels(a), pixels(b)
+    assert first.shape == second.shape
+    change = np.abs(first - second).max(axis=2)
+    assert change.max() <= 3 and (change > 0).mean() <= differing, (change.max(), change.mean())
+
+
+# --- one compile -----------------------------------------------------------------------
+
+
+def test_to_vega_compiles_vega_lite_to_vega() -> None:
+    vega = export.to_vega(SPEC)
+    assert vega["$schema"].startswith("https://vega.github.io/schema/vega/v")
+    assert "encoding" not in vega and vega["marks"][0]["type"] == "line"
+    assert json.dumps(SPEC["data"]["values"]) in json.dumps(vega)  # the data rides along
+
+
+def test_picture_spec_leaves_out_the_pointer_marks_only(demo_specs) -> None:
+    assert set(demo_specs) == set(POINTER_MARKS)
+    for key, page in demo_specs.items():
+        before = json.dumps(page, sort_keys=True)
+        picture = export.picture_spec(page, charts.POINTER_LAYER_SUFFIX)
+        assert json.dumps(page, sort_keys=True) == before  # the page's spec is untouched
+        assert POINTER_MARKS[key] <= set(mark_names(page)), key
+        kept = [n for n in mark_names(picture) if not n.endswith("_clip")]
+        assert kept == [n for n in mark_names(page) if n not in POINTER_MARKS[key]]
+        for part in ("data", "signals", "scales", "axes", "config", "title", "layout"):
+            assert picture.get(part) == page.get(part), (key, part)
+
+
+def test_a_picture_shows_what_the_page_draws(demo_specs) -> None:
+    """Leaving the pointer's marks out changes no pixel: they are invisible."""
+    for page in demo_specs.values():
+        picture = export.picture_spec(page, charts.POINTER_LAYER_SUFFIX)
+        drawn = bytes(vl_convert.vega_to_png(page, scale=1))
+        assert_same_picture(export.to_png(picture, scale=1), drawn, differing=0.1)
+
+
+def test_clipped_lines_share_one_clip() -> None:
+    vega = export.to_vega(LINES)
+    picture = export.picture_spec(vega, "_points")
+    (wrapper,) = [m for m in picture["marks"] if m.get("name", "").endswith("_clip")]
+    assert wrapper["clip"] is True and wrapper["type"] == "group"
+    lines = [c for group in wrapper["marks"] for c in group["marks"]]
+    assert lines and all("clip" not in c for c in lines)
+    assert "lines_points_marks" in mark_names(vega)
+    assert "lines_points_marks" not in mark_names(picture)
+    # The same picture: the clip rectangle is the plot's, as each line's was.
+    assert_same_picture(export.to_png(picture, scale=2),
+                        bytes(vl_convert.vega_to_png(vega, scale=2)))
+
+
+# --- pictures --------------------------------------------------------------------------
+
+
+def test_png_is_drawn_at_scale(cache: Path) -> None:
+    vega = export.to_vega(SPEC)
+    one, two = export.to_png(vega, scale=1), export.to_png(vega, scale=2)
     (w1, h1), (w2, h2) = png_size(one), png_size(two)
     assert 200 < w1 < 300 and 100 < h1 < 200  # the plot plus its axes
     assert (w2, h2) == (2 * w1, 2 * h1)
 
 
+def test_smaller_scales_are_the_one_drawing_shrunk(cache: Path, monkeypatch) -> None:
+    calls: list[float] = []
+    draw = vl_convert.vega_to_png
+    monkeypatch.setattr(vl_convert, "vega_to_png",
+                        lambda spec, scale: calls.append(scale) or draw(spec, scale=scale))
+    vega = export.to_vega(LINES)
+    one, two = export.to_pngs(vega, (1, 2))
+    assert calls == [2]  # the 1x picture is the 2x one shrunk, not a second drawing
+    big = pixels(two)
+    height, width = big.shape[0] // 2, big.shape[1] // 2
+    means = big[: 2 * height, : 2 * width].reshape(height, 2, width, 2, 4).mean(axis=(1, 3))
+    assert np.abs(pixels(one) - means).max() <= 1  # each pixel the mean of its 2x2 square
+    assert export.to_pngs(vega, (1, 2)) == [one, two] and calls == [2]  # cached
+
+
+def test_pictures_are_reproducible(monkeypatch) -> None:
+    monkeypatch.setenv("REPORT_NO_CACHE", "1")
+    vega = export.to_vega(LINES)
+    assert export.to_pngs(vega, (1, 2)) == export.to_pngs(vega, (1, 2))
+
+
+def test_pictures_are_vl_convert_s_pixels_in_fewer_bytes(cache: Path) -> None:
+    vega = export.to_vega(LINES)
+    drawn = bytes(vl_convert.vega_to_png(vega, scale=2))
+    png = export.to_png(vega, scale=2)
+    assert len(png) < len(drawn)
+    np.testing.assert_array_equal(pixels(png), pixels(drawn))
+    with Image.open(io.BytesIO(png)) as written, Image.open(io.BytesIO(drawn)) as original:
+        assert written.mode == original.mode and written.info["dpi"] == original.info["dpi"]
+
+
+def test_compact_png_keeps_the_pixels() -> None:
+    png = bytes(vl_convert.vega_to_png(export.to_vega(LINES), scale=2))
+    small = export.compact_png(png)
+    assert len(small) < len(png)
+    np.testing.assert_array_equal(pixels(small), pixels(png))
+    with Image.open(io.BytesIO(png)) as before, Image.open(io.BytesIO(small)) as after:
+        assert after.mode == before.mode and after.info.get("dpi") == before.info.get("dpi")
+    assert export.compact_png(small) == small  # already as small as Pillow writes it
+    assert export.compact_png(b"not a png") == b"not a png"
+
+
+# --- the disk cache ----------------------------------------------------------------------
+
+
 def test_png_cache_is_content_addressed(cache: Path) -> None:
-    first = export.to_png(SPEC, scale=1)
+    vega = export.to_vega(SPEC)
+    first = export.to_png(vega, scale=1)
     entries = list((cache / "renders").glob("*.png"))
     assert len(entries) == 1 and entries[0].read_bytes() == first
-    entries[0].write_bytes(b"marker")  # a second call must read the cache, not render
-    assert export.to_png(SPEC, scale=1) == b"marker"
-    changed = {**SPEC, "width": 210}
-    assert png_size(export.to_png(changed, scale=1))[0] > 200  # another spec: a new render
+    entries[0].write_bytes(b"marker")  # a second call must read the cache, not draw
+    assert export.to_png(vega, scale=1) == b"marker"
+    changed = export.to_vega({**SPEC, "width": 210})
+    assert png_size(export.to_png(changed, scale=1))[0] > 200  # another spec: a new drawing
+
+
+def test_no_cache_and_unwritable_cache(tmp_path: Path, monkeypatch) -> None:
+    vega = export.to_vega(SPEC)
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("REPORT_CACHE_DIR", str(blocker / "cache"))  # cannot be created
+    assert png_size(export.to_png(vega, scale=1))[0] > 200
+    monkeypatch.setenv("REPORT_NO_CACHE", "1")
+    monkeypatch.setenv("REPORT_CACHE_DIR", str(tmp_path / "unused"))
+    export.to_png(vega, scale=1)
+    export.javascript_bundle.cache_clear()
+    export.javascript_bundle()
+    export.javascript_bundle.cache_clear()
+    assert not (tmp_path / "unused").exists()
+
+
+# --- the page's JavaScript ---------------------------------------------------------------
+
+# An error message of the Vega-Lite compiler, kept by minification.
+VEGA_LITE_MARKER = "Cannot project a selection on encoding channel"
+
+
+def test_bundle_has_vega_and_tooltips_but_no_vega_lite(cache: Path) -> None:
+    bundle = export.javascript_bundle()
+    assert "window.vega=" in bundle.replace(" ", "") and "vg-tooltip-element" in bundle
+    assert "toImageURL" in bundle  # what the export menu asks Vega for
+    assert VEGA_LITE_MARKER not in bundle
+    everything = vl_convert.javascript_bundle(vl_version=export.vegalite_version())
+    assert VEGA_LITE_MARKER in everything  # the marker is real: vl-convert's own has it
+    assert len(bundle) < len(everything) - 200_000
 
 
 def test_bundle_is_cached_by_version(cache: Path) -> None:
     bundle = export.javascript_bundle()
-    assert "window.vegaEmbed=" in bundle and len(bundle) > 500_000
     (entry,) = cache.glob("vega-bundle-*.js")
     assert entry.read_text(encoding="utf-8") == bundle
     entry.write_text("cached marker", encoding="utf-8")
     export.javascript_bundle.cache_clear()
     assert export.javascript_bundle() == "cached marker"
 
-
-def test_no_cache_and_unwritable_cache(tmp_path: Path, monkeypatch) -> None:
-    blocker = tmp_path / "file"
-    blocker.write_text("not a folder")
-    monkeypatch.setenv("REPORT_CACHE_DIR", str(blocker / "cache"))  # cannot be created
-    assert export.to_png(SPEC, scale=1)[:8] == b"\x89PNG\r\n\x1a\n"
-    monkeypatch.setenv("REPORT_NO_CACHE", "1")
-    monkeypatch.setenv("REPORT_CACHE_DIR", str(tmp_path / "unused"))
-    export.to_png(SPEC, scale=1)
-    assert not (tmp_path / "unused").exists()
-
-
-# --- one render per chart, shared clips, the helper process ----------------------------
-
-LINES = {
-    "$schema": "https://vega.github.io/schema/vega-lite/v6.json",
-    "data": {"values": [{"x": x, "y": (x * 7 % 5) / 5, "s": s} for s in range(3)
-                        for x in range(40)]},
-    "mark": {"type": "line", "clip": True},
-    "encoding": {
-        "x": {"field": "x", "type": "quantitative"},
-        "y": {"field": "y", "type": "quantitative", "scale": {"domain": [0.1, 0.7]}},
-        "detail": {"field": "s", "type": "nominal"},
-        "strokeOpacity": {"value": 0.4},
-    },
-    "width": 200,
-    "height": 100,
-}
-
-
-def test_smaller_scales_shrink_the_one_render(cache: Path, monkeypatch) -> None:
-    calls: list[float] = []
-    render = export._render
-    monkeypatch.setattr(export, "_render", lambda spec, scale, v: calls.append(scale)
-                        or render(spec, scale, v))
-    one, two = export.to_pngs(LINES, (1, 2))
-    assert calls == [2]  # the 1x picture is the 2x one shrunk, not a second render
-    (w1, h1), (w2, h2) = png_size(one), png_size(two)
-    assert (w2, h2) == (2 * w1, 2 * h1)
-    assert export.to_pngs(LINES, (1, 2)) == [one, two] and calls == [2]  # cached
-
-
-def test_shrink_averages_each_square() -> None:
-    pixels = np.zeros((4, 4, 4), dtype=np.uint8)
-    pixels[..., 3] = 255
-    pixels[:2, :2, 0] = 255  # a red square top left, black elsewhere
-    pixels[2:, 2:, 1] = 100
-    rows = b"".join(b"\x00" + pixels[r].tobytes() for r in range(4))
-    png = export._png_bytes([
-        (b"IHDR", struct.pack(">IIBBBBB", 4, 4, 8, 6, 0, 0, 0)),
-        (b"IDAT", zlib.compress(rows)), (b"IEND", b""),
-    ])
-    small = export._shrink(png, 2)
-    assert small is not None and png_size(small) == (2, 2)
-    raw = zlib.decompress(b"".join(d for k, d in export._png_chunks(small) if k == b"IDAT"))
-    lines = np.frombuffer(raw, dtype=np.uint8).reshape(2, 9)
-    assert set(lines[:, 0]) == {1}  # Sub-filtered rows, as vl-convert writes them
-    got = np.cumsum(lines[:, 1:].reshape(2, 2, 4), axis=1, dtype=np.uint8)
-    assert got.tolist() == [[[255, 0, 0, 255], [0, 0, 0, 255]], [[0, 0, 0, 255], [0, 100, 0, 255]]]
-    assert export._shrink(b"not a png", 2) is None
-
-
-def test_clipped_lines_share_one_clip() -> None:
-    vega = vl_convert.vegalite_to_vega(LINES, vl_version=export.vegalite_version())
-    shared = export._share_clips(vega)
-    (wrapper,) = [m for m in shared["marks"] if m.get("name", "").endswith("_clip")]
-    assert wrapper["clip"] is True and wrapper["type"] == "group"
-    lines = [c for g in wrapper["marks"] for c in g["marks"]]
-    assert lines and all("clip" not in c for c in lines)
-    # The same picture: the clip rectangle is the plot's, as each line's was.
-    before = vl_convert.vega_to_png(vega, scale=1)
-    after = vl_convert.vega_to_png(shared, scale=1)
-    assert png_size(before) == png_size(after)
-
-
-def test_helper_draws_what_this_process_draws(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setenv("REPORT_NO_CACHE", "1")
-    with export.Renderer(helpers=1) as renderer:
-        later_lines = renderer.submit(LINES, (1, 2))
-        later_spec = renderer.submit(SPEC, (1,))
-        assert later_spec() == export.to_pngs(SPEC, (1,))  # answers come back in order
-        assert later_lines() == export.to_pngs(LINES, (1, 2))
-
-
-def test_helper_failure_is_raised_here(monkeypatch) -> None:
-    monkeypatch.setenv("REPORT_NO_CACHE", "1")
-    with export.Renderer(helpers=1) as renderer:
-        bad = renderer.submit({"mark": "no such mark"}, (1,))
-        good = renderer.submit(SPEC, (1,))
-        with pytest.raises(ValueError):
-            bad()  # the helper could not draw it, so this process tries, and says why
-        assert good()[0][:8] == b"\x89PNG\r\n\x1a\n"
-
-
-def test_without_helper_submit_draws_at_once(monkeypatch) -> None:
-    monkeypatch.setenv("REPORT_NO_CACHE", "1")
-    with export.Renderer(helpers=0) as renderer:
-        assert renderer.submit(SPEC, (1,))() == export.to_pngs(SPEC, (1,))
-
-
-def test_closing_a_busy_helper_does_not_hang(monkeypatch) -> None:
-    """Ctrl-C while the helper draws: the pipe to it is full, and closing must not wait."""
-    import threading
-    import time
-
-    monkeypatch.setenv("REPORT_NO_CACHE", "1")
-    big = {**LINES, "description": "x" * 3_000_000}  # far more than a pipe holds
-    renderer = export.Renderer(helpers=1)
-    renderer.submit(big, (12,))  # its answer, a big PNG, fills the pipe back: unread
-    renderer.submit(big, (1,))  # so the helper stops reading this one: the writer blocks
-    time.sleep(3)
-    closing = threading.Thread(target=renderer.close, daemon=True)
-    closing.start()
-    closing.join(timeout=20)
-    assert not closing.is_alive()
-
-
-def test_compact_png_keeps_the_pixels(cache: Path) -> None:
-    png = export.to_png(SPEC, scale=2)
-    small = export.compact_png(png, level=9)
-    assert len(small) <= len(png) and png_size(small) == png_size(png)
-
-    def pixels(data: bytes) -> bytes:
-        return zlib.decompress(b"".join(d for k, d in export._png_chunks(data) if k == b"IDAT"))
-
-    assert pixels(small) == pixels(png)
-    assert export.compact_png(b"not a png") == b"not a png"
-
-
-# --- pictures drawn in bands, helpers that really draw ---------------------------------
-
-
-def _concat(direction: str) -> dict:
-    view = {k: v for k, v in LINES.items() if k != "$schema"}
-    return {"$schema": LINES["$schema"], "title": "two views", direction: [view, view]}
-
-
-def test_rows_of_a_concat_are_drawn_as_bands_and_stitched_exactly() -> None:
-    svg = export._svg(_concat("vconcat"), export.vegalite_version())
-    bands = export._bands(svg)
-    assert len(bands) == 2 and all(len(b) < len(svg) for b in bands)
-    assert "two views" in bands[0] and "two views" not in bands[1]  # the title: once
-    whole = export._pixels(export._raster(svg, 2))
-    stitched = export._pixels(export._combine(svg, bands, [export._raster(b, 2) for b in bands],
-                                              2))
-    np.testing.assert_array_equal(stitched, whole)  # every pixel, not just alike
-    # Each band drew only its own rows: the first the title and top view, the second the
-    # bottom view, and the stitched picture is each band where it drew.
-    first, second = (export._pixels(export._raster(b, 2)) for b in bands)
-    drawn = [(p != p[0, 0]).any(axis=(1, 2)) for p in (first, second)]
-    assert drawn[0].any() and drawn[1].any() and not (drawn[0] & drawn[1]).any()
-    assert np.flatnonzero(drawn[0]).max() < np.flatnonzero(drawn[1]).min()
-
-
-def test_bands_drawing_in_the_same_rows_are_drawn_whole() -> None:
-    svg = export._svg(_concat("hconcat"), export.vegalite_version())  # side by side
-    bands = export._bands(svg)
-    assert len(bands) == 2
-    pngs = [export._raster(b, 1) for b in bands]
-    assert export._stitch(pngs) is None  # both draw in every row: no stitching
-    combined = export._combine(svg, bands, pngs, 1)
-    np.testing.assert_array_equal(export._pixels(combined), export._pixels(export._raster(svg, 1)))
-
-
-@pytest.mark.parametrize(
-    "svg",
-    [
-        '<svg xmlns="http://www.w3.org/2000/svg"><!-- a comment --><g></g></svg>',
-        '<svg xmlns="http://www.w3.org/2000/svg"><g class="mark-group role-scope"></g>'
-        '<g class="mark-group role-scope"><path d="M0,0" title="a > b"/></g></svg>',
-        '<svg xmlns="http://www.w3.org/2000/svg"><g><rect/></svg>',
-    ],
-)
-def test_svg_it_cannot_vouch_for_is_one_band(svg: str) -> None:
-    assert export._bands(svg) == [svg]
-
-
-def test_helper_really_draws(monkeypatch) -> None:
-    """Not only the fallback: the helper answers the SVG and draws the first band."""
-    monkeypatch.setenv("REPORT_NO_CACHE", "1")
-    drawn_here: list[str] = []
-    raster = export._raster
-    monkeypatch.setattr(export, "_raster", lambda svg, scale: drawn_here.append(svg)
-                        or raster(svg, scale))
-    monkeypatch.setattr(export, "_svg", lambda *a: pytest.fail("compiled here, not there"))
-    spec = _concat("vconcat")
-    with export.Renderer(helpers=1) as renderer:
-        later = renderer.submit(spec, (1, 2))
-        one, two = later()
-        (helper,) = renderer._helpers
-        assert helper.alive and helper.read == 2  # its answers: the SVG, then a band
-    assert len(drawn_here) == 1  # the other band, drawn here meanwhile
-    monkeypatch.undo()
-    monkeypatch.setenv("REPORT_NO_CACHE", "1")
-    assert [one, two] == export.to_pngs(spec, (1, 2))  # as this process alone draws it
-
-
-def test_first_run_builds_the_bundle_in_a_process_of_its_own(cache: Path, monkeypatch) -> None:
-    """prefetch_bundle: the bundle comes from another process (this one may not build
-    it), lands in the cache, and equals vl-convert's own."""
-    export.prefetch_bundle()
-    assert len(export._prefetch) == 1
-    export.prefetch_bundle()  # one is enough
-    assert len(export._prefetch) == 1
-    expected = vl_convert.javascript_bundle(vl_version=export.vegalite_version())
-    monkeypatch.setattr(vl_convert, "javascript_bundle",
-                        lambda **kw: pytest.fail("built here, not by the prefetch process"))
-    assert export.javascript_bundle() == expected
-    assert not export._prefetch  # waited for, and forgotten
-    (entry,) = cache.glob("vega-bundle-*.js")
-    assert entry.read_text(encoding="utf-8") == expected
-    export.javascript_bundle.cache_clear()
-    export.prefetch_bundle()  # cached now: nothing to start
-    assert not export._prefetch
-
-
-def test_no_prefetch_without_a_cache(monkeypatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("REPORT_NO_CACHE", "1")
-    monkeypatch.setenv("REPORT_CACHE_DIR", str(tmp_path / "unused"))
-    export.javascript_bundle.cache_clear()
-    export.prefetch_bundle()
-    assert not export._prefetch and not (tmp_path / "unused").exists()
-    export.javascript_bundle.cache_clear()

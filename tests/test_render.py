@@ -27,7 +27,7 @@ EVIL = "</script><script>alert(1)</script>&<b>"
 
 
 def page(**changes) -> Page:
-    chart = ChartBlock(key="grid", spec={"mark": "line", "title": EVIL}, png=PIXEL)
+    chart = ChartBlock(key="grid", spec={"marks": [], "title": EVIL}, png=PIXEL)
     values = dict(
         title=f"Sweep {EVIL}",
         sweep={"runs": 1, "arms": [EVIL], "seeds": [1], "min_steps": 3, "max_steps": 3},
@@ -59,7 +59,7 @@ def page(**changes) -> Page:
         generated="2025-11-24 16:00:00 UTC",
         warnings=[f"{EVIL}: empty file"],
         downloads=[Download("runs.csv", "runs", "text/csv", b"run\nx\n")],
-        javascript="window.vegaEmbed = function () {}; // </script> inside the bundle",
+        javascript="window.vega = {}; // </script> inside the bundle",
     )
     values.update(changes)
     return Page(**values)
@@ -83,7 +83,7 @@ def test_chart_specs_reach_javascript_only_as_escaped_json() -> None:
         r'<script type="application/json" id="chart-specs">(.*?)</script>', html, flags=re.S
     ).group(1)
     assert "<" not in block and ">" not in block and "&" not in block  # \u003c etc.
-    assert json.loads(block) == {"grid": {"mark": "line", "title": EVIL}}
+    assert json.loads(block) == {"grid": {"marks": [], "title": EVIL}}
     # A "</script" inside the bundle cannot close its script element either.
     assert "// <\\/script> inside the bundle" in html
 
