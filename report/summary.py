@@ -334,79 +334,74 @@ def _slots(at: np.ndarray) -> slice | np.ndarray:
 
 @dataclass
 class _Grid:
-    """The steps of one (arm, metric) as slots, and each of its lines' rows among them.
+    """The steps of one (arm, metric) as slots, and where each of its lines goes in them.
 
     Slots are the steps from the least to the greatest when the lines are dense enough,
-    else the distinct steps logged (sparse logging, seeds on other grids). `present`:
-    the slots some line logged (the table's rows); `held[line]`, for a line missing some
-    of them within its own range, is (those slots, the line's row held at each: its
-    latest at or before the slot's step)."""
+    else the distinct steps logged (sparse logging). `present`: the slots some line
+    logged (the table's rows); `seeds`: at each, the lines whose range holds it. A line
+    missing some present slots within its own range (seeds on other step grids) is held
+    there: its latest row at or before the slot's step."""
 
+    spans: Sequence[tuple[int, int]]
+    steps: np.ndarray  # the table's steps
     low: int
-    steps: np.ndarray | None  # each slot's step, when not low + slot
-    at: list[np.ndarray]  # each line's rows' slots
-    present: np.ndarray  # indices of the slots some line logged
-    seeds: np.ndarray  # at each present slot, the lines whose range holds it
-    held: dict[int, tuple[np.ndarray, np.ndarray]]
+    grid: np.ndarray | None  # each slot's step, when not low + slot
+    present: np.ndarray
+    seeds: np.ndarray
 
     @classmethod
     def of(cls, spans: Sequence[tuple[int, int]], steps: np.ndarray) -> _Grid:
         low = min(int(steps[start]) for start, _ in spans)
         high = max(int(steps[stop - 1]) for _, stop in spans)
         rows = sum(stop - start for start, stop in spans)
-        grid: np.ndarray | None = None
+        grid = None
         if high - low + 1 > 4 * rows + 1024:
             grid = np.unique(np.concatenate([steps[start:stop] for start, stop in spans]))
-        at = [steps[start:stop] - low if grid is None else np.searchsorted(grid, steps[start:stop])
-              for start, stop in spans]
+        made = cls(spans, steps, low, grid, np.empty(0, dtype=np.int64),
+                   np.empty(0, dtype=np.int64))
         size = high - low + 1 if grid is None else len(grid)
         logged = np.zeros(size, dtype=bool)
         ranges = np.zeros(size + 1, dtype=np.int64)
-        for slots in at:
-            logged[_slots(slots)] = True
-            ranges[slots[0]] += 1
-            ranges[slots[-1] + 1] -= 1
-        present = np.flatnonzero(logged)
-        held = {}
-        for line, slots in enumerate(at):
-            inside = present[np.searchsorted(present, slots[0]):
-                             np.searchsorted(present, slots[-1], side="right")]
-            if len(inside) != len(slots):  # slots others logged within this line's range
-                held[line] = (inside, np.searchsorted(slots, inside, side="right") - 1)
-        return cls(low, grid, at, present, np.cumsum(ranges)[present], held)
+        for line in range(len(spans)):
+            at = made.slots_of(line)
+            logged[_slots(at)] = True
+            ranges[at[0]] += 1
+            ranges[at[-1] + 1] -= 1
+        made.present = np.flatnonzero(logged)
+        made.seeds = np.cumsum(ranges)[made.present]
+        return made
+
+    def slots_of(self, line: int) -> np.ndarray:
+        """The slots of the line's rows."""
+        start, stop = self.spans[line]
+        if self.grid is None:
+            return self.steps[start:stop] - self.low
+        return np.searchsorted(self.grid, self.steps[start:stop])
 
     def step_of(self, slots: np.ndarray) -> np.ndarray:
-        return slots + self.low if self.steps is None else self.steps[slots]
+        return slots + self.low if self.grid is None else self.grid[slots]
 
-    def measured(
-        self, spans: Sequence[tuple[int, int]], data: np.ndarray
-    ) -> Iterator[tuple[slice | np.ndarray, np.ndarray]]:
+    def measured(self, data: np.ndarray) -> Iterator[tuple[slice | np.ndarray, np.ndarray]]:
         """Each line's (slots, values) for the values that are not missing, in row order,
-        a line's row held over the slots it did not log within its range."""
-        for line, (start, stop) in enumerate(spans):
-            chunk = data[start:stop]
-            where: slice | np.ndarray
-            if line in self.held:
-                where, rows = self.held[line]
-                chunk = chunk[rows]
-            else:
-                where = _slots(self.at[line])
+        a line's row held over the present slots it did not log within its range."""
+        for line, (start, stop) in enumerate(self.spans):
+            at, chunk = self.slots_of(line), data[start:stop]
+            inside = self.present[np.searchsorted(self.present, at[0]):
+                                  np.searchsorted(self.present, at[-1], side="right")]
+            where: slice | np.ndarray = _slots(at)
+            if len(inside) != len(at):  # slots others logged within this line's range
+                chunk = chunk[np.searchsorted(at, inside, side="right") - 1]
+                where = at = inside
             ok = ~np.isnan(chunk)
-            if ok.all():
-                yield where, chunk
-            else:
-                slots = where if isinstance(where, np.ndarray) else self.at[line]
-                yield slots[ok], chunk[ok]
+            yield (where, chunk) if ok.all() else (at[ok], chunk[ok])
 
 
-def _slot_means(
-    grid: _Grid, spans: Sequence[tuple[int, int]], data: np.ndarray, slots: int
-) -> tuple[np.ndarray, np.ndarray]:
+def _slot_means(grid: _Grid, data: np.ndarray, slots: int) -> tuple[np.ndarray, np.ndarray]:
     """(mean, count) of one column's non-missing values in each slot. The sums are
     pandas' own: Kahan-compensated, added in row order."""
     total, compensation = np.zeros(slots), np.zeros(slots)
     seen = np.zeros(slots, dtype=np.int64)
-    for where, chunk in grid.measured(spans, data):
+    for where, chunk in grid.measured(data):
         with np.errstate(invalid="ignore"):  # inf - inf is NaN, reset just below
             y = chunk - compensation[where]
             t = total[where] + y
@@ -421,14 +416,13 @@ def _slot_means(
 
 
 def _slot_spread(
-    grid: _Grid, spans: Sequence[tuple[int, int]], data: np.ndarray,
-    mean: np.ndarray, seen: np.ndarray,
+    grid: _Grid, data: np.ndarray, mean: np.ndarray, seen: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(sd, min, max) of one column's values in each slot, around its `mean` (a second
     pass: squared deviations from the mean, not from zero, keep the sd accurate)."""
     squares = np.zeros(len(mean))
     lowest, highest = np.full(len(mean), np.inf), np.full(len(mean), -np.inf)
-    for where, chunk in grid.measured(spans, data):
+    for where, chunk in grid.measured(data):
         deviation = chunk - mean[where]
         squares[where] += deviation * deviation
         lowest[where] = np.fmin(lowest[where], chunk)
@@ -464,7 +458,7 @@ def _dense_means(
         return None
     # First where each (arm, metric) has values, then the numbers, written straight into
     # the table's columns: no parts to stack, so no second copy of the table.
-    grids = [(arm, metric, spans, _Grid.of(spans, steps))
+    grids = [(arm, metric, _Grid.of(spans, steps))
              for (arm, metric), spans in sorted(pairs.items())]
     if not grids:
         return None
@@ -472,14 +466,14 @@ def _dense_means(
     table: dict[str, np.ndarray] = {name: np.empty(total, dtype=np.int64)
                                     for name in ("a", "m", "step", "seeds")}
     at = 0
-    for arm, metric, spans, grid in grids:
+    for arm, metric, grid in grids:
         present = grid.present
         part = slice(at, at + len(present))
         block = {"a": arm, "m": metric, "step": grid.step_of(present), "seeds": grid.seeds}
         slots = int(present[-1]) + 1
         for name, data in columns.items():
-            mean, seen = _slot_means(grid, spans, data, slots)
-            sd, lowest, highest = _slot_spread(grid, spans, data, mean, seen)
+            mean, seen = _slot_means(grid, data, slots)
+            sd, lowest, highest = _slot_spread(grid, data, mean, seen)
             block.update(_bands(name, mean[present], seen[present], sd[present],
                                 lowest[present], highest[present]))
         for name, values in block.items():
