@@ -99,7 +99,8 @@ def build_report(sweep: Sweep, options: Options | None = None) -> BuiltReport:
     vega, pictures = _draw(specs, scales)
     page.charts = [
         render.ChartBlock(key=key, spec=vega[key], png=inline_picture(pictures[key][0]),
-                          png_scale=PICTURE_SCALE, metric=metric_of.get(key, ""))
+                          png_scale=PICTURE_SCALE, metric=metric_of.get(key, ""),
+                          seed_lines=seed_lines(specs[key]))
         for key in specs
     ]
     page.javascript = export.javascript_bundle()
@@ -108,6 +109,13 @@ def build_report(sweep: Sweep, options: Options | None = None) -> BuiltReport:
         extras.update({picture_file(key): pictures[key][-1] for key in specs})
     html = _page_with_series(page, sweep.series, options, extras)
     return BuiltReport(html=html, extras=extras)
+
+
+def seed_lines(chart: charts.Chart) -> tuple[int, int] | None:
+    """(runs drawn, runs) when `chart` draws only some runs' seed lines, else None."""
+    meta = getattr(chart, "usermeta", None)
+    drawn = meta.get("seed_lines") if isinstance(meta, dict) else None
+    return (int(drawn["drawn"]), int(drawn["runs"])) if drawn else None
 
 
 def _charts(

@@ -137,6 +137,12 @@ GRID_MAX_ROWS = 40_000
 OVERLAY_MAX_ROWS = 12_000
 _MIN_LINE_POINTS = 60
 MEAN_LINE_POINTS = 100
+# Seed lines per chart (the All-metrics charts: all of them together), at most: each is a
+# path the browser draws and rows of data, so past this a chart draws the lines of as
+# many runs of each group as fit, spread evenly over its seeds, and the page says so
+# (the means, bands and every number still use every run). With each chart's rows, this
+# bounds its data however many runs a sweep has.
+MAX_SEED_LINES = 400
 # Invisible tooltip/hover points per chart, at most about: a 48-run grid would otherwise
 # carry 22,000 of them, a quarter of the time the browser takes to draw the page.
 POINTER_POINTS = 12_000
@@ -388,6 +394,7 @@ class _Sweep:
             self.onsets = {r: 0 for r in self.onsets}
             means = numbers.aligned_means
         self._index_lines(series, metrics)
+        self.drawn_runs, self.all_runs = self._keep_lines_within(MAX_SEED_LINES)
         self.means = means[means[self.by].isin(self.arm_index) & means["metric"].isin(metrics)]
         # (arm, metric) -> its mean rows, in table order: grouped once, not filtered per use.
         self.mean_groups: dict[tuple[str, str], pd.DataFrame] = {
@@ -432,6 +439,34 @@ class _Sweep:
                 "start": lines.starts[wanted],  # into self.series
             }
         )
+
+    def _keep_lines_within(self, max_lines: int) -> tuple[int, int]:
+        """Keep the lines of at most `max_lines`: every run's, else those of the most runs
+        per group that fit, evenly spread over each group's runs in seed order (a run's
+        lines are kept or left out together). Returns (runs drawn, runs with lines)."""
+        runs = self.lines["run"].map(self.run_index).to_numpy(dtype=np.int64)
+        per_run = np.bincount(runs, minlength=len(self.run_names))
+        has_lines = np.flatnonzero(per_run)
+        if len(self.lines) <= max_lines:
+            return len(has_lines), len(has_lines)
+        groups = [has_lines[self.run_arm[has_lines] == a] for a in range(len(self.arms))]
+        for most in range(max(map(len, groups)), 0, -1):
+            picked = np.concatenate([
+                members[np.unique(np.linspace(0, len(members) - 1, min(most, len(members)))
+                                  .round().astype(np.int64))]
+                for members in groups if len(members)])
+            if per_run[picked].sum() <= max_lines:
+                break
+        self.lines = self.lines[np.isin(runs, picked)].reset_index(drop=True)
+        return len(picked), len(has_lines)
+
+    @property
+    def usermeta(self) -> dict[str, Any] | Any:
+        """What a chart tells the page about itself: when only some runs' seed lines are
+        drawn, how many of how many (`seed_lines`); nothing otherwise."""
+        if self.drawn_runs == self.all_runs:
+            return alt.Undefined
+        return {"seed_lines": {"drawn": self.drawn_runs, "runs": self.all_runs}}
 
     def _x_domain(self) -> list[int]:
         starts = self.lines["start"].to_numpy()
@@ -549,9 +584,15 @@ class _Sweep:
         return rows["step"].to_numpy(dtype=float), rows[column].to_numpy(dtype=float)
 
     def expressions(self) -> dict[str, str]:
-        """Vega expressions that turn the integer codes back into names for tooltips."""
-        runs = json.dumps(self.run_names)
-        seeds = json.dumps(self.seed_labels)
+        """Vega expressions that turn the integer codes back into names for tooltips (of
+        the runs drawn: when some are left out, theirs are empty)."""
+        names, labels = self.run_names, self.seed_labels
+        if self.drawn_runs < self.all_runs:
+            drawn = np.zeros(len(names), dtype=bool)
+            drawn[self.lines["run"].map(self.run_index).to_numpy(dtype=np.int64)] = True
+            names = [n if d else "" for n, d in zip(names, drawn, strict=True)]
+            labels = [n if d else "" for n, d in zip(labels, drawn, strict=True)]
+        runs, seeds = json.dumps(names), json.dumps(labels)
         return {
             "arm_name": f"{json.dumps(self.arms)}[datum.arm]",
             "seed_name": f"datum.kind == 'M' ? 'mean' : {seeds}[datum.run]",
@@ -884,6 +925,7 @@ def grid_chart(
         # Zoom moves every panel together; each row keeps its own y and colours.
         resolve=alt.Resolve(scale=alt.ScaleResolveMap(x="shared", color="independent")),
         config=_config(),
+        usermeta=sweep.usermeta,
     )
 
 
@@ -1143,6 +1185,7 @@ def overlay_chart(
         width=width,
         height=height,
         config=_config(),
+        usermeta=sweep.usermeta,
     )
 
 
@@ -1263,6 +1306,7 @@ def aligned_chart(
         title=_title(ALIGNED_TITLES),
         resolve=alt.Resolve(scale=alt.ScaleResolveMap(x="shared", color="independent")),
         config=_config(),
+        usermeta=sweep.usermeta,
     )
 
 
@@ -1386,6 +1430,7 @@ def _metric_chart(
         title=_title(template),
         resolve=alt.Resolve(scale=alt.ScaleResolveMap(x="shared", color="independent")),
         config=_config(),
+        usermeta=sweep.usermeta,
     )
 
 

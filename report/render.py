@@ -98,6 +98,9 @@ class ChartBlock:
     png: bytes  # shown when JavaScript is off, replaced by the live chart when it runs
     png_scale: float = 1.0  # device pixels per CSS pixel of `png`
     metric: str = ""  # an All-metrics chart: the metric it draws ("" for the others)
+    # (runs whose seed lines are drawn, runs with lines) when the chart draws only some
+    # (charts.MAX_SEED_LINES); None when it draws every run's
+    seed_lines: tuple[int, int] | None = None
 
     @property
     def png_data_uri(self) -> str:

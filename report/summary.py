@@ -11,7 +11,7 @@ definitions in the docstrings.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -216,11 +216,16 @@ def seed_means(runs: pd.DataFrame, series: pd.DataFrame, by: str = "arm") -> pd.
     with the spread of those seeds.
 
     The reference truncated every arm to its shortest seed; averaging the seeds that
-    reached a step is what readers expect. Columns: arm (the runs column `by`: `group`
-    when runs are grouped by other keys), metric, step, value, ema, seeds, then for each
-    of ema and value (`ema_ci_low`, ...): `ci_low`/`ci_high`, the 95% t interval of the
-    mean over the seeds with a value at that step, and `min`/`max`, their range; all four
-    NaN where fewer than 2 seeds have a value.
+    reached a step is what readers expect. A seed is present at every step of its arm's
+    from its first logged step to its last, with its row at its latest logged step at or
+    before it (held, as a step curve): seeds logged on different step grids (one on even
+    steps, one on odd) then give a mean of all of them at every step, not one that jumps
+    between them. Seeds on one grid are not changed by this.
+    Columns: arm (the runs column `by`: `group` when runs are grouped by other keys),
+    metric, step, value, ema, seeds, then for each of ema and value (`ema_ci_low`, ...):
+    `ci_low`/`ci_high`, the 95% t interval of the mean over the seeds with a value at
+    that step, and `min`/`max`, their range; all four
+    NaN where fewer than 2 seeds have a value; `seeds` counts the seeds present.
     Rows in arm order, then metric (hack, solve, teacher, student, then the extra metrics
     in the series' order), then step.
     """
@@ -244,18 +249,12 @@ def seed_means(runs: pd.DataFrame, series: pd.DataFrame, by: str = "arm") -> pd.
     def metric_code(metric: object) -> int:
         return -1 if pd.isna(metric) else metric_rank.get(metric, -1)
 
+    series, lines = _one_line_per_seed(series, lines)
     steps = series["step"].to_numpy()
     columns = {c: series[c].to_numpy(dtype=float) for c in ("value", "ema")}
-    means = None
-    if _fragmented(lines):  # codes by value, not block by block
-        line_arm = _codes(series["run"], arm_code)
-        line_metric = _codes(series["metric"], metric_code)
-        lines = Lines(np.arange(len(series)), np.arange(1, len(series) + 1),
-                      series["run"].to_numpy(), series["metric"].to_numpy())
-    else:
-        line_arm = np.array([arm_code(r) for r in lines.run], dtype=np.int64)
-        line_metric = np.array([metric_code(m) for m in lines.metric], dtype=np.int64)
-        means = _dense_means(lines, line_arm, line_metric, steps, columns)
+    line_arm = np.array([arm_code(r) for r in lines.run], dtype=np.int64)
+    line_metric = np.array([metric_code(m) for m in lines.metric], dtype=np.int64)
+    means = _dense_means(lines, line_arm, line_metric, steps, columns)
     if means is None:
         means = _grouped_means(lines, line_arm, line_metric, steps, columns)
     arm_names = np.array(arms + [None], dtype=object)
@@ -285,15 +284,16 @@ def _bands(column: str, mean: np.ndarray, n: np.ndarray, sd: np.ndarray, lowest:
     }
 
 
-def _codes(column: pd.Series, code: Callable[[object], int]) -> np.ndarray:
-    """`code(value)` for every row, computed once per distinct value."""
-    if isinstance(column.dtype, pd.CategoricalDtype):  # the values are numbered already
-        categories = [*column.cat.categories, np.nan]  # code -1 (missing) reads the last
-        table = np.array([code(c) for c in categories], dtype=np.int64)
-        return table[column.cat.codes.to_numpy()]
-    positions, uniques = pd.factorize(column, use_na_sentinel=False)
-    table = np.array([code(u) for u in uniques], dtype=np.int64)
-    return table[positions] if len(table) else np.zeros(len(column), dtype=np.int64)
+def _one_line_per_seed(series: pd.DataFrame, lines: Lines) -> tuple[pd.DataFrame, Lines]:
+    """The series with each (run, metric) as one line in step order, and its lines: the
+    tables come so; anything else (rows in another order, a line cut in parts) is sorted
+    first (stably: a step logged twice keeps its rows' order)."""
+    pairs = set(zip(lines.run, lines.metric, strict=True))
+    if not _fragmented(lines) and len(pairs) == len(lines.starts):
+        return series, lines
+    keys = [pd.factorize(series[c], use_na_sentinel=False)[0] for c in ("metric", "run")]
+    ordered = series.iloc[np.lexsort((series["step"].to_numpy(), *keys))]
+    return ordered, Lines.of(ordered)
 
 
 def _grouped_means(
@@ -332,25 +332,76 @@ def _slots(at: np.ndarray) -> slice | np.ndarray:
     return slice(int(at[0]), int(at[-1]) + 1) if at[-1] - at[0] == len(at) - 1 else at
 
 
-def _measured(
-    spans: Sequence[tuple[int, int]], steps: np.ndarray, data: np.ndarray, low: int
-) -> Iterator[tuple[slice | np.ndarray, np.ndarray]]:
-    """Each line's (slots, values) for the values that are not missing, in row order."""
-    for start, stop in spans:
-        at = steps[start:stop] - low
-        chunk = data[start:stop]
-        ok = ~np.isnan(chunk)
-        yield (_slots(at), chunk) if ok.all() else (at[ok], chunk[ok])
+@dataclass
+class _Grid:
+    """The steps of one (arm, metric) as slots, and where each of its lines goes in them.
+
+    Slots are the steps from the least to the greatest when the lines are dense enough,
+    else the distinct steps logged (sparse logging). `present`: the slots some line
+    logged (the table's rows); `seeds`: at each, the lines whose range holds it. A line
+    missing some present slots within its own range (seeds on other step grids) is held
+    there: its latest row at or before the slot's step."""
+
+    spans: Sequence[tuple[int, int]]
+    steps: np.ndarray  # the table's steps
+    low: int
+    grid: np.ndarray | None  # each slot's step, when not low + slot
+    present: np.ndarray
+    seeds: np.ndarray
+
+    @classmethod
+    def of(cls, spans: Sequence[tuple[int, int]], steps: np.ndarray) -> _Grid:
+        low = min(int(steps[start]) for start, _ in spans)
+        high = max(int(steps[stop - 1]) for _, stop in spans)
+        rows = sum(stop - start for start, stop in spans)
+        grid = None
+        if high - low + 1 > 4 * rows + 1024:
+            grid = np.unique(np.concatenate([steps[start:stop] for start, stop in spans]))
+        made = cls(spans, steps, low, grid, np.empty(0, dtype=np.int64),
+                   np.empty(0, dtype=np.int64))
+        size = high - low + 1 if grid is None else len(grid)
+        logged = np.zeros(size, dtype=bool)
+        ranges = np.zeros(size + 1, dtype=np.int64)
+        for line in range(len(spans)):
+            at = made.slots_of(line)
+            logged[_slots(at)] = True
+            ranges[at[0]] += 1
+            ranges[at[-1] + 1] -= 1
+        made.present = np.flatnonzero(logged)
+        made.seeds = np.cumsum(ranges)[made.present]
+        return made
+
+    def slots_of(self, line: int) -> np.ndarray:
+        """The slots of the line's rows."""
+        start, stop = self.spans[line]
+        if self.grid is None:
+            return self.steps[start:stop] - self.low
+        return np.searchsorted(self.grid, self.steps[start:stop])
+
+    def step_of(self, slots: np.ndarray) -> np.ndarray:
+        return slots + self.low if self.grid is None else self.grid[slots]
+
+    def measured(self, data: np.ndarray) -> Iterator[tuple[slice | np.ndarray, np.ndarray]]:
+        """Each line's (slots, values) for the values that are not missing, in row order,
+        a line's row held over the present slots it did not log within its range."""
+        for line, (start, stop) in enumerate(self.spans):
+            at, chunk = self.slots_of(line), data[start:stop]
+            inside = self.present[np.searchsorted(self.present, at[0]):
+                                  np.searchsorted(self.present, at[-1], side="right")]
+            where: slice | np.ndarray = _slots(at)
+            if len(inside) != len(at):  # slots others logged within this line's range
+                chunk = chunk[np.searchsorted(at, inside, side="right") - 1]
+                where = at = inside
+            ok = ~np.isnan(chunk)
+            yield (where, chunk) if ok.all() else (at[ok], chunk[ok])
 
 
-def _slot_means(
-    spans: Sequence[tuple[int, int]], steps: np.ndarray, data: np.ndarray, low: int, slots: int
-) -> tuple[np.ndarray, np.ndarray]:
+def _slot_means(grid: _Grid, data: np.ndarray, slots: int) -> tuple[np.ndarray, np.ndarray]:
     """(mean, count) of one column's non-missing values in each slot. The sums are
     pandas' own: Kahan-compensated, added in row order."""
     total, compensation = np.zeros(slots), np.zeros(slots)
     seen = np.zeros(slots, dtype=np.int64)
-    for where, chunk in _measured(spans, steps, data, low):
+    for where, chunk in grid.measured(data):
         with np.errstate(invalid="ignore"):  # inf - inf is NaN, reset just below
             y = chunk - compensation[where]
             t = total[where] + y
@@ -365,14 +416,13 @@ def _slot_means(
 
 
 def _slot_spread(
-    spans: Sequence[tuple[int, int]], steps: np.ndarray, data: np.ndarray, low: int,
-    mean: np.ndarray, seen: np.ndarray,
+    grid: _Grid, data: np.ndarray, mean: np.ndarray, seen: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(sd, min, max) of one column's values in each slot, around its `mean` (a second
     pass: squared deviations from the mean, not from zero, keep the sd accurate)."""
     squares = np.zeros(len(mean))
     lowest, highest = np.full(len(mean), np.inf), np.full(len(mean), -np.inf)
-    for where, chunk in _measured(spans, steps, data, low):
+    for where, chunk in grid.measured(data):
         deviation = chunk - mean[where]
         squares[where] += deviation * deviation
         lowest[where] = np.fmin(lowest[where], chunk)
@@ -389,47 +439,41 @@ def _dense_means(
     steps: np.ndarray,
     columns: Mapping[str, np.ndarray],
 ) -> dict[str, np.ndarray] | None:
-    """The seed means without grouping rows: each (arm, metric) holds one slot per step,
-    and its lines are added in row order, a whole line at a time.
+    """The seed means without grouping rows: each (arm, metric) holds one slot per step
+    (`_Grid`), and its lines are added in row order, a whole line at a time, each held
+    over the steps it did not log within its range.
 
     The sums are pandas' own (Kahan-compensated, NaN skipped, in row order within a
-    group), so the means are the same to the last bit. Only for the tables' usual shape:
-    steps rising within each block and spanning no more than a few times the rows;
-    None otherwise (the caller groups with pandas).
+    group), so the means are the same to the last bit as pandas' of the held rows. Needs
+    one line per (run, metric), its steps rising; None otherwise (a step logged twice:
+    the caller groups with pandas).
     """
     keep = (line_arm >= 0) & (line_metric >= 0)
     pairs: dict[tuple[int, int], list[tuple[int, int]]] = {}
     for b in np.flatnonzero(keep):
         key = (int(line_arm[b]), int(line_metric[b]))
         pairs.setdefault(key, []).append((int(lines.starts[b]), int(lines.stops[b])))
+    if any(np.any(np.diff(steps[start:stop]) <= 0)
+           for spans in pairs.values() for start, stop in spans):
+        return None
     # First where each (arm, metric) has values, then the numbers, written straight into
     # the table's columns: no parts to stack, so no second copy of the table.
-    slots = []
-    for (arm, metric), spans in sorted(pairs.items()):
-        low = min(int(steps[start]) for start, _ in spans)
-        high = max(int(steps[stop - 1]) for _, stop in spans)
-        rows = sum(stop - start for start, stop in spans)
-        if high - low + 1 > 4 * rows + 1024:
-            return None
-        if any(np.any(np.diff(steps[start:stop]) <= 0) for start, stop in spans):
-            return None
-        counts = np.zeros(high - low + 1, dtype=np.int64)
-        for start, stop in spans:
-            counts[_slots(steps[start:stop] - low)] += 1
-        slots.append((arm, metric, spans, low, counts))
-    if not slots:
+    grids = [(arm, metric, _Grid.of(spans, steps))
+             for (arm, metric), spans in sorted(pairs.items())]
+    if not grids:
         return None
-    total = sum(int(np.count_nonzero(counts)) for *_, counts in slots)
+    total = sum(len(grid.present) for *_, grid in grids)
     table: dict[str, np.ndarray] = {name: np.empty(total, dtype=np.int64)
                                     for name in ("a", "m", "step", "seeds")}
     at = 0
-    for arm, metric, spans, low, counts in slots:
-        present = np.flatnonzero(counts)
+    for arm, metric, grid in grids:
+        present = grid.present
         part = slice(at, at + len(present))
-        block = {"a": arm, "m": metric, "step": present + low, "seeds": counts[present]}
+        block = {"a": arm, "m": metric, "step": grid.step_of(present), "seeds": grid.seeds}
+        slots = int(present[-1]) + 1
         for name, data in columns.items():
-            mean, seen = _slot_means(spans, steps, data, low, len(counts))
-            sd, lowest, highest = _slot_spread(spans, steps, data, low, mean, seen)
+            mean, seen = _slot_means(grid, data, slots)
+            sd, lowest, highest = _slot_spread(grid, data, mean, seen)
             block.update(_bands(name, mean[present], seen[present], sd[present],
                                 lowest[present], highest[present]))
         for name, values in block.items():

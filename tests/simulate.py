@@ -228,10 +228,13 @@ class _Messy:
     extra_columns: tuple[str, ...] = ()
     levels_noise: bool = False
     preset_in_argv: bool = False
+    log_every: int = 1
+    log_offset: int = 0
 
     def used(self) -> dict[str, Any]:
         """The options that are set, in declaration order (`SimulatedRun.options`)."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name)}
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if getattr(self, f.name) != f.default}
 
 
 def _stable_seed(*parts: object) -> list[int]:
@@ -536,6 +539,14 @@ def _check_messy(messy: _Messy, steps: int, generation: str) -> None:
     if messy.preset_in_argv and generation != "older":
         msg = "preset_in_argv needs generation='older' (only --arm= argv lines carry arm=)"
         raise ValueError(msg)
+    if not 0 <= messy.log_offset < messy.log_every:
+        msg = f"log_offset must be within 0..log_every-1, got {messy.log_offset}"
+        raise ValueError(msg)
+
+
+def _logged(segments: list[np.ndarray], messy: _Messy) -> list[np.ndarray]:
+    """The segments' steps the job logs (every `log_every` steps from `log_offset`)."""
+    return [t[t % messy.log_every == messy.log_offset] for t in segments]
 
 
 def _segments(steps: int, resume_at: int | None) -> list[np.ndarray]:
@@ -604,7 +615,7 @@ def _write_log(plan: _Plan, messy: _Messy, argv: str, preset_line: str,
     what the script logs between them. Returns the log and, per block, its steps and
     column values."""
     log = _Log()
-    segments = _segments(plan.steps, messy.resume_at)
+    segments = _logged(_segments(plan.steps, messy.resume_at), messy)
     written: list[_Segment] = []
     for number, t in enumerate(segments):
         # The resumed segment draws from its own stream: different values, same curves.
@@ -678,6 +689,8 @@ def simulate_run(
     extra_columns: Sequence[str] = (),
     levels_noise: bool = False,
     preset_in_argv: bool = False,
+    log_every: int = 1,
+    log_offset: int = 0,
 ) -> SimulatedRun:
     """Simulate one run's log: `arm` is vanilla, static, online, routing, projected (static
     or online by `refresh`) or any other word (a new arm, written as `arm=WORD`).
@@ -686,14 +699,16 @@ def simulate_run(
     log messy the ways real ones are; `truth` and `steps` stay what a correct parser reads:
     `resume_at=K` kills the job at step K and resumes it from the last checkpoint below K
     (repeated steps, the later value wins); `preset_in_argv` (older logs only) drops the
-    separate preset line, so argv carries --preset= and --arm=.
+    separate preset line, so argv carries --preset= and --arm=; `log_every=N` with
+    `log_offset=K` logs a row only at the steps K, K+N, K+2N, ... (a job that logs every
+    N steps: seeds with other offsets are on other step grids).
     """
     messy = _Messy(
         ansi=ansi, loguru_default=loguru_default, no_prefix=no_prefix, crlf=crlf,
         truncate_last=truncate_last, bad_bytes=bad_bytes, header_repeat=header_repeat,
         resume_at=resume_at, nan_cells=nan_cells, drop_columns=tuple(drop_columns),
         extra_columns=tuple(extra_columns), levels_noise=levels_noise,
-        preset_in_argv=preset_in_argv)
+        preset_in_argv=preset_in_argv, log_every=log_every, log_offset=log_offset)
     base = _stable_seed(arm, preset, steps, batch, refresh, generation)
     numbers = np.random.default_rng([seed, *base, 0])  # values: same for any messy options
     mess = np.random.default_rng([seed, *base, 1])  # where the mess goes

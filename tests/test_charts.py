@@ -832,3 +832,66 @@ def test_metric_charts_share_one_budget():
     assert rows["kind"].isin(["S", "M"]).sum() <= charts.POINTER_POINTS * 1.1
     seeds = rows[rows["kind"].isin(["s", "S"])]
     assert seeds.groupby(["metric", "run"]).size().max() <= 2 * charts.METRIC_LINE_POINTS + 4
+
+
+# --- the seed lines a chart draws ---------------------------------------------------
+
+
+def _many_seeds() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """10 vanilla seeds, 4 static erasure, 1 routing; seed k's four lines are flat at
+    k*k/1000 for 30 steps."""
+    counts = {"vanilla": 10, "static erasure": 4, "routing": 1}
+    lines = {(f"{arm}_s{k}.log", arm, k): {m: [k * k / 1000] * 30 for m in charts.METRICS}
+             for arm, n in counts.items() for k in range(1, n + 1)}
+    return hand_tables(lines)
+
+
+def test_past_its_line_budget_a_chart_draws_an_even_spread_of_runs(monkeypatch):
+    runs, series = _many_seeds()
+    monkeypatch.setattr(charts, "MAX_SEED_LINES", 24)  # 6 runs of 4 lines
+    spec = charts.grid_chart(runs, series).to_dict()
+    assert spec["usermeta"] == {"seed_lines": {"drawn": 5, "runs": 15}}
+    rows = pd.concat([row_data(spec, "rates"), row_data(spec, "cos")])
+    seeds = rows[rows["kind"].isin(["s", "S"])]
+    # Runs in arm then seed order: vanilla 0-9, static erasure 10-13, routing 14. Two per
+    # arm fit (2 + 2 + 1 runs, 20 lines; three would be 28): each arm's first and last.
+    assert sorted(set(seeds["run"].astype(int))) == [0, 9, 10, 13, 14]
+    assert len(seeds) == 5 * 4 * 30  # their lines whole
+    names = lookup_array(spec, "run_name")
+    assert [n for n in names if n] == ["vanilla_s1.log", "vanilla_s10.log",
+                                       "static erasure_s1.log", "static erasure_s4.log",
+                                       "routing_s1.log"]
+    # The means are every seed's: vanilla's hack is mean(k*k, k=1..10)/1000 = 0.0385 (the
+    # two drawn seeds alone would give 0.0505), static erasure's 7.5/1000.
+    means = rows[rows["kind"].isin(["m", "M"]) & (rows["metric"] == 0)]
+    for arm, mean in ((0, 0.0385), (1, 0.0075)):
+        drawn = means.loc[means["arm"] == arm, "smoothed"].tolist()
+        assert drawn == [pytest.approx(mean, abs=1e-3)] * 30
+    overlay = charts.overlay_chart(runs, series).to_dict()  # 15 lines: every run's
+    assert "usermeta" not in overlay
+
+
+def test_within_its_line_budget_a_chart_is_unchanged(monkeypatch):
+    runs, series = _many_seeds()
+    spec = charts.grid_chart(runs, series).to_dict()
+    assert "usermeta" not in spec
+    monkeypatch.setattr(charts, "MAX_SEED_LINES", 60)  # exactly 15 runs x 4 lines
+    assert charts.grid_chart(runs, series).to_dict() == spec
+    rows = row_data(spec, "rates")
+    assert sorted(set(rows.loc[rows["kind"].isin(["s", "S"]), "run"].astype(int))) == list(
+        range(15))
+
+
+def test_the_all_metrics_charts_share_one_line_budget(monkeypatch):
+    runs, series = _many_seeds()
+    extra = series[series["metric"] == "hack"].assign(metric="loss")
+    series = pd.concat([series, extra, extra.assign(metric="dt")], ignore_index=True)
+    monkeypatch.setattr(charts, "MAX_SEED_LINES", 10)  # 5 runs of the two metrics' lines
+    made = charts.metric_charts(runs, series, ["loss", "dt"])
+    for metric in ("loss", "dt"):
+        spec = made[metric].chart.to_dict()
+        assert spec["usermeta"] == {"seed_lines": {"drawn": 5, "runs": 15}}
+        rows = datasets(spec)[spec["vconcat"][0].get("data", spec.get("data"))["name"]]
+        assert sorted(set(rows.loc[rows["kind"].isin(["s", "S"]), "run"].astype(int))) == [
+            0, 9, 10, 13, 14]
+        assert made[metric].groups == ["vanilla", "static erasure", "routing"]

@@ -370,3 +370,20 @@ def test_metrics_flag_limits_the_section_but_not_the_series(tmp_path: Path) -> N
     series = pd.read_csv(io.BytesIO(gzip.decompress(_download(page, "series.csv.gz"))))
     assert set(series["metric"]) == {"hack", "solve", "teacher", "student", "loss", "hack_s",
                                      "gt_s", "hack_t", "gt_t", "ref_eq", "dt"}
+
+
+def test_a_chart_that_draws_some_runs_lines_says_so(demo_page, tmp_path, monkeypatch):
+    from report import charts
+
+    assert not demo_page.select(".seed-lines")  # the demo draws every run's lines
+    monkeypatch.setattr(charts, "MAX_SEED_LINES", 20)  # the grid's 48 lines do not fit
+    out = tmp_path / "index.html"
+    result = run_main(str(ROOT / "examples" / "logs"), "-o", str(out), "--no-png", env=EPOCH)
+    assert result.returncode == 0, result.stderr
+    page = soup(out)
+    notes = {n.find_parent("section")["id"]: n.get_text(" ", strip=True)
+             for n in page.select(".seed-lines")}
+    # 4 arms x 3 seeds: one seed per arm fits in 20 lines of 4 metrics (two would be 32).
+    assert notes["grid-section"].startswith("Thin lines are drawn for 4 of the 12 runs")
+    assert "use all 12" in notes["grid-section"]
+    assert "overlay-section" not in notes  # 12 lines: every run's

@@ -118,9 +118,30 @@ def test_arm_summary_by_hand() -> None:
     assert np.isnan(table.loc["routing", "final_hack_sd"])  # one seed: no spread
 
 
-def _plain_seed_means(runs: pd.DataFrame, series: pd.DataFrame) -> pd.DataFrame:
-    """seed_means by its definition, with pandas alone (slow, obviously right)."""
+def _held_rows(runs: pd.DataFrame, series: pd.DataFrame) -> pd.DataFrame:
+    """Each seed's rows on its arm's steps within its own range, its latest row at or
+    before each step held there (the definition of seed_means' alignment), with its arm;
+    runs in order of first appearance, each line in step order."""
     merged = series.merge(runs[["run", "arm"]], on="run", how="left", sort=False)
+    order = {r: i for i, r in enumerate(pd.unique(merged["run"]))}
+    merged = merged.assign(_r=merged["run"].map(order)).sort_values(
+        ["_r", "metric", "step"], kind="stable")
+    grids = merged.groupby(["arm", "metric"])["step"].unique()
+    held = []
+    for (_, metric), rows in merged.groupby(["_r", "metric"], sort=True):
+        grid = np.sort(grids[(rows["arm"].iloc[0], metric)])
+        grid = grid[(grid >= rows["step"].min()) & (grid <= rows["step"].max())]
+        line = rows.set_index("step").reindex(grid, method="ffill")
+        held.append(line.rename_axis("step").reset_index())
+    return pd.concat(held, ignore_index=True).drop(columns="_r")
+
+
+def _plain_seed_means(runs: pd.DataFrame, series: pd.DataFrame, *,
+                      held: bool = True) -> pd.DataFrame:
+    """seed_means by its definition, with pandas alone (slow, obviously right): the
+    group means of the held rows (`held=False`: of the rows as logged)."""
+    merged = (_held_rows(runs, series) if held else
+              series.merge(runs[["run", "arm"]], on="run", how="left", sort=False))
     means = (
         merged.groupby(["arm", "metric", "step"], sort=False)
         .agg(value=("value", "mean"), ema=("ema", "mean"), seeds=("run", "size"))
@@ -133,14 +154,16 @@ def _plain_seed_means(runs: pd.DataFrame, series: pd.DataFrame) -> pd.DataFrame:
     return means.drop(columns=["_a", "_m"]).reset_index(drop=True)
 
 
-@pytest.mark.parametrize("order", ["tables", "shuffled", "gaps"])
+@pytest.mark.parametrize("order", ["tables", "shuffled", "gaps", "odd_even"])
 def test_seed_means_are_the_plain_group_means_to_the_bit(order: str) -> None:
     rng = np.random.default_rng(7)
     runs = pd.DataFrame({"run": [f"r{i}" for i in range(6)],
                          "arm": ["vanilla"] * 4 + ["routing"] * 2})
     rows = []
-    for run in runs["run"]:
-        steps = np.arange(50) if order != "gaps" else np.sort(rng.choice(10**6, 50, replace=False))
+    for number, run in enumerate(runs["run"]):
+        steps = {"gaps": np.sort(rng.choice(10**6, 50, replace=False)),
+                 "odd_even": np.arange(50) * 2 + number % 2 + number // 2}.get(order,
+                                                                            np.arange(50))
         for metric in ("hack", "solve"):
             values = rng.random(50) * 10.0 ** rng.integers(-8, 9, 50)  # sums that round
             values[rng.random(50) < 0.2] = np.nan
@@ -151,16 +174,76 @@ def test_seed_means_are_the_plain_group_means_to_the_bit(order: str) -> None:
     got = seed_means(runs, series)
     plain = _plain_seed_means(runs, series)
     pd.testing.assert_frame_equal(got[list(plain.columns)], plain, check_exact=True)
-    _assert_plain_bands(got, runs, series)
+    _assert_plain_bands(got, _held_rows(runs, series))
+    if order == "tables":  # one grid: nothing is held, the plain means of the rows logged
+        logged = _plain_seed_means(runs, series, held=False)
+        pd.testing.assert_frame_equal(got[list(logged.columns)], logged, check_exact=True)
+
+
+def test_seeds_on_even_and_odd_steps_by_hand() -> None:
+    """Seed a logs steps 0, 2, 4, 6 (EMA 0, .2, .4, .6), seed b steps 1, 3, 5, 7 (EMA .1,
+    .3, .5, .7): at each step the mean is of a's and b's latest values, each only within
+    its own steps 0-6 and 1-7."""
+    runs = pd.DataFrame({"run": ["a", "b"], "arm": ["vanilla"] * 2})
+    rows = [("a", 2 * k, 0.2 * k) for k in range(4)] + [("b", 2 * k + 1, 0.2 * k + 0.1)
+                                                         for k in range(4)]
+    series = pd.DataFrame([(r, s, "hack", v, v) for r, s, v in rows],
+                          columns=["run", "step", "metric", "value", "ema"])
+    series.loc[(series["run"] == "b") & (series["step"] == 3), "value"] = np.nan
+    means = seed_means(runs, series).set_index("step")
+    assert means.index.tolist() == list(range(8))
+    # 0: a alone (b starts at 1); 1: a's 0 and b's .1; 2: a's .2 and b's .1; ... 7: b alone.
+    expected = [0.0, 0.05, 0.15, 0.25, 0.35, 0.45, 0.55, 0.7]
+    assert means["ema"].tolist() == pytest.approx(expected)
+    assert means["seeds"].tolist() == [1, 2, 2, 2, 2, 2, 2, 1]
+    # The band at step 3: a's .2 and b's .3 -> min-max .2-.3, sd .1/sqrt 2, t(0.975, 1)
+    # = 12.706: half-width 12.706 * .05.
+    assert (means.loc[3, "ema_min"], means.loc[3, "ema_max"]) == pytest.approx((0.2, 0.3))
+    half = (means.loc[3, "ema_ci_high"] - means.loc[3, "ema_ci_low"]) / 2
+    assert half == pytest.approx(12.706 * 0.05, abs=1e-3)
+    assert np.isnan(means.loc[0, "ema_min"]) and np.isnan(means.loc[7, "ema_ci_low"])
+    # The raw values hold each seed's row too: b's raw value at 3 is missing, so at 3
+    # and 4 only a's raw .2 counts (b still counts as a seed present: its EMA does).
+    assert means.loc[3, "value"] == pytest.approx(0.2)
+    assert means.loc[4, "value"] == pytest.approx(0.4)
+    assert np.isnan(means.loc[4, "value_min"])
+    assert means.loc[5, "value"] == pytest.approx(0.45)
+
+
+def _total_variation(values: np.ndarray) -> float:
+    values = values[~np.isnan(values)]
+    return float(np.abs(np.diff(values)).sum())
+
+
+def test_seeds_on_other_step_grids_give_a_smooth_mean_with_the_simulator(tmp_path) -> None:
+    """Four simulated seeds logging every 2 steps, two from step 0 and two from step 1:
+    the mean of their smoothed hack rates moves no more than a seed's own line does
+    (one jumping between two pairs of seeds would move far more)."""
+    from report import load_sweep
+    from tests.simulate import simulate_sweep, write_sweep
+
+    for seed in (1, 2, 3, 4):
+        write_sweep(tmp_path, simulate_sweep(("vanilla",), (seed,), 600, log_every=2,
+                                             log_offset=seed % 2))
+    sweep = load_sweep(str(tmp_path))
+    means = seed_means(sweep.runs, sweep.series)
+    for metric in ("hack", "teacher"):
+        line = means[means["metric"] == metric].sort_values("step")
+        assert (np.diff(line["step"]) == 1).all()
+        assert (line["seeds"].iloc[1:-1] == 4).all()
+        rows = sweep.series[sweep.series["metric"] == metric]
+        own = [_total_variation(r.sort_values("step")["ema"].to_numpy())
+               for _, r in rows.groupby("run", observed=True)]
+        assert _total_variation(line["ema"].to_numpy()) <= 1.1 * float(np.mean(own))
 
 
 # t(0.975, df) from a printed table, by the number of values n = df + 1.
 T_TABLE = {2: 12.706, 3: 4.303, 4: 3.182, 5: 2.776}
 
 
-def _assert_plain_bands(got: pd.DataFrame, runs: pd.DataFrame, series: pd.DataFrame) -> None:
-    """The band columns by their definition, with pandas and the printed t table."""
-    merged = series.merge(runs[["run", "arm"]], on="run", how="left", sort=False)
+def _assert_plain_bands(got: pd.DataFrame, merged: pd.DataFrame) -> None:
+    """The band columns by their definition, with pandas and the printed t table, from
+    the held rows (`_held_rows`)."""
     for column in ("value", "ema"):
         spread = merged.groupby(["arm", "metric", "step"])[column].agg(
             ["count", "std", "min", "max", "mean"])
