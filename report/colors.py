@@ -189,7 +189,13 @@ def dark_variant(hex_color: str) -> str:
     """
     lab = srgb_to_lab(hex_color)
     if float(np.hypot(lab[1], lab[2])) < GREY_CHROMA:
-        lightness = 100 - 0.85 * lab[0]
-    else:
-        lightness = 40 + 0.6 * lab[0]
-    return lab_to_hex(np.array([lightness, lab[1], lab[2]]))
+        return lab_to_hex(np.array([100 - 0.85 * lab[0], lab[1], lab[2]]))
+    lightness = 40 + 0.6 * lab[0]
+    # Past sRGB's gamut a lifted colour would lose lightness to clipping: chroma gives
+    # way instead, so the lightness (the order) holds.
+    for _ in range(30):
+        lifted = lab_to_hex(np.array([lightness, lab[1], lab[2]]))
+        if abs(srgb_to_lab(lifted)[0] - lightness) < 0.5:
+            break
+        lab = np.array([lab[0], lab[1] * 0.9, lab[2] * 0.9])
+    return lifted
