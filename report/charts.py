@@ -124,6 +124,9 @@ PANEL_MIN_WIDTH = 150
 PANEL_MAX_WIDTH = 420
 SINGLE_MIN_WIDTH = 180
 SINGLE_MAX_WIDTH = 1400
+# Vega's title limit (0: none): a single chart narrower than its picture limits its title
+# to its width; `width` is 0 in a chart of panels.
+NARROW_TITLE_LIMIT = f"width > 0 && width < {OVERLAY_WIDTH} ? width : 0"
 RULE_GREY = "#8c8c8c"
 LABEL_GREY = "#666666"
 ZERO_GREY = "#cccccc"
@@ -769,8 +772,8 @@ def _title(
     return alt.Title(
         text=alt.ExprRef(expr=expr), anchor="middle", fontSize=13, fontWeight="normal",
         # A single chart's title ends in an ellipsis rather than widen a narrow chart
-        # (a phone); `width` is 0, no limit, in a chart of panels.
-        limit=alt.ExprRef(expr="width"),
+        # (a phone); pictures and charts of panels keep it whole.
+        limit=alt.ExprRef(expr=NARROW_TITLE_LIMIT),
     )
 
 
@@ -1500,7 +1503,7 @@ def time_to_hack_chart(
             ),
         ],
         title=alt.Title(TIME_TO_HACK_TITLE, anchor="middle", fontSize=13, fontWeight="normal",
-                        limit=alt.ExprRef(expr="width")),
+                        limit=alt.ExprRef(expr=NARROW_TITLE_LIMIT)),
         width=width,
         height=height,
         config=_config(),
