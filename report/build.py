@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
@@ -20,7 +21,7 @@ from typing import Literal
 import pandas as pd
 import PIL.Image
 
-from report import charts, export, groups, render, summary
+from report import charts, colors, export, groups, render, summary
 from report.errors import ReportError, UsageError
 from report.parse import release_freed_memory
 from report.tables import EMA_SPAN, RUN_COLUMNS, Sweep
@@ -103,6 +104,7 @@ def build_report(sweep: Sweep, options: Options | None = None) -> BuiltReport:
                           seed_lines=seed_lines(specs[key]))
         for key in specs
     ]
+    page.dark_colors = dark_colors(vega.values())
     page.javascript = export.javascript_bundle()
     extras: dict[str, bytes] = {}
     if options.png:
@@ -228,6 +230,19 @@ def _draw(
         for key, vega in page_specs.items()
     }
     return page_specs, pictures
+
+
+_HEX_COLOR = re.compile(r'"(#[0-9a-fA-F]{6})"')
+
+
+def dark_colors(specs: Iterable[dict]) -> dict[str, str]:
+    """Every colour the compiled `specs` name outside their data -> the colour it takes
+    on the dark page (`colors.dark_variant`); the page's script swaps them when the
+    reader's system asks for a dark scheme. The pictures stay light."""
+    found: set[str] = set()
+    for spec in specs:
+        found.update(_HEX_COLOR.findall(json.dumps({k: v for k, v in spec.items() if k != "data"})))
+    return {color.lower(): colors.dark_variant(color) for color in sorted(found)}
 
 
 def inline_picture(png: bytes) -> bytes:

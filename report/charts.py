@@ -113,6 +113,20 @@ COLUMN_SPACING = 42  # room for the direct labels right of the first column
 PANEL_HEIGHT = 150
 OVERLAY_WIDTH = 480
 OVERLAY_HEIGHT = 300
+# A chart faceted by arm wraps its columns into blocks of at most this many (a picture
+# of 30 arms is six blocks of five, not a strip 8,000 pixels wide).
+GRID_MAX_COLUMNS = 6
+# The page sizes each chart to its column (templates/_embed.js reads a chart's
+# `usermeta`): a panel of a faceted chart between these widths, a single chart (the
+# overlay, time to hack) at least SINGLE_MIN_WIDTH wide; wider or narrower screens
+# scroll the chart inside its own box. Pictures keep the widths above.
+PANEL_MIN_WIDTH = 150
+PANEL_MAX_WIDTH = 420
+SINGLE_MIN_WIDTH = 180
+SINGLE_MAX_WIDTH = 1400
+# Vega's title limit (0: none): a single chart narrower than its picture limits its title
+# to its width; `width` is 0 in a chart of panels.
+NARROW_TITLE_LIMIT = f"width > 0 && width < {OVERLAY_WIDTH} ? width : 0"
 RULE_GREY = "#8c8c8c"
 LABEL_GREY = "#666666"
 ZERO_GREY = "#cccccc"
@@ -460,13 +474,13 @@ class _Sweep:
         self.lines = self.lines[np.isin(runs, picked)].reset_index(drop=True)
         return len(picked), len(has_lines)
 
-    @property
-    def usermeta(self) -> dict[str, Any] | Any:
-        """What a chart tells the page about itself: when only some runs' seed lines are
-        drawn, how many of how many (`seed_lines`); nothing otherwise."""
-        if self.drawn_runs == self.all_runs:
-            return alt.Undefined
-        return {"seed_lines": {"drawn": self.drawn_runs, "runs": self.all_runs}}
+    def usermeta(self, panels: int) -> dict[str, Any]:
+        """What a chart tells the page about itself: its sizing (`_sizing`) and, when
+        only some runs' seed lines are drawn, how many of how many (`seed_lines`)."""
+        meta: dict[str, Any] = {"sizing": _sizing(panels)}
+        if self.drawn_runs != self.all_runs:
+            meta["seed_lines"] = {"drawn": self.drawn_runs, "runs": self.all_runs}
+        return meta
 
     def _x_domain(self) -> list[int]:
         starts = self.lines["start"].to_numpy()
@@ -797,7 +811,10 @@ def _title(
 
     expr = pick(VALUES_PARAM, VALUE_OPTIONS, lambda v: f"({with_band(v)})")
     return alt.Title(
-        text=alt.ExprRef(expr=expr), anchor="middle", fontSize=13, fontWeight="normal"
+        text=alt.ExprRef(expr=expr), anchor="middle", fontSize=13, fontWeight="normal",
+        # A single chart's title ends in an ellipsis rather than widen a narrow chart
+        # (a phone); pictures and charts of panels keep it whole.
+        limit=alt.ExprRef(expr=NARROW_TITLE_LIMIT),
     )
 
 
@@ -870,6 +887,48 @@ def _config() -> alt.Config:
     )
 
 
+def _sizing(panels: int) -> dict[str, int]:
+    """What the page needs to size a chart to its column (its `usermeta`): how many
+    panels share the width (0: a single chart), and each one's least and greatest
+    width."""
+    if panels:
+        return {"panels": panels, "min_width": PANEL_MIN_WIDTH, "max_width": PANEL_MAX_WIDTH}
+    return {"panels": 0, "min_width": SINGLE_MIN_WIDTH, "max_width": SINGLE_MAX_WIDTH}
+
+
+def column_blocks(columns: Sequence[int], most: int = GRID_MAX_COLUMNS) -> list[list[int]]:
+    """`columns` wrapped into as few blocks of at most `most` as can be, of balanced
+    lengths (7 columns: 4 and 3, not 6 and 1)."""
+    count = len(columns)
+    per = max(1, -(-count // max(1, -(-count // most))))
+    return [list(columns[start:start + per]) for start in range(0, count, per)] or [[]]
+
+
+def _wrapped_rows(
+    rows: Sequence[tuple[_GridRow, pd.DataFrame]],
+    sweep: _Sweep,
+    *,
+    header_expr: str | None,
+    x_title: str | None,
+    **options: Any,
+) -> tuple[list[alt.FacetChart], int]:
+    """The rows of a chart faceted by arm, their columns wrapped (`column_blocks`):
+    every row of the first block of arms, then every row of the next, so each arm's rows
+    stay together. The first row of a block carries the headers, its last the x title;
+    a later block's rows are named `<row>_<block>`. Also: the most columns in a block."""
+    present = sorted({int(a) for _, data in rows for a in data["arm"].dropna()})
+    blocks = column_blocks(present)
+    facets = []
+    for number, block in enumerate(blocks):
+        for place, (row, data) in enumerate(rows):
+            facets.append(_grid_row(
+                row.in_block(number), data[data["arm"].isin(block)], sweep,
+                header_expr=header_expr if place == 0 else None,
+                x_title=x_title if place == len(rows) - 1 else None, **options,
+            ))
+    return facets, max(len(block) for block in blocks)
+
+
 def _step_axis(domain: list[int], title: str | None, ticks: int) -> alt.X:
     return alt.X(
         "step:Q",
@@ -907,33 +966,47 @@ def grid_chart(
     if sweep.has(COS_METRICS):
         rows.append(_GridRow("cos", COS_METRICS, _cos_domain(sweep), "cos(grad, v_hack)"))
     header_expr = json.dumps([sweep.header(a) for a in sweep.arms]) + "[datum.value]"
-    facets = [
-        _grid_row(
-            row, _grid_row_data(sweep, row, panel_width, panel_height), sweep,
-            header_expr=header_expr if number == 0 else None,
-            x_title="optimizer step" if number == len(rows) - 1 else None,
-            width=panel_width, height=panel_height,
-        )
-        for number, row in enumerate(rows)
-    ]
-    names = [row.name for row in rows]
+    facets, columns = _wrapped_rows(
+        [(row, _grid_row_data(sweep, row, panel_width, panel_height)) for row in rows], sweep,
+        header_expr=header_expr, x_title="optimizer step",
+        width=panel_width, height=panel_height,
+    )
+    return _faceted_chart(facets, columns, value, _by_keys(GRID_TITLES, GROUP_GRID_TITLES, sweep),
+                          sweep, spacing=12)
+
+
+def _faceted_chart(
+    facets: list[alt.FacetChart], columns: int, value: str, title: str, sweep: _Sweep,
+    spacing: int = 20,
+) -> alt.VConcatChart:
+    """Faceted rows as one chart: the zoom moves every panel together; each row keeps
+    its own y and colours."""
+    names = [str(facet.name) for facet in facets]
     return alt.VConcatChart(
         vconcat=facets,
         params=_params([f"{n}_seeds" for n in names], [f"{n}_points" for n in names], value),
-        title=_title(_by_keys(GRID_TITLES, GROUP_GRID_TITLES, sweep)),
-        spacing=12,
-        # Zoom moves every panel together; each row keeps its own y and colours.
+        title=_title(title),
+        spacing=spacing,
         resolve=alt.Resolve(scale=alt.ScaleResolveMap(x="shared", color="independent")),
         config=_config(),
-        usermeta=sweep.usermeta,
+        usermeta=sweep.usermeta(columns),
     )
 
 
 class _GridRow:
-    """One metric group of the grid: its name, metrics, y domain and y title."""
+    """One metric group of the grid: its name, metrics, y domain and y title; its kind
+    (what it draws: rates, cos, aligned, or a metric's) is its name in the first block
+    of wrapped columns."""
 
-    def __init__(self, name: str, metrics: Sequence[str], domain: list[float], title: str):
+    def __init__(self, name: str, metrics: Sequence[str], domain: list[float], title: str,
+                 kind: str = ""):
         self.name, self.metrics, self.domain, self.title = name, metrics, domain, title
+        self.kind = kind or name
+
+    def in_block(self, number: int) -> _GridRow:
+        """The same row in block `number` of wrapped columns (its own name past the first)."""
+        name = self.name if number == 0 else f"{self.kind}_{number + 1}"
+        return _GridRow(name, self.metrics, self.domain, self.title, self.kind)
 
 
 def _cos_domain(sweep: _Sweep) -> list[float]:
@@ -949,7 +1022,7 @@ def _grid_row_data(sweep: _Sweep, row: _GridRow, width: int, height: int) -> pd.
         [
             sweep.seed_rows(row.metrics, targets=targets),
             sweep.mean_rows(row.metrics, targets=targets),
-            *([sweep.onset_rows()] if row.name == "rates" else []),
+            *([sweep.onset_rows()] if row.kind == "rates" else []),
             sweep.rule_rows(),
             _grid_labels(sweep, row.metrics, row.domain, height),
             sweep.arm_rows(),
@@ -1015,10 +1088,10 @@ def _grid_row(
         axis=alt.Axis(title=row.title, tickCount=5, minExtent=32, maxExtent=32),
     )
     layers = [
-        *_grid_backdrop(row.name, width, height),
+        *_grid_backdrop(row.name, row.kind),
         *_grid_lines(row.name, x, y, color),
-        *(_grid_onsets(x, y, color) if row.name == "rates" else []),
-        *([_rule_text("aligned", "onset", x)] if row.name == "aligned" else []),
+        *(_grid_onsets(row.name, x, y, color) if row.kind == "rates" else []),
+        *([_rule_text(row.name, "onset", x)] if row.kind == "aligned" else []),
         *([_grid_label_layer(row.name, sweep, x, y, color)] if labels else
           [_rule_text(row.name, "mean onset", x)]),
         _tooltip_layer(f"{row.name}_points", sweep, x, step_title),
@@ -1043,7 +1116,7 @@ def _grid_row(
     )
 
 
-def _grid_backdrop(name: str, width: int, height: int) -> list[alt.Chart]:
+def _grid_backdrop(name: str, kind: str) -> list[alt.Chart]:
     """A transparent panel-sized rect under everything, and the cosine row's zero line.
 
     Pointer events in the empty part of a panel land on the rect, inside the cell, so
@@ -1055,11 +1128,13 @@ def _grid_backdrop(name: str, width: int, height: int) -> list[alt.Chart]:
         # A tooltip (that shows nothing) is what makes Vega-Lite keep a mark pickable.
         .mark_rect(fill="transparent", stroke=None, tooltip=alt.ExprRef(expr="null"))
         .encode(
-            x=alt.XValue(0), x2=alt.X2Value(width), y=alt.YValue(0), y2=alt.Y2Value(height)
+            # The panel's own size, whatever width the page gives it.
+            x=alt.XValue(0), x2=alt.X2Value("width"), y=alt.YValue(0),
+            y2=alt.Y2Value("height"),
         )
         .properties(name=f"{name}_background")
     ]
-    if name in ("cos", "aligned"):  # cosine rows
+    if kind in ("cos", "aligned"):  # cosine rows
         layers.append(
             alt.Chart()
             .transform_filter(_kind("z"))
@@ -1094,7 +1169,7 @@ def _grid_lines(name: str, x: alt.X, y: alt.Y, color: alt.Color) -> list[alt.Cha
     ]
 
 
-def _grid_onsets(x: alt.X, y: alt.Y, color: alt.Color) -> list[alt.Chart]:
+def _grid_onsets(name: str, x: alt.X, y: alt.Y, color: alt.Color) -> list[alt.Chart]:
     """Each seed's onset as an open circle on its hack line; "first hack" by the rule."""
     return [
         _with_y(alt.Chart(), "o")
@@ -1103,8 +1178,8 @@ def _grid_onsets(x: alt.X, y: alt.Y, color: alt.Color) -> list[alt.Chart]:
             x=x, y=y, color=color, detail=alt.Detail("run:N"),
             opacity=_hover_opacity(0.9, 1.0, 0.15, alt.OpacityValue),
         )
-        .properties(name="rates_onsets"),
-        _rule_text("rates", "first hack", x),
+        .properties(name=f"{name}_onsets"),
+        _rule_text(name, "first hack", x),
     ]
 
 
@@ -1185,7 +1260,7 @@ def overlay_chart(
         width=width,
         height=height,
         config=_config(),
-        usermeta=sweep.usermeta,
+        usermeta=sweep.usermeta(0),
     )
 
 
@@ -1295,19 +1370,12 @@ def aligned_chart(
          f"{'seeds' if sweep.by == 'arm' else 'runs'} hacked"]
         for arm in sweep.arms
     ]
-    facet = _grid_row(
-        row, _grid_row_data(sweep, row, panel_width, panel_height), sweep,
+    facets, columns = _wrapped_rows(
+        [(row, _grid_row_data(sweep, row, panel_width, panel_height))], sweep,
         header_expr=json.dumps(headers) + "[datum.value]", x_title=ALIGNED_X_TITLE,
         width=panel_width, height=panel_height, step_title="steps from onset",
     )
-    return alt.VConcatChart(
-        vconcat=[facet],
-        params=_params(["aligned_seeds"], ["aligned_points"], value),
-        title=_title(ALIGNED_TITLES),
-        resolve=alt.Resolve(scale=alt.ScaleResolveMap(x="shared", color="independent")),
-        config=_config(),
-        usermeta=sweep.usermeta,
-    )
+    return _faceted_chart(facets, columns, value, ALIGNED_TITLES, sweep)
 
 
 # --- every other metric -------------------------------------------------------------
@@ -1418,20 +1486,14 @@ def _metric_chart(
         legend=None,
     )
     headers = json.dumps([sweep.header(a) for a in sweep.arms]) + "[datum.value]"
-    facet = _grid_row(row, data, sweep, header_expr=headers, x_title="optimizer step",
-                      width=width, height=height, color=color)
+    facets, columns = _wrapped_rows([(row, data)], sweep, header_expr=headers,
+                                    x_title="optimizer step", width=width, height=height,
+                                    color=color)
     escaped = metric.replace("{", "{{").replace("}", "}}")
     template = _by_keys(METRIC_TITLES.replace("{word}", "arm"),
                         METRIC_TITLES.replace("{word}", "{keys}"), sweep)
     template = template.replace("{metric}", escaped)
-    return alt.VConcatChart(
-        vconcat=[facet],
-        params=_params([f"{name}_seeds"], [f"{name}_points"], "ema"),
-        title=_title(template),
-        resolve=alt.Resolve(scale=alt.ScaleResolveMap(x="shared", color="independent")),
-        config=_config(),
-        usermeta=sweep.usermeta,
-    )
+    return _faceted_chart(facets, columns, "ema", template, sweep)
 
 
 # --- time to hack -------------------------------------------------------------------
@@ -1482,10 +1544,12 @@ def time_to_hack_chart(
                 views=["km_curves"],
             ),
         ],
-        title=alt.Title(TIME_TO_HACK_TITLE, anchor="middle", fontSize=13, fontWeight="normal"),
+        title=alt.Title(TIME_TO_HACK_TITLE, anchor="middle", fontSize=13, fontWeight="normal",
+                        limit=alt.ExprRef(expr=NARROW_TITLE_LIMIT)),
         width=width,
         height=height,
         config=_config(),
+        usermeta={"sizing": _sizing(0)},
     )
 
 

@@ -170,3 +170,32 @@ def ramp(anchors: Sequence[str], t: float) -> str:
         return anchors[lo]
     mixed = (1 - frac) * srgb_to_lab(anchors[lo]) + frac * srgb_to_lab(anchors[lo + 1])
     return lab_to_hex(mixed)
+
+
+# --- the dark page ---------------------------------------------------------------------
+
+# Below this CIELAB chroma a colour is a grey (text, axes, rules), not a line's colour.
+GREY_CHROMA = 12.0
+
+
+def dark_variant(hex_color: str) -> str:
+    """The colour `hex_color` takes in a chart on the dark page (prefers-color-scheme).
+
+    Greys (text, axes, rules) swap lightness, L' = 100 - 0.85 L, so dark ink becomes
+    light ink and faint rules stay faint. A line's colour keeps its hue and chroma and is
+    lifted, L' = 40 + 0.6 L: an increasing map, so of two colours the lighter stays the
+    lighter (the rank ramp keeps its meaning), and the darkest (indigo, viridis' purple)
+    still stands out from the dark background.
+    """
+    lab = srgb_to_lab(hex_color)
+    if float(np.hypot(lab[1], lab[2])) < GREY_CHROMA:
+        return lab_to_hex(np.array([100 - 0.85 * lab[0], lab[1], lab[2]]))
+    lightness = 40 + 0.6 * lab[0]
+    # Past sRGB's gamut a lifted colour would lose lightness to clipping: chroma gives
+    # way instead, so the lightness (the order) holds.
+    for _ in range(30):
+        lifted = lab_to_hex(np.array([lightness, lab[1], lab[2]]))
+        if abs(srgb_to_lab(lifted)[0] - lightness) < 0.5:
+            break
+        lab = np.array([lab[0], lab[1] * 0.9, lab[2] * 0.9])
+    return lifted

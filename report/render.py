@@ -173,6 +173,8 @@ class Page:
     metrics_without_values: list[str] = field(default_factory=list)
     metric_groups: dict[str, list[str]] = field(default_factory=dict)  # metric -> who logged it
     paired_baselines: bool = False
+    # The charts' colours on a dark page (build.dark_colors): light colour -> dark one.
+    dark_colors: dict[str, str] = field(default_factory=dict)
 
 
 def render_page(page: Page) -> str:
@@ -180,6 +182,7 @@ def render_page(page: Page) -> str:
     # The bundle is vl-convert's, not user data; it must still not end our <script>.
     javascript = page.javascript.replace("</script", "<\\/script")
     specs = {chart.key: chart.spec for chart in page.charts}
-    return (
-        make_env().get_template("index.html").render(page=page, specs=specs, javascript=javascript)
+    theme = {"dark": page.dark_colors}
+    return make_env().get_template("index.html").render(
+        page=page, specs=specs, theme=theme, javascript=javascript
     )

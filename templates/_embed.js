@@ -1,24 +1,120 @@
 // Draw each chart from its compiled Vega spec (Vega's View, vega-tooltip's tooltips: no
 // Vega-Lite compiler in the page), then swap the static picture for the live chart in
-// one step, so a reader never sees both. If drawing fails, the picture stays.
+// one step, so a reader never sees both. If drawing fails, the picture stays. The
+// picture is kept, hidden, for print (templates/_style.css).
+//
+// Each live chart takes its column's width (its spec's usermeta.sizing: how many panels
+// share it, and each one's least and greatest width), again whenever the column
+// changes, and follows the reader's colour scheme: on a dark page its greys and colours
+// become their dark variants (build.dark_colors), redrawn if the scheme changes.
 (function () {
   "use strict";
   var specs = JSON.parse(document.getElementById("chart-specs").textContent);
+  var theme = JSON.parse(document.getElementById("chart-theme").textContent);
   window.reportViews = {};
   if (typeof vega !== "object" || typeof vegaTooltip !== "object") { return; }
-  var tooltip = new vegaTooltip.Handler().call;
+  var darkScheme = window.matchMedia ? window.matchMedia("(prefers-color-scheme: dark)") : null;
+  var tooltips = {};
+  // A panel grows taller with its width, up to this much of its picture's height.
+  var MAX_HEIGHT_RATIO = 1.5;
+
+  function isDark() { return Boolean(darkScheme && darkScheme.matches); }
+
+  function tooltip(dark) {
+    var name = dark ? "dark" : "light";
+    if (!tooltips[name]) { tooltips[name] = new vegaTooltip.Handler({ theme: name }).call; }
+    return tooltips[name];
+  }
+
+  // The spec with every colour swapped for its dark variant (its data left alone), and
+  // no background of its own: the page's shows through.
+  function darkSpec(spec) {
+    function swap(node) {
+      if (typeof node === "string") {
+        var dark = theme.dark[node.toLowerCase()];
+        return dark === undefined ? node : dark;
+      }
+      if (Array.isArray(node)) { return node.map(swap); }
+      if (node && typeof node === "object") {
+        var out = {};
+        Object.keys(node).forEach(function (key) { out[key] = swap(node[key]); });
+        return out;
+      }
+      return node;
+    }
+    var out = {};
+    Object.keys(spec).forEach(function (key) { out[key] = key === "data" ? spec.data : swap(spec[key]); });
+    out.background = "transparent";
+    return out;
+  }
+
+  // Text Vega draws in its default black (titles, axis labels) takes the page's ink.
+  function darkConfig() {
+    var ink = getComputedStyle(document.documentElement).getPropertyValue("--ink").trim();
+    return {
+      title: { color: ink, subtitleColor: ink },
+      axis: { labelColor: ink, titleColor: ink },
+      text: { fill: ink }
+    };
+  }
+
+  // --- sizing ------------------------------------------------------------------------
+
+  // The signals that size a chart's panels: each faceted row's child width and height,
+  // or a single chart's own width and height; and what they are in the picture.
+  function sizeSignals(spec) {
+    var rows = (spec.signals || []).filter(function (s) { return /_child_width$/.test(s.name); });
+    if (!rows.length) {
+      return { widths: ["width"], heights: { height: spec.height }, width: spec.width };
+    }
+    var heights = {};
+    rows.forEach(function (s) {
+      var name = s.name.replace(/_width$/, "_height");
+      var height = (spec.signals || []).filter(function (h) { return h.name === name; })[0];
+      if (height) { heights[name] = height.value; }
+    });
+    return { widths: rows.map(function (s) { return s.name; }), heights: heights, width: rows[0].value };
+  }
+
+  function clamp(value, low, high) { return Math.min(high, Math.max(low, value)); }
+
+  // Width taken by everything but the panels is fixed, so one step from the drawn width
+  // finds the panel width that fills the column (a second settles axis labels).
+  function fit(chart, rounds) {
+    var sizing = chart.sizing;
+    var canvas = chart.element.querySelector("canvas");
+    var room = chart.figure.clientWidth - parseFloat(getComputedStyle(chart.live).paddingRight || 0);
+    if (!sizing || !canvas || !(room > 0)) { return Promise.resolve(); }
+    var drawn = parseFloat(canvas.style.width) || canvas.getBoundingClientRect().width;
+    var panels = Math.max(1, sizing.panels);
+    var width = Math.floor(clamp(chart.width + (room - drawn) / panels,
+                                 sizing.min_width, Math.max(sizing.min_width, sizing.max_width)));
+    if (Math.abs(width - chart.width) < 1) { return Promise.resolve(); }
+    chart.width = width;
+    var ratio = clamp(width / chart.size.width, 1, MAX_HEIGHT_RATIO);
+    chart.size.widths.forEach(function (name) { chart.view.signal(name, width); });
+    Object.keys(chart.size.heights).forEach(function (name) {
+      chart.view.signal(name, Math.round(chart.size.heights[name] * ratio));
+    });
+    // resize(): Vega re-runs its autosize only when asked, not for a panel's new size.
+    return chart.view.resize().runAsync().then(function () {
+      return rounds > 1 ? fit(chart, rounds - 1) : null;
+    });
+  }
+
+  // --- the menu ----------------------------------------------------------------------
 
   // "Save as SVG" and "Save as PNG" of the chart as it is drawn now (zoom, values): the
   // first click asks Vega for the picture, then follows the link with it in place.
-  function saveLink(view, key, type) {
+  function saveLink(chart, type) {
     var link = document.createElement("a");
     link.textContent = "Save as " + type.toUpperCase();
     link.href = "#";
-    link.download = key + "." + type;
+    link.download = chart.key + "." + type;
     link.addEventListener("click", function (event) {
       if (link.getAttribute("href") !== "#") { return; }
       event.preventDefault();
-      view.toImageURL(type).then(function (url) {
+      chart.view.toImageURL(type).then(function (url) {
         link.href = url;
         link.click();
         link.href = "#";
@@ -27,7 +123,7 @@
     return link;
   }
 
-  function exportMenu(view, key) {
+  function exportMenu(chart) {
     var menu = document.createElement("details");
     menu.className = "chart-menu";
     var summary = menu.appendChild(document.createElement("summary"));
@@ -35,45 +131,120 @@
     summary.title = "Save this chart";
     summary.setAttribute("aria-label", "Save this chart");
     var actions = menu.appendChild(document.createElement("div"));
-    actions.appendChild(saveLink(view, key, "svg"));
-    actions.appendChild(saveLink(view, key, "png"));
+    actions.appendChild(saveLink(chart, "svg"));
+    actions.appendChild(saveLink(chart, "png"));
     document.addEventListener("click", function (event) {
       if (!menu.contains(event.target)) { menu.removeAttribute("open"); }
+    });
+    // Escape closes the open menu and leaves the focus on its button.
+    menu.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && menu.open) {
+        menu.removeAttribute("open");
+        summary.focus();
+      }
     });
     return menu;
   }
 
-  Array.prototype.forEach.call(document.querySelectorAll("figure.chart"), function (figure) {
-    var key = figure.getAttribute("data-chart");
-    var live = figure.querySelector(".live");
-    var picture = figure.querySelector(".static");
-    var error = figure.parentNode.querySelector(".chart-error");
-    if (!specs[key]) { return; }
-    // Vega labels the element it draws in; the live figure keeps its own role and label.
-    var chart = live.appendChild(document.createElement("div"));
-    var view;
-    Promise.resolve().then(function () {
-      view = new vega.View(vega.parse(specs[key]), {
-        renderer: "canvas", container: chart, tooltip: tooltip
+  // --- drawing -----------------------------------------------------------------------
+
+  // Draws (or redraws, in the reader's scheme) one chart; the controls' settings and the
+  // width it had are kept.
+  function draw(chart) {
+    var dark = isDark();
+    var spec = dark ? darkSpec(specs[chart.key]) : specs[chart.key];
+    var element = document.createElement("div");
+    var kept = {};
+    if (chart.view) {
+      ["values", "band"].forEach(function (name) {
+        try { kept[name] = chart.view.signal(name); } catch (missing) { /* no such control */ }
       });
-      return view.runAsync();
-    }).then(function () {
-      window.reportViews[key] = view;
-      live.appendChild(exportMenu(view, key));
+    }
+    var view = new vega.View(vega.parse(spec, dark ? darkConfig() : undefined), {
+      renderer: "canvas", container: element, tooltip: tooltip(dark)
+    });
+    Object.keys(kept).forEach(function (name) { view.signal(name, kept[name]); });
+    if (chart.width !== chart.size.width) {
+      chart.size.widths.forEach(function (name) { view.signal(name, chart.width); });
+      var ratio = clamp(chart.width / chart.size.width, 1, MAX_HEIGHT_RATIO);
+      Object.keys(chart.size.heights).forEach(function (name) {
+        view.signal(name, Math.round(chart.size.heights[name] * ratio));
+      });
+    }
+    return view.runAsync().then(function () {
+      if (chart.view) { chart.view.finalize(); chart.element.remove(); }
+      chart.live.insertBefore(element, chart.live.firstChild);
+      chart.element = element;
+      chart.view = view;
+      chart.dark = dark;
+      window.reportViews[chart.key] = view;
       // Vega names its canvas "Vega visualization"; the group around it already says
       // what the chart shows, so the canvas takes the section's title.
-      var graphic = live.querySelector("[role='graphics-document']");
-      var title = figure.getAttribute("aria-labelledby");
+      var graphic = element.querySelector("[role='graphics-document']");
+      var title = chart.figure.getAttribute("aria-labelledby");
       if (graphic && title) {
         graphic.removeAttribute("aria-label");
         graphic.setAttribute("aria-labelledby", title);
       }
-      live.hidden = false;
-      if (picture) { picture.remove(); }
+    });
+  }
+
+  var charts = [];
+  Array.prototype.forEach.call(document.querySelectorAll("figure.chart"), function (figure) {
+    var key = figure.getAttribute("data-chart");
+    if (!specs[key]) { return; }
+    var size = sizeSignals(specs[key]);
+    var chart = {
+      key: key, figure: figure, live: figure.querySelector(".live"),
+      sizing: (specs[key].usermeta || {}).sizing, size: size, width: size.width
+    };
+    var picture = figure.querySelector(".static");
+    var error = figure.parentNode.querySelector(".chart-error");
+    Promise.resolve().then(function () {
+      return draw(chart);
+    }).then(function () {
+      chart.live.appendChild(exportMenu(chart));
+      // The live chart is measured where it will show, in the same frame as the swap.
+      chart.live.hidden = false;
+      if (picture) { picture.hidden = true; }
+      return fit(chart, 2);
+    }).then(function () {
+      charts.push(chart);
       figure.setAttribute("data-drawn", "true");
     }).catch(function (err) {
       figure.setAttribute("data-drawn", "error");
+      chart.live.hidden = true;
+      if (picture) { picture.hidden = false; }
       if (error) { error.textContent = "The interactive chart could not be drawn (" + err + "); the picture above is static."; }
     });
   });
+
+  // A column that changes width (a window resized, a phone turned) refits its chart,
+  // once a frame at most.
+  var pending = false;
+  function refit() {
+    if (pending) { return; }
+    pending = true;
+    window.requestAnimationFrame(function () {
+      pending = false;
+      charts.forEach(function (chart) { fit(chart, 2); });
+    });
+  }
+  if (typeof ResizeObserver === "function") {
+    var observer = new ResizeObserver(refit);
+    Array.prototype.forEach.call(document.querySelectorAll("figure.chart"), function (figure) {
+      observer.observe(figure);
+    });
+  } else {
+    window.addEventListener("resize", refit);
+  }
+
+  // A reader who switches scheme while reading gets the charts redrawn in it.
+  if (darkScheme && darkScheme.addEventListener) {
+    darkScheme.addEventListener("change", function () {
+      charts.forEach(function (chart) {
+        if (chart.dark !== isDark()) { draw(chart); }
+      });
+    });
+  }
 })();

@@ -68,8 +68,9 @@ def page(**changes) -> Page:
 def test_everything_from_a_log_is_escaped() -> None:
     html = render_page(page())
     document = BeautifulSoup(html, "html.parser")
-    # Only the three scripts the page ships; the evil strings never open a tag.
-    assert len(document.find_all("script")) == 3
+    # Only the four scripts the page ships (two of them JSON: the specs, the dark
+    # theme's colours); the evil strings never open a tag.
+    assert len(document.find_all("script")) == 4
     assert "<script>alert(1)" not in html and "<b>" not in html
     assert document.find("table", id="runs").find("tbody").th.get_text() == EVIL
     assert document.find("table", id="comparisons").find("tbody").th.get_text() == EVIL

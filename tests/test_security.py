@@ -51,8 +51,9 @@ def test_hostile_text_is_escaped_in_the_html(hostile_report: Path) -> None:
     _, argv = table_rows(page, "argv")
     assert any(HOSTILE_PATH in row[1] for row in argv)
     assert HOSTILE_JUNK in page.find(class_="warnings").get_text()
-    # Exactly the scripts the page ships: the JSON specs, the bundle, the embed code.
-    assert len(page.find_all("script")) == 3
+    # Exactly the scripts the page ships: the JSON specs and dark-theme colours, the
+    # bundle, the embed code.
+    assert len(page.find_all("script")) == 4
 
 
 def test_nothing_runs_in_chromium(hostile_report: Path) -> None:
@@ -83,7 +84,7 @@ def test_nothing_runs_in_chromium(hostile_report: Path) -> None:
         )
         assert dialogs == []
         assert injected["imgX"] == injected["svgOnload"] == injected["onerror"] == 0
-        assert injected["scripts"] == 3
+        assert injected["scripts"] == 4
         assert HOSTILE_NAME in injected["cellText"]
         assert watch.problems() == []
         context.close()
