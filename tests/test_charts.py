@@ -850,7 +850,7 @@ def test_past_its_line_budget_a_chart_draws_an_even_spread_of_runs(monkeypatch):
     runs, series = _many_seeds()
     monkeypatch.setattr(charts, "MAX_SEED_LINES", 24)  # 6 runs of 4 lines
     spec = charts.grid_chart(runs, series).to_dict()
-    assert spec["usermeta"] == {"seed_lines": {"drawn": 5, "runs": 15}}
+    assert spec["usermeta"]["seed_lines"] == {"drawn": 5, "runs": 15}
     rows = pd.concat([row_data(spec, "rates"), row_data(spec, "cos")])
     seeds = rows[rows["kind"].isin(["s", "S"])]
     # Runs in arm then seed order: vanilla 0-9, static erasure 10-13, routing 14. Two per
@@ -868,13 +868,13 @@ def test_past_its_line_budget_a_chart_draws_an_even_spread_of_runs(monkeypatch):
         drawn = means.loc[means["arm"] == arm, "smoothed"].tolist()
         assert drawn == [pytest.approx(mean, abs=1e-3)] * 30
     overlay = charts.overlay_chart(runs, series).to_dict()  # 15 lines: every run's
-    assert "usermeta" not in overlay
+    assert "seed_lines" not in overlay["usermeta"]
 
 
 def test_within_its_line_budget_a_chart_is_unchanged(monkeypatch):
     runs, series = _many_seeds()
     spec = charts.grid_chart(runs, series).to_dict()
-    assert "usermeta" not in spec
+    assert "seed_lines" not in spec["usermeta"]
     monkeypatch.setattr(charts, "MAX_SEED_LINES", 60)  # exactly 15 runs x 4 lines
     assert charts.grid_chart(runs, series).to_dict() == spec
     rows = row_data(spec, "rates")
@@ -890,7 +890,7 @@ def test_the_all_metrics_charts_share_one_line_budget(monkeypatch):
     made = charts.metric_charts(runs, series, ["loss", "dt"])
     for metric in ("loss", "dt"):
         spec = made[metric].chart.to_dict()
-        assert spec["usermeta"] == {"seed_lines": {"drawn": 5, "runs": 15}}
+        assert spec["usermeta"]["seed_lines"] == {"drawn": 5, "runs": 15}
         rows = datasets(spec)[spec["vconcat"][0].get("data", spec.get("data"))["name"]]
         assert sorted(set(rows.loc[rows["kind"].isin(["s", "S"]), "run"].astype(int))) == [
             0, 9, 10, 13, 14]
