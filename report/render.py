@@ -173,6 +173,10 @@ class Page:
     metrics_without_values: list[str] = field(default_factory=list)
     metric_groups: dict[str, list[str]] = field(default_factory=dict)  # metric -> who logged it
     paired_baselines: bool = False
+    # rows of the per-run and per-file tables (`runs`, `files`, `argvs` may list only the
+    # first build.TABLE_ROWS), and the provenance tables' downloads when they are cut
+    counts: dict[str, int] = field(default_factory=dict)
+    provenance_downloads: list[Download] = field(default_factory=list)
 
 
 def render_page(page: Page) -> str:
