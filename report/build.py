@@ -47,6 +47,10 @@ SERIES_EMBED_LIMIT = 1_500_000
 SERIES_CSV_MAX_ROWS = 500_000
 # The page stays under this whatever the sweep: the series rides inside only if it fits.
 PAGE_LIMIT = 4_000_000
+# Rows a per-run or per-file table (Runs, the input files, the command lines) shows on the
+# page, at most: past it the page lists the first ones, says so, and its downloads, then
+# gzipped, carry every row (thousands of rows would double the page and its layout).
+TABLE_ROWS = 500
 
 
 @dataclass(frozen=True)
@@ -154,22 +158,35 @@ def _page(sweep: Sweep, runs: pd.DataFrame, numbers: summary.Summary,
         runs[["run", "path", "preset_arm", "v_hack", "refresh", *config]], on="run", how="left"
     )
     word = grouping.column
+    files = pd.DataFrame({"file": [f.path for f in sweep.files],
+                          "bytes": [f.size for f in sweep.files],
+                          "sha256": [f.sha256 for f in sweep.files]})
+    argvs = runs[["run", "argv"]]
+    long_tables = max(len(runs), len(files)) > TABLE_ROWS
     downloads = [
-        render.Download("runs.csv", "runs table (CSV)", "text/csv", _csv_bytes(runs_csv)),
+        _download("runs.csv", "runs table", runs_csv, zipped=long_tables),
         render.Download("arms.csv", f"{word}s table (CSV)", "text/csv",
                         _csv_bytes(numbers.per_arm)),
         render.Download("comparisons.csv", f"{word}s against the baseline (CSV)", "text/csv",
                         _csv_bytes(numbers.comparisons)),
     ]
+    # the provenance tables' every row, when the page lists only the first
+    provenance = [_download("files.csv", "input files", files, zipped=True),
+                  _download("argv.csv", "command lines", argvs, zipped=True)
+                  ] if long_tables else []
     rule = numbers.rule
     return render.Page(
         title=options.title,
         sweep=_sweep_facts(runs, grouping),
         charts=[],
-        runs=numbers.per_run.to_dict("records"),
+        runs=numbers.per_run.head(TABLE_ROWS).to_dict("records"),
         arms=numbers.per_arm.to_dict("records"),
-        files=[{"path": f.path, "size": f.size, "sha256": f.sha256} for f in sweep.files],
-        argvs=list(zip(runs["run"], runs["argv"], strict=True)),
+        files=[{"path": f.path, "size": f.size, "sha256": f.sha256}
+               for f in sweep.files[:TABLE_ROWS]],
+        argvs=list(zip(argvs["run"].head(TABLE_ROWS), argvs["argv"].head(TABLE_ROWS),
+                       strict=True)),
+        counts={"runs": len(runs), "files": len(files)},
+        provenance_downloads=provenance,
         versions=versions(),
         generated=generation_time(),
         warnings=list(sweep.warnings),
@@ -342,6 +359,14 @@ def neutral_cell(value: object) -> object:
     except ValueError:
         return "'" + value
     return value
+
+
+def _download(name: str, label: str, frame: pd.DataFrame, zipped: bool) -> render.Download:
+    """`frame` as a CSV download (`name`), gzipped (`name.gz`) when `zipped`."""
+    if not zipped:
+        return render.Download(name, f"{label} (CSV)", "text/csv", _csv_bytes(frame))
+    return render.Download(f"{name}.gz", f"{label} (gzipped CSV)", "application/gzip",
+                           _gzip(_csv_bytes(frame)))
 
 
 def _gzip(data: bytes) -> bytes:

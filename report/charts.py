@@ -146,9 +146,10 @@ ZOOM_PARAM = "zoom"
 POINTER_LAYER_SUFFIX = "_points"
 
 # Rows of embedded data per chart: ~30 bytes each as CSV, so the grid stays near
-# 1.2 MB and the overlay near 0.4 MB however long the sweep is.
-GRID_MAX_ROWS = 40_000
-OVERLAY_MAX_ROWS = 12_000
+# 0.7 MB and the overlay near 0.25 MB however long the sweep is (with the other charts,
+# a 400-run page stays under build.PAGE_LIMIT).
+GRID_MAX_ROWS = 24_000
+OVERLAY_MAX_ROWS = 8_000
 _MIN_LINE_POINTS = 60
 MEAN_LINE_POINTS = 100
 # Seed lines per chart (the All-metrics charts: all of them together), at most: each is a
@@ -1385,7 +1386,7 @@ METRIC_TITLES = "{metric} by {word} ({values}; band = {band}; dashed line = mean
 # their share, so the section costs a fraction of the grid's bytes however many metrics;
 # lines of a big sweep are thinned down to METRIC_LINE_POINTS (a thin line across a
 # panel needs no more), not the other charts' floor; mean lines keep the grid's floor.
-METRICS_MAX_ROWS = GRID_MAX_ROWS // 6
+METRICS_MAX_ROWS = 6_666  # what the demo's metrics fit in
 METRIC_LINE_POINTS = 32
 METRIC_PANEL_HEIGHT = 120
 

@@ -175,6 +175,10 @@ class Page:
     paired_baselines: bool = False
     # The charts' colours on a dark page (build.dark_colors): light colour -> dark one.
     dark_colors: dict[str, str] = field(default_factory=dict)
+    # rows of the per-run and per-file tables (`runs`, `files`, `argvs` may list only the
+    # first build.TABLE_ROWS), and the provenance tables' downloads when they are cut
+    counts: dict[str, int] = field(default_factory=dict)
+    provenance_downloads: list[Download] = field(default_factory=list)
 
 
 def render_page(page: Page) -> str:

@@ -387,3 +387,41 @@ def test_a_chart_that_draws_some_runs_lines_says_so(demo_page, tmp_path, monkeyp
     assert notes["grid-section"].startswith("Thin lines are drawn for 4 of the 12 runs")
     assert "use all 12" in notes["grid-section"]
     assert "overlay-section" not in notes  # 12 lines: every run's
+
+
+def test_long_tables_list_their_first_rows_and_the_downloads_carry_every_one(
+        demo_page, tmp_path, monkeypatch):
+    from report import build
+
+    # The demo lists every run, file and command line, with plain CSV downloads.
+    assert len(demo_page.select("#runs tbody tr")) == 12
+    assert _download(demo_page, "runs.csv")
+    assert not demo_page.find("a", attrs={"download": "files.csv.gz"})
+    monkeypatch.setattr(build, "TABLE_ROWS", 5)  # 12 runs in 12 files do not fit
+    logs = ROOT / "examples" / "logs"
+    out = tmp_path / "index.html"
+    result = run_main(str(logs), "-o", str(out), "--no-png", env=EPOCH)
+    assert result.returncode == 0, result.stderr
+    page = soup(out)
+    for table in ("runs", "files", "argv"):
+        assert len(page.select(f"#{table} tbody tr")) == 5, table
+    caption = page.select_one("#runs caption").get_text(" ", strip=True)
+    assert "Only the first 5 of the 12 runs are listed here" in caption
+    note = page.select_one("#provenance p.downloads").get_text(" ", strip=True)
+    assert note.startswith("Only the first 5 of the 12 input files and the first 5 of the 12")
+    # Every row is in the gzipped downloads: the runs' names, each file's size and hash
+    # as read from the disk here, each run's argv line as the log has it.
+    listed = [r.get_text(strip=True) for r in page.select("#runs tbody th")]
+    runs = pd.read_csv(io.BytesIO(gzip.decompress(_download(page, "runs.csv.gz"))))
+    assert len(runs) == 12 and list(runs["run"][:5]) == listed
+    files = pd.read_csv(io.BytesIO(gzip.decompress(_download(page, "files.csv.gz"))))
+    on_disk = {p.name: p.read_bytes() for p in logs.glob("*.log")}
+    assert len(files) == 12 == len(on_disk)
+    for row in files.itertuples():
+        data = on_disk[Path(row.file).name]
+        assert (row.bytes, row.sha256) == (len(data), hashlib.sha256(data).hexdigest())
+    argv = pd.read_csv(io.BytesIO(gzip.decompress(_download(page, "argv.csv.gz"))))
+    assert sorted(argv["run"]) == sorted(on_disk)
+    for row in argv.itertuples():
+        line = next(x for x in on_disk[row.run].decode().splitlines() if "argv" in x)
+        assert row.argv in line
