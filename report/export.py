@@ -41,12 +41,28 @@ PNG_LEVEL = 3
 # prepends its own imports of Vega-Lite and vega-embed; what the snippet does not use is
 # left out of the bundle. The addresses are only names: vl-convert bundles the copies it
 # carries and refuses any module it does not carry, so nothing is fetched.
+# No `new Function` in the page, so its Content-Security-Policy needs no 'unsafe-eval':
+# vega-interpreter evaluates Vega's expressions (`vega.expressionInterpreter`, with specs
+# parsed `ast: true`: templates/_embed.js), and inline CSV (the charts' data) is read with
+# d3-dsv's `csvParseRows`, whose rows are arrays, instead of Vega's own reader, whose
+# rows are objects made by a compiled function. Missing cells read as "", as there.
 _NPM = "https://cdn.jsdelivr.net/npm"
-VEGA_TOOLTIP_VERSION = "1.0.0"  # the one vl-convert 1.9 carries (vega-embed 7's)
+VEGA_TOOLTIP_VERSION = "1.0.0"  # the ones vl-convert 1.9 carries (vega-embed 7's)
+VEGA_INTERPRETER_VERSION = "2.0.0"
+D3_DSV_VERSION = "3.0.1"  # Vega's own
 BUNDLE_SNIPPET = f"""\
 import * as vegaModule from "{_NPM}/vega@{vl_convert.get_vega_version()}/+esm";
 import {{ Handler }} from "{_NPM}/vega-tooltip@{VEGA_TOOLTIP_VERSION}/+esm";
-window.vega = vegaModule;
+import {{ expressionInterpreter }} from "{_NPM}/vega-interpreter@{VEGA_INTERPRETER_VERSION}/+esm";
+import {{ csvParseRows }} from "{_NPM}/d3-dsv@{D3_DSV_VERSION}/+esm";
+function csv(text, format) {{
+  const rows = csvParseRows(String(text));
+  const columns = format && format.header ? format.header.map(String) : rows.shift() || [];
+  return rows.map((row) => Object.fromEntries(columns.map((name, i) => [name, row[i] || ""])));
+}}
+csv.responseType = "text";
+vegaModule.formats("csv", csv);
+window.vega = {{ ...vegaModule, expressionInterpreter }};
 window.vegaTooltip = {{ Handler }};
 """
 

@@ -3,13 +3,16 @@
 Log contents are attacker-controlled as far as the page is concerned: everything from a
 log reaches HTML through autoescaping and reaches JavaScript only as `|tojson` inside a
 `<script type="application/json">` block. A Content-Security-Policy forbids every
-network request, so even a future escaping bug cannot leak data from an emailed report.
+network request and runs only the page's own scripts (by their hashes), so even a future
+escaping bug can neither run a script nor leak data from an emailed report.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -19,14 +22,30 @@ import jinja2
 import pandas as pd
 import PIL.Image
 
-# Vega compiles expressions (and reads CSV) with `new Function` ('unsafe-eval'), the page
-# and vega-tooltip inject styles; nothing may be fetched, framed, submitted or connected to.
+# Scripts run only if they are the page's own: each inline script is allowed by the hash
+# of its text, so markup that ever escaped autoescaping cannot run a script of its own
+# (nor an event handler: no 'unsafe-hashes'). Vega evaluates expressions with
+# vega-interpreter, not `new Function` (no 'unsafe-eval'). The page and vega-tooltip
+# inject styles; nothing may be fetched, framed, submitted or connected to.
 CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; "
+    "default-src 'none'; script-src {script_hashes}; "
     "style-src 'unsafe-inline'; img-src data: blob:; font-src data:; connect-src 'none'; "
     "frame-src 'none'; worker-src 'none'; object-src 'none'; media-src 'none'; "
     "manifest-src 'none'; form-action 'none'; base-uri 'none'"
 )
+
+
+def content_security_policy(scripts: list[str]) -> str:
+    """The page's policy, allowing exactly `scripts` (the texts of its inline scripts)."""
+    hashes = " ".join(f"'{script_hash(text)}'" for text in dict.fromkeys(scripts))
+    return CONTENT_SECURITY_POLICY.format(script_hashes=hashes or "'none'")
+
+
+def script_hash(text: str) -> str:
+    """A CSP source for an inline script: `sha256-` and the base64 SHA-256 of its text as
+    the browser reads it (UTF-8)."""
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return "sha256-" + base64.b64encode(digest).decode("ascii")
 
 
 def templates_dir() -> Path:
@@ -155,7 +174,6 @@ class Page:
     series_beside: str = ""  # file name of the full series written beside the page, if any
     series_omitted: bool = False  # too big to embed, and not asked for beside the page
     refresh_seconds: int = 0  # written by `--watch`: reload every N seconds (0: never)
-    csp: str = CONTENT_SECURITY_POLICY
     comparisons: list[dict[str, Any]] = field(default_factory=list)  # summary.comparisons
     baseline: str = ""  # the arm the comparisons are against
     onset_rule: dict[str, Any] = field(  # threshold, patience, reference (the default rule)
@@ -174,9 +192,22 @@ class Page:
 
 def render_page(page: Page) -> str:
     """The whole report as one HTML string."""
-    # The bundle is vl-convert's, not user data; it must still not end our <script>.
-    javascript = page.javascript.replace("</script", "<\\/script")
+    env = make_env()
     specs = {chart.key: chart.spec for chart in page.charts}
-    return (
-        make_env().get_template("index.html").render(page=page, specs=specs, javascript=javascript)
+    # The page's scripts, in order: Vega's bundle, then the code that draws the charts.
+    # Their exact texts are hashed into the policy, so they are rendered first.
+    scripts = [
+        inline_script(page.javascript),
+        inline_script(env.get_template("_embed.js").render(page=page, specs=specs)),
+    ]
+    return env.get_template("index.html").render(
+        page=page, specs=specs, scripts=scripts, csp=content_security_policy(scripts)
     )
+
+
+def inline_script(javascript: str) -> str:
+    """`javascript` as the text of a <script> element, exactly as the browser will read
+    it back (and hash it): a "</script" cannot end the element early, and line breaks are
+    the parser's own (it reads CR LF and CR as LF)."""
+    text = re.sub(r"</(script)", r"<\\/\1", javascript, flags=re.IGNORECASE)
+    return text.replace("\r\n", "\n").replace("\r", "\n")

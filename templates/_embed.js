@@ -53,8 +53,10 @@
     var chart = live.appendChild(document.createElement("div"));
     var view;
     Promise.resolve().then(function () {
-      view = new vega.View(vega.parse(specs[key]), {
-        renderer: "canvas", container: chart, tooltip: tooltip
+      // Expressions parsed to trees and interpreted: no `new Function` ('unsafe-eval').
+      view = new vega.View(vega.parse(specs[key], null, { ast: true }), {
+        renderer: "canvas", container: chart, tooltip: tooltip,
+        expr: vega.expressionInterpreter
       });
       return view.runAsync();
     }).then(function () {
