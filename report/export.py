@@ -7,13 +7,15 @@ vl-convert carries Vega and Vega-Lite itself: neither drawing nor the page needs
 network.
 
 Fixed costs are kept in a disk cache (`cache_dir`): the bundle, keyed by the versions
-that built it, and every picture, keyed by its spec, scale and those versions.
+that built it, and every picture, keyed by its spec, scale and those versions. Each
+entry carries its digest: one that is not whole is made again, never used.
 `REPORT_NO_CACHE=1` turns the cache off, `REPORT_CACHE_DIR` moves it; a cache that cannot
 be read or written is skipped, never an error.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -33,6 +35,7 @@ Spec = dict[str, Any]
 # so that pictures made the old way are not served.
 PICTURE_METHOD = "vega-png+pillow-box+level-3/3"
 RENDER_CACHE_FILES = 64
+DIGEST_SIZE = 32  # every cache entry starts with the SHA-256 of the rest
 # Pillow's deflate level for every picture: for charts as small as its default (6), and
 # quicker (benchmarks/parts.py measures both).
 PNG_LEVEL = 3
@@ -282,25 +285,39 @@ def _picture_path(spec_key: str, scale: float) -> Path:
 
 
 def _read(path: Path) -> bytes | None:
+    """A cache entry, if it is whole: its digest is checked, so that a truncated or
+    damaged one (a full disk, a crash, a bad sector) is removed, made again and never
+    served."""
     if not _cache_enabled():
         return None
     try:
-        return path.read_bytes()
+        sealed = path.read_bytes()
     except OSError:
         return None
+    digest, data = sealed[:DIGEST_SIZE], sealed[DIGEST_SIZE:]
+    if hashlib.sha256(data).digest() == digest:
+        return data
+    with contextlib.suppress(OSError):
+        path.unlink()
+    return None
 
 
 def _store(path: Path, data: bytes) -> None:
-    """Write a cache entry atomically; a cache that cannot be written is skipped."""
+    """Write a cache entry (its digest, then `data`) atomically; a cache that cannot be
+    written (unwritable, full) is skipped, and its temporary file removed."""
     if not _cache_enabled():
         return
+    temporary = ""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".tmp-", delete=False) as tmp:
-            tmp.write(data)
-        os.replace(tmp.name, path)
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(hashlib.sha256(data).digest() + data)
+        os.replace(temporary, path)
     except OSError:
-        pass
+        if temporary:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
 
 
 def _prune(folder: Path, keep: int) -> None:
