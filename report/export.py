@@ -35,7 +35,10 @@ Spec = dict[str, Any]
 # so that pictures made the old way are not served.
 PICTURE_METHOD = "vega-png+pillow-box+level-3/3"
 RENDER_CACHE_FILES = 64
-DIGEST_SIZE = 32  # every cache entry starts with the SHA-256 of the rest
+# Every cache entry starts with the SHA-256 of the rest. The format is part of every key,
+# so that a version of report that reads entries without it never finds these.
+DIGEST_SIZE = 32
+CACHE_FORMAT = "sha256+data"
 # Pillow's deflate level for every picture: for charts as small as its default (6), and
 # quicker (benchmarks/parts.py measures both).
 PNG_LEVEL = 3
@@ -269,7 +272,7 @@ def _cache_enabled() -> bool:
 
 def _versions() -> str:
     return "|".join([getattr(vl_convert, "__version__", "?"), vl_convert.get_vega_version(),
-                     str(vegalite_version()), PICTURE_METHOD])
+                     str(vegalite_version()), PICTURE_METHOD, CACHE_FORMAT])
 
 
 def _digest(*parts: str) -> str:
