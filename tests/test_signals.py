@@ -1,5 +1,6 @@
 """Killed or interrupted, as a real process: no process of the report outlives it, and
-Ctrl-C is exit 130, one line, no traceback, the output folder as it was.
+Ctrl-C (exit 130) or SIGTERM (exit 143) is one line, no traceback, the output folder as
+it was.
 
 Each signal comes at a moment the test knows the report is at, never after a guessed
 sleep: parse workers wait for ever on a FIFO given as an input (nothing writes to it),
@@ -165,9 +166,14 @@ def test_sigterm_while_writing_leaves_the_previous_report_whole(
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     assert process.stderr is not None
-    assert process.stderr.readline() == "staged\n"
-    process.send_signal(signal.SIGTERM)
-    _, stderr = process.communicate(timeout=DEADLINE)
+    try:
+        assert process.stderr.readline() == "staged\n"
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=DEADLINE)
+    finally:  # a failed test leaves no process behind
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
     assert process.returncode == 143, stderr
     assert stderr.strip().splitlines() == ["report: terminated; nothing written"], stderr
     assert _folder(out.parent) == before  # no temporary file, nothing replaced or removed
