@@ -357,7 +357,7 @@ def _load(browser: object, html: Path) -> tuple[float, float] | None:
         devtools = context.new_cdp_session(page)  # type: ignore[attr-defined]
         devtools.send("Performance.enable", {"timeDomain": "threadTicks"})  # CPU time
         page.goto(html.resolve().as_uri(), wait_until="commit")
-        page.wait_for_function("window.__drawn !== undefined", timeout=60_000)
+        page.wait_for_function("() => window.__drawn !== undefined", timeout=60_000)
         drawn = page.evaluate("window.__drawn")
         metrics = devtools.send("Performance.getMetrics")["metrics"]
         busy = next(m["value"] for m in metrics if m["name"] == "TaskDuration")

@@ -69,6 +69,7 @@ class Options:
     group_by: tuple[str, ...] = groups.DEFAULT_KEYS  # what a group of runs is (--group-by)
     metrics: tuple[str, ...] | None = None  # the All-metrics section's (None: every one)
     refresh_seconds: int = 0  # `--watch`: the page reloads itself this often (0: never)
+    strict_csp: bool = False  # no 'unsafe-eval': Vega interprets its expressions (slower)
 
 
 @dataclass
@@ -192,6 +193,7 @@ def _page(sweep: Sweep, runs: pd.DataFrame, numbers: summary.Summary,
         warnings=list(sweep.warnings),
         downloads=downloads,
         javascript="",
+        strict_csp=options.strict_csp,
         ema_span=EMA_SPAN,
         max_points=options.max_points,
         longest_line=charts.longest_line(sweep.series),

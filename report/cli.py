@@ -79,6 +79,9 @@ def parser() -> argparse.ArgumentParser:
                     help="... for K consecutive measured steps (default: %(default)s; the "
                     "defaults are the reference's rule: the first step above 0)")
     ap.add_argument("--no-png", action="store_true", help="do not write the PNGs beside the HTML")
+    ap.add_argument("--strict-csp", action="store_true",
+                    help="a page whose policy forbids eval too: Vega interprets its expressions "
+                    "(drawing and switching several times slower)")
     ap.add_argument("--series", action="store_true",
                     help="also write a big sweep's full tidy series beside the page "
                     "(series.csv.gz; slow for millions of rows)")
@@ -183,40 +186,42 @@ def _options(args: argparse.Namespace, sweep: Sweep, ctrl_c: CtrlC) -> Options:
         onset_patience=args.onset_patience,
         group_by=args.group_by,
         metrics=args.metrics,
+        strict_csp=args.strict_csp,
     )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point: user mistakes become one clear line and an exit code
-    (2: usage, 1: unusable input or output, 130: interrupted)."""
+    (2: usage, 1: unusable input or output, 130: Ctrl-C, 143: SIGTERM)."""
     ctrl_c = CtrlC()
+    with ctrl_c.installed():
+        code = _run_reporting(argv, ctrl_c)
+    if ctrl_c.pending:
+        written = code == 0  # it came once the report was whole: too late to undo it
+        word = "terminated" if ctrl_c.signum == signal.SIGTERM else "interrupted"
+        sys.stderr.write(f"report: {word}" + (
+            " after the report was written\n" if written else "; nothing written\n"))
+        return 128 + ctrl_c.signum
+    return code
+
+
+def _run_reporting(argv: Sequence[str] | None, ctrl_c: CtrlC) -> int:
+    """`run`'s exit code, with what it raised turned into one."""
     try:
-        previous = signal.signal(signal.SIGINT, ctrl_c)
-    except ValueError:  # not the main thread: Python's own handler stays
-        previous = None
-    try:
-        code = run(argv, ctrl_c)
+        return run(argv, ctrl_c)
     except ReportError as exc:
-        code = 130 if ctrl_c.pending else _error(str(exc))
+        return 130 if ctrl_c.pending else _error(str(exc))
     except KeyboardInterrupt:
-        ctrl_c.pending, code = True, 130
+        ctrl_c.pending = True
+        return 130
     except BrokenPipeError:
-        code = 141
+        return 141
     except SystemExit as exc:  # argparse: --help, --version (0) and usage errors (2)
-        code = exc.code if isinstance(exc.code, int) else 2
+        return exc.code if isinstance(exc.code, int) else 2
     except Exception:
         if not ctrl_c.pending:
             raise
-        code = 130  # Ctrl-C turned into another error on the way (an import's ImportError)
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
-    if ctrl_c.pending:
-        written = code == 0  # it came once the report was whole: too late to undo it
-        sys.stderr.write("report: interrupted" + (
-            " after the report was written\n" if written else "; nothing written\n"))
-        return 130
-    return code
+        return 130  # Ctrl-C turned into another error on the way (an import's ImportError)
 
 
 def _error(message: str) -> int:

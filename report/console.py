@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
 import sys
 import warnings
 from collections.abc import Iterator
@@ -67,20 +68,40 @@ def human_size(size: float) -> str:
 
 
 class CtrlC:
-    """Ctrl-C (SIGINT) as the command handles it: a KeyboardInterrupt where it arrives, as
-    Python's own handler gives, and remembered too, so that one swallowed on the way
-    (Python ignores exceptions raised in finalizers and callbacks) still ends the run as
-    interrupted. Inside `deferred()` it is only remembered, for the writer to act on at
-    the moments it chooses (`write_report`)."""
+    """Ctrl-C (SIGINT), and SIGTERM the same way, as the command handles them: a
+    KeyboardInterrupt where it arrives, as Python's own handler gives for Ctrl-C, and
+    remembered too, so that one swallowed on the way (Python ignores exceptions raised in
+    finalizers and callbacks) still ends the run as interrupted. Inside `deferred()` it is
+    only remembered, for the writer to act on at the moments it chooses (`write_report`).
+    `signum` is the signal that came (the exit code is 128 + it)."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
         self.pending = False
         self.deferring = False
+        self.signum: int = signal.SIGINT
 
     def __call__(self, signum: int, frame: object) -> None:
-        self.pending = True
+        self.pending, self.signum = True, signum
         if not self.deferring:
             raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        """This object handles SIGINT and SIGTERM meanwhile (in the main thread only: in
+        another, Python's own handlers stay)."""
+        previous = {}
+        try:
+            for signum in self.SIGNALS:
+                previous[signum] = signal.signal(signum, self)
+        except ValueError:  # not the main thread
+            pass
+        try:
+            yield
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
 
     def check(self) -> None:
         """Raise KeyboardInterrupt if Ctrl-C came (even if it was swallowed since)."""

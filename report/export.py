@@ -7,13 +7,15 @@ vl-convert carries Vega and Vega-Lite itself: neither drawing nor the page needs
 network.
 
 Fixed costs are kept in a disk cache (`cache_dir`): the bundle, keyed by the versions
-that built it, and every picture, keyed by its spec, scale and those versions.
+that built it, and every picture, keyed by its spec, scale and those versions. Each
+entry carries its digest: one that is not whole is made again, never used.
 `REPORT_NO_CACHE=1` turns the cache off, `REPORT_CACHE_DIR` moves it; a cache that cannot
 be read or written is skipped, never an error.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -33,6 +35,10 @@ Spec = dict[str, Any]
 # so that pictures made the old way are not served.
 PICTURE_METHOD = "vega-png+pillow-box+level-3/3"
 RENDER_CACHE_FILES = 64
+# Every cache entry starts with the SHA-256 of the rest. The format is part of every key,
+# so that a version of report that reads entries without it never finds these.
+DIGEST_SIZE = 32
+CACHE_FORMAT = "sha256+data"
 # Pillow's deflate level for every picture: for charts as small as its default (6), and
 # quicker (benchmarks/parts.py measures both).
 PNG_LEVEL = 3
@@ -41,12 +47,28 @@ PNG_LEVEL = 3
 # prepends its own imports of Vega-Lite and vega-embed; what the snippet does not use is
 # left out of the bundle. The addresses are only names: vl-convert bundles the copies it
 # carries and refuses any module it does not carry, so nothing is fetched.
+# No `new Function` in the page, so its Content-Security-Policy needs no 'unsafe-eval':
+# vega-interpreter evaluates Vega's expressions (`vega.expressionInterpreter`, with specs
+# parsed `ast: true`: templates/_embed.js), and inline CSV (the charts' data) is read with
+# d3-dsv's `csvParseRows`, whose rows are arrays, instead of Vega's own reader, whose
+# rows are objects made by a compiled function. Missing cells read as "", as there.
 _NPM = "https://cdn.jsdelivr.net/npm"
-VEGA_TOOLTIP_VERSION = "1.0.0"  # the one vl-convert 1.9 carries (vega-embed 7's)
+VEGA_TOOLTIP_VERSION = "1.0.0"  # the ones vl-convert 1.9 carries (vega-embed 7's)
+VEGA_INTERPRETER_VERSION = "2.0.0"
+D3_DSV_VERSION = "3.0.1"  # Vega's own
 BUNDLE_SNIPPET = f"""\
 import * as vegaModule from "{_NPM}/vega@{vl_convert.get_vega_version()}/+esm";
 import {{ Handler }} from "{_NPM}/vega-tooltip@{VEGA_TOOLTIP_VERSION}/+esm";
-window.vega = vegaModule;
+import {{ expressionInterpreter }} from "{_NPM}/vega-interpreter@{VEGA_INTERPRETER_VERSION}/+esm";
+import {{ csvParseRows }} from "{_NPM}/d3-dsv@{D3_DSV_VERSION}/+esm";
+function csv(text, format) {{
+  const rows = csvParseRows(String(text));
+  const columns = format && format.header ? format.header.map(String) : rows.shift() || [];
+  return rows.map((row) => Object.fromEntries(columns.map((name, i) => [name, row[i] || ""])));
+}}
+csv.responseType = "text";
+vegaModule.formats("csv", csv);
+window.vega = {{ ...vegaModule, expressionInterpreter }};
 window.vegaTooltip = {{ Handler }};
 """
 
@@ -250,7 +272,7 @@ def _cache_enabled() -> bool:
 
 def _versions() -> str:
     return "|".join([getattr(vl_convert, "__version__", "?"), vl_convert.get_vega_version(),
-                     str(vegalite_version()), PICTURE_METHOD])
+                     str(vegalite_version()), PICTURE_METHOD, CACHE_FORMAT])
 
 
 def _digest(*parts: str) -> str:
@@ -266,25 +288,39 @@ def _picture_path(spec_key: str, scale: float) -> Path:
 
 
 def _read(path: Path) -> bytes | None:
+    """A cache entry, if it is whole: its digest is checked, so that a truncated or
+    damaged one (a full disk, a crash, a bad sector) is removed, made again and never
+    served."""
     if not _cache_enabled():
         return None
     try:
-        return path.read_bytes()
+        sealed = path.read_bytes()
     except OSError:
         return None
+    digest, data = sealed[:DIGEST_SIZE], sealed[DIGEST_SIZE:]
+    if hashlib.sha256(data).digest() == digest:
+        return data
+    with contextlib.suppress(OSError):
+        path.unlink()
+    return None
 
 
 def _store(path: Path, data: bytes) -> None:
-    """Write a cache entry atomically; a cache that cannot be written is skipped."""
+    """Write a cache entry (its digest, then `data`) atomically; a cache that cannot be
+    written (unwritable, full) is skipped, and its temporary file removed."""
     if not _cache_enabled():
         return
+    temporary = ""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".tmp-", delete=False) as tmp:
-            tmp.write(data)
-        os.replace(tmp.name, path)
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(hashlib.sha256(data).digest() + data)
+        os.replace(temporary, path)
     except OSError:
-        pass
+        if temporary:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
 
 
 def _prune(folder: Path, keep: int) -> None:

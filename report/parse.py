@@ -1103,12 +1103,14 @@ def _name_parts(path: str) -> list[str]:
 
 
 def _start_worker(parent: int) -> None:
-    """Workers leave Ctrl-C to the parent, which reports it once, without tracebacks; they
-    end with the parent, however it ends; and they keep the memory they free for the next
-    file (`keep_freed_memory`)."""
+    """Workers leave Ctrl-C to the parent, which reports it once, without tracebacks; a
+    SIGTERM of their own ends them at once (not the parent's handler, which they inherit);
+    they end with the parent, however it ends; and they keep the memory they free for the
+    next file (`keep_freed_memory`)."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     die_with_parent(parent)
     keep_freed_memory()
 

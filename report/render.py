@@ -3,13 +3,16 @@
 Log contents are attacker-controlled as far as the page is concerned: everything from a
 log reaches HTML through autoescaping and reaches JavaScript only as `|tojson` inside a
 `<script type="application/json">` block. A Content-Security-Policy forbids every
-network request, so even a future escaping bug cannot leak data from an emailed report.
+network request and runs only the page's own scripts (by their hashes), so even a future
+escaping bug can neither run a script nor leak data from an emailed report.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -19,14 +22,33 @@ import jinja2
 import pandas as pd
 import PIL.Image
 
-# Vega compiles expressions (and reads CSV) with `new Function` ('unsafe-eval'), the page
-# and vega-tooltip inject styles; nothing may be fetched, framed, submitted or connected to.
+# Scripts run only if they are the page's own: each inline script is allowed by the hash
+# of its text, so markup that ever escaped autoescaping cannot run a script of its own
+# (nor an event handler: no 'unsafe-hashes'). Vega compiles its expressions with
+# `new Function` ('unsafe-eval'), unless the page is made with --strict-csp: then it
+# evaluates them with vega-interpreter, several times slower (BENCHMARKS.md). The page and
+# vega-tooltip inject styles; nothing may be fetched, framed, submitted or connected to.
 CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; "
+    "default-src 'none'; script-src {script_hashes}{eval}; "
     "style-src 'unsafe-inline'; img-src data: blob:; font-src data:; connect-src 'none'; "
     "frame-src 'none'; worker-src 'none'; object-src 'none'; media-src 'none'; "
     "manifest-src 'none'; form-action 'none'; base-uri 'none'"
 )
+
+
+def content_security_policy(scripts: list[str], strict: bool = False) -> str:
+    """The page's policy, allowing exactly `scripts` (the texts of its inline scripts),
+    and `eval` unless `strict`."""
+    hashes = " ".join(f"'{script_hash(text)}'" for text in dict.fromkeys(scripts))
+    return CONTENT_SECURITY_POLICY.format(script_hashes=hashes or "'none'",
+                                          eval="" if strict else " 'unsafe-eval'")
+
+
+def script_hash(text: str) -> str:
+    """A CSP source for an inline script: `sha256-` and the base64 SHA-256 of its text as
+    the browser reads it (UTF-8)."""
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return "sha256-" + base64.b64encode(digest).decode("ascii")
 
 
 def templates_dir() -> Path:
@@ -158,7 +180,6 @@ class Page:
     series_beside: str = ""  # file name of the full series written beside the page, if any
     series_omitted: bool = False  # too big to embed, and not asked for beside the page
     refresh_seconds: int = 0  # written by `--watch`: reload every N seconds (0: never)
-    csp: str = CONTENT_SECURITY_POLICY
     comparisons: list[dict[str, Any]] = field(default_factory=list)  # summary.comparisons
     baseline: str = ""  # the arm the comparisons are against
     onset_rule: dict[str, Any] = field(  # threshold, patience, reference (the default rule)
@@ -175,6 +196,8 @@ class Page:
     paired_baselines: bool = False
     # The charts' colours on a dark page (build.dark_colors): light colour -> dark one.
     dark_colors: dict[str, str] = field(default_factory=dict)
+    # No 'unsafe-eval' in the policy: Vega interprets its expressions (--strict-csp).
+    strict_csp: bool = False
     # rows of the per-run and per-file tables (`runs`, `files`, `argvs` may list only the
     # first build.TABLE_ROWS), and the provenance tables' downloads when they are cut
     counts: dict[str, int] = field(default_factory=dict)
@@ -183,10 +206,24 @@ class Page:
 
 def render_page(page: Page) -> str:
     """The whole report as one HTML string."""
-    # The bundle is vl-convert's, not user data; it must still not end our <script>.
-    javascript = page.javascript.replace("</script", "<\\/script")
+    env = make_env()
     specs = {chart.key: chart.spec for chart in page.charts}
-    theme = {"dark": page.dark_colors}
-    return make_env().get_template("index.html").render(
-        page=page, specs=specs, theme=theme, javascript=javascript
+    theme = {"dark": page.dark_colors, "strict": page.strict_csp}
+    # The page's scripts, in order: Vega's bundle, then the code that draws the charts.
+    # Their exact texts are hashed into the policy, so they are rendered first.
+    scripts = [
+        inline_script(page.javascript),
+        inline_script(env.get_template("_embed.js").render(page=page, specs=specs)),
+    ]
+    return env.get_template("index.html").render(
+        page=page, specs=specs, theme=theme, scripts=scripts,
+        csp=content_security_policy(scripts, strict=page.strict_csp),
     )
+
+
+def inline_script(javascript: str) -> str:
+    """`javascript` as the text of a <script> element, exactly as the browser will read
+    it back (and hash it): a "</script" cannot end the element early, and line breaks are
+    the parser's own (it reads CR LF and CR as LF)."""
+    text = re.sub(r"</(script)", r"<\\/\1", javascript, flags=re.IGNORECASE)
+    return text.replace("\r\n", "\n").replace("\r", "\n")

@@ -160,9 +160,12 @@
         try { kept[name] = chart.view.signal(name); } catch (missing) { /* no such control */ }
       });
     }
-    var view = new vega.View(vega.parse(spec, dark ? darkConfig() : undefined), {
-      renderer: "canvas", container: element, tooltip: tooltip(dark)
-    });
+    var options = { renderer: "canvas", container: element, tooltip: tooltip(dark) };
+    if (theme.strict) {  // --strict-csp: expressions interpreted, no `new Function`
+      options.expr = vega.expressionInterpreter;
+    }
+    var view = new vega.View(vega.parse(spec, dark ? darkConfig() : undefined,
+                                        theme.strict ? { ast: true } : undefined), options);
     Object.keys(kept).forEach(function (name) { view.signal(name, kept[name]); });
     if (chart.width !== chart.size.width) {
       chart.size.widths.forEach(function (name) { view.signal(name, chart.width); });

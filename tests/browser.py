@@ -31,6 +31,11 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 LOCAL_SCHEMES = ("file:", "data:", "blob:", "about:")
+# Chromium prints what the page's Content-Security-Policy refuses (an eval, a script, a
+# request) in a message playwright's console events do not carry: each page says it as a
+# console error of its own, so that every test that checks for none sees it.
+REPORT_CSP_VIOLATIONS = """document.addEventListener("securitypolicyviolation", (event) =>
+  console.error(`CSP violation: ${event.violatedDirective} ${event.blockedURI}`));"""
 
 
 def browser_required() -> bool:
@@ -147,6 +152,7 @@ def new_context(
     context.route("**/*", route)
     context.on("request", on_request)
     context.on("page", on_page)
+    context.add_init_script(REPORT_CSP_VIOLATIONS)
     if init_script:
         context.add_init_script(init_script)
     return context, watch

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import vl_convert
-from helpers import png_size
+from helpers import ROOT, png_size
 from PIL import Image
 
 import report
@@ -208,8 +212,8 @@ def test_png_cache_is_content_addressed(cache: Path) -> None:
     vega = export.to_vega(SPEC)
     first = export.to_png(vega, scale=1)
     entries = list((cache / "renders").glob("*.png"))
-    assert len(entries) == 1 and entries[0].read_bytes() == first
-    entries[0].write_bytes(b"marker")  # a second call must read the cache, not draw
+    assert len(entries) == 1 and entries[0].read_bytes() == sealed(first)
+    entries[0].write_bytes(sealed(b"marker"))  # a second call must read the cache, not draw
     assert export.to_png(vega, scale=1) == b"marker"
     changed = export.to_vega({**SPEC, "width": 210})
     assert png_size(export.to_png(changed, scale=1))[0] > 200  # another spec: a new drawing
@@ -249,8 +253,63 @@ def test_bundle_has_vega_and_tooltips_but_no_vega_lite(cache: Path) -> None:
 def test_bundle_is_cached_by_version(cache: Path) -> None:
     bundle = export.javascript_bundle()
     (entry,) = cache.glob("vega-bundle-*.js")
-    assert entry.read_text(encoding="utf-8") == bundle
-    entry.write_text("cached marker", encoding="utf-8")
+    assert entry.read_bytes() == sealed(bundle.encode("utf-8"))
+    entry.write_bytes(sealed(b"cached marker"))
     export.javascript_bundle.cache_clear()
     assert export.javascript_bundle() == "cached marker"
+
+
+def sealed(data: bytes) -> bytes:
+    """A cache entry as the cache keeps it: the SHA-256 of `data`, then `data`."""
+    return hashlib.sha256(data).digest() + data
+
+
+@pytest.mark.parametrize("damage", ["truncated", "a byte changed", "empty", "unsealed"])
+def test_a_damaged_cache_entry_is_made_again_not_served(cache: Path, damage: str) -> None:
+    bundle = export.javascript_bundle()
+    vega = export.to_vega(SPEC)
+    png = export.to_png(vega, scale=1)
+    (script,) = cache.glob("vega-bundle-*.js")
+    (picture,) = (cache / "renders").glob("*.png")
+    for entry in (script, picture):
+        whole = entry.read_bytes()
+        entry.write_bytes({
+            "truncated": whole[: len(whole) // 2],
+            "a byte changed": whole[:-50] + bytes([whole[-50] ^ 1]) + whole[-49:],
+            "empty": b"",
+            "unsealed": whole[32:],  # what an earlier version wrote: no digest
+        }[damage])
+    export.javascript_bundle.cache_clear()
+    assert export.javascript_bundle() == bundle
+    assert export.to_png(vega, scale=1) == png
+    assert script.read_bytes() == sealed(bundle.encode("utf-8"))  # made again, whole
+    assert picture.read_bytes() == sealed(png)
+
+
+# A cache on a full disk, for real: the process may write no file past 4 KB (writes
+# beyond fail with EFBIG, as they fail with ENOSPC on a full disk).
+FULL_DISK = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+from report import export
+bundle = export.javascript_bundle()
+png = export.to_png(export.to_vega(SPEC), scale=2)
+print(len(bundle), len(png))
+"""
+
+
+def test_a_full_cache_disk_falls_back_to_no_cache_and_leaves_nothing(tmp_path: Path) -> None:
+    folder = tmp_path / "cache"
+    env = {**os.environ, "REPORT_CACHE_DIR": str(folder), "PYTHONPATH": str(ROOT),
+           "PYTHONDONTWRITEBYTECODE": "1"}
+    env.pop("REPORT_NO_CACHE", None)
+    code = f"SPEC = {SPEC!r}\n{FULL_DISK}"
+    for _ in range(2):  # the second run finds what the first could not write
+        ran = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                             text=True, check=False)
+        assert ran.returncode == 0, ran.stderr
+        bundle_size, png_size_ = map(int, ran.stdout.split())
+        assert bundle_size > 100_000 and png_size_ > 4096  # neither fits in 4 KB
+        left = sorted(p.name for p in folder.rglob("*") if p.is_file())
+        assert left == [], left  # no temporary file, no partial entry
 

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 
+import pytest
 from bs4 import BeautifulSoup
 
 from report.render import (
-    CONTENT_SECURITY_POLICY,
     ChartBlock,
     Download,
     Page,
     fixed,
+    inline_script,
     make_env,
     pvalue,
     render_page,
+    script_hash,
 )
 
 # A 1x1 PNG, written out by hand (signature, IHDR, IDAT, IEND).
@@ -89,15 +93,38 @@ def test_chart_specs_reach_javascript_only_as_escaped_json() -> None:
     assert "// <\\/script> inside the bundle" in html
 
 
-def test_csp_forbids_the_network() -> None:
-    document = BeautifulSoup(render_page(page()), "html.parser")
+@pytest.mark.parametrize("strict", [False, True])
+def test_csp_forbids_the_network_and_every_script_but_the_pages_own(strict: bool) -> None:
+    document = BeautifulSoup(render_page(page(strict_csp=strict)), "html.parser")
     csp = document.find("meta", attrs={"http-equiv": "Content-Security-Policy"})["content"]
-    assert csp == CONTENT_SECURITY_POLICY
     directives = dict(d.strip().split(" ", 1) for d in csp.split(";"))
     assert directives["default-src"] == "'none'"
-    assert directives["script-src"] == "'unsafe-inline' 'unsafe-eval'"
     assert directives["connect-src"] == "'none'"
     assert directives["img-src"] == "data: blob:"
+    # script-src: the SHA-256 of each inline script's text as the page holds it, and
+    # 'unsafe-eval' unless strict; nothing else ('unsafe-inline', 'unsafe-hashes', a host).
+    inline = [s for s in document.find_all("script") if s.get("type") != "application/json"]
+    assert len(inline) == 2
+    expected = {
+        "'sha256-" + base64.b64encode(hashlib.sha256(s.string.encode()).digest()).decode() + "'"
+        for s in inline
+    }
+    assert set(directives["script-src"].split()) == expected | (
+        set() if strict else {"'unsafe-eval'"})
+    # The hashed texts are the bundle (its "</script" escaped) and the embed code, which
+    # interprets Vega's expressions when the policy forbids eval.
+    assert inline[0].string == "window.vega = {}; // <\\/script> inside the bundle"
+    assert "vega.expressionInterpreter" in inline[1].string
+    theme = json.loads(document.find("script", id="chart-theme").string)
+    assert theme["strict"] is strict
+
+
+def test_script_texts_are_read_back_as_hashed() -> None:
+    """The parser reads CR LF and CR as LF and ends a script at any-case "</script": the
+    text the page holds is the one hashed."""
+    assert inline_script("a\r\nb\rc</SCRIPT>d</script>") == "a\nb\nc<\\/SCRIPT>d<\\/script>"
+    # SHA-256 of nothing: e3b0c442...7852b855 in hex, this in base64.
+    assert script_hash("") == "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
 
 
 def test_numbers_formatting() -> None:

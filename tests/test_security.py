@@ -4,6 +4,7 @@ Content-Security-Policy must stop any request even if escaping ever failed."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -35,7 +36,9 @@ def hostile_report(tmp_path_factory) -> Path:
         (logs / name).write_bytes(data)
     (logs / HOSTILE_JUNK).write_text("<script>alert(4)</script> not a log\n")
     out = tmp_path_factory.mktemp("site") / "index.html"
-    result = run_main(str(logs), "-o", str(out), "--no-png", env=EPOCH)
+    # The strictest policy (no 'unsafe-eval' either): the browser tests of every other
+    # page draw under the default one.
+    result = run_main(str(logs), "-o", str(out), "--no-png", "--strict-csp", env=EPOCH)
     assert result.returncode == 0, result.stderr
     assert HOSTILE_JUNK in result.stderr  # the unusable file is named in its warning
     return out
@@ -67,6 +70,9 @@ def test_nothing_runs_in_chromium(hostile_report: Path) -> None:
             "[...document.querySelectorAll('figure.chart')].every(f => f.dataset.drawn)",
             timeout=30_000,
         )
+        # Drawn live under the strict policy (no 'unsafe-eval'), not left as pictures.
+        assert set(page.eval_on_selector_all(
+            "figure.chart", "fs => fs.map(f => f.dataset.drawn)")) == {"true"}
         # Hover across the charts so tooltips (which show run names) are drawn too.
         for figure in page.query_selector_all("figure.chart canvas"):
             box = figure.bounding_box()
@@ -117,4 +123,42 @@ def test_csp_blocks_every_request_even_from_injected_code(hostile_report: Path) 
         assert {"connect-src", "img-src", "style-src-elem"} <= set(outcome["violations"])
         # (Chromium announces the attempts to the router, which would have aborted them
         # too; the violations above show the page's own policy refused them first.)
+        context.close()
+
+
+INJECTED = (
+    '<script>window.injected = "script";</script>'
+    '<img src="data:," onerror="window.injected = \'handler\'">'
+    '<script>window.injectedEval = 1; eval("window.injected = \'eval\'");</script>'
+)
+
+
+def test_an_injected_script_does_not_run(hostile_report: Path, tmp_path: Path) -> None:
+    """Markup that escaped escaping, added to the page after it was rendered: neither its
+    inline scripts nor its event handlers run, and the page's own scripts still do.
+    Without the policy the same markup runs: the injection is real."""
+    html = hostile_report.read_text(encoding="utf-8").replace("</main>", INJECTED + "</main>")
+    injected = tmp_path / "injected.html"
+    injected.write_text(html, encoding="utf-8")
+    unprotected = tmp_path / "unprotected.html"
+    policy = re.compile(r'<meta http-equiv="Content-Security-Policy"[^>]*>')
+    assert policy.search(html)
+    unprotected.write_text(policy.sub("", html), encoding="utf-8")
+    with launch() as browser:
+        context, watch = new_context(browser)
+        page = context.new_page()
+        page.goto(injected.as_uri())
+        page.wait_for_function(
+            "[...document.querySelectorAll('figure.chart')].every(f => f.dataset.drawn)",
+            timeout=30_000,
+        )
+        assert set(page.eval_on_selector_all(
+            "figure.chart", "fs => fs.map(f => f.dataset.drawn)")) == {"true"}
+        assert page.evaluate("[window.injected, window.injectedEval]") == [None, None]
+        refused = sorted({e for e in watch.console_errors if e.startswith("CSP violation")})
+        assert refused == ["CSP violation: script-src-attr inline",
+                           "CSP violation: script-src-elem inline"], refused
+        page.goto(unprotected.as_uri())
+        page.wait_for_function("window.injected === 'handler'")
+        assert page.evaluate("window.injectedEval") == 1
         context.close()

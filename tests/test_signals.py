@@ -1,15 +1,17 @@
 """Killed or interrupted, as a real process: no process of the report outlives it, and
-Ctrl-C is exit 130, one line, no traceback, the output folder as it was.
+Ctrl-C (exit 130) or SIGTERM (exit 143) is one line, no traceback, the output folder as
+it was.
 
 Each signal comes at a moment the test knows the report is at, never after a guessed
 sleep: parse workers wait for ever on a FIFO given as an input (nothing writes to it),
-and the moments after parsing are reached through `REPORT_TEST_PAUSE_AT` (the report
-announces the moment on stderr and waits there).
+and the writer is paused after staging its first file (`PAUSED_WHILE_WRITING`: the
+report announces the moment on stderr and waits there for the signal).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -88,13 +90,93 @@ def _parsing_for_ever(big_logs: Path, tmp_path: Path, *args: str) -> tuple[subpr
 
 @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
 def test_no_worker_outlives_a_killed_report(big_logs: Path, tmp_path: Path, how) -> None:
-    process, workers = _parsing_for_ever(big_logs, tmp_path, "-o", str(tmp_path / "x.html"))
+    """SIGKILL: the workers end with the report (PR_SET_PDEATHSIG). SIGTERM: the report
+    stops them and ends as Ctrl-C does: one line, no traceback, exit 128 + 15."""
+    out = tmp_path / "site" / "x.html"
+    process, workers = _parsing_for_ever(big_logs, tmp_path, "-o", str(out))
     process.send_signal(how)
     # The pipes reach their end only once no process holds the report's stdout and
     # stderr any more: the workers hold copies of them.
-    process.communicate(timeout=DEADLINE)
-    assert process.returncode == -how
+    _, stderr = process.communicate(timeout=DEADLINE)
+    if how == signal.SIGKILL:
+        assert process.returncode == -how
+    else:
+        assert process.returncode == 143, stderr
+        assert stderr.strip().splitlines()[-1] == "report: terminated; nothing written", stderr
+        assert "Traceback" not in stderr
     _wait_for(lambda: not any(_running(pid) for pid in workers), "the workers to end")
+    assert not out.parent.exists()
+
+
+# The report, paused while it writes: once it has staged its first file (and before it
+# stages the rest and renames any into place), it says so on stderr and waits for a
+# signal. The signal handling and the writer are the report's own.
+PAUSED_WHILE_WRITING = """
+import signal, sys, time
+from report import output
+stage = output._Staging.stage
+def stage_then_pause(self, name, data):
+    stage(self, name, data)
+    if len(self.changes) == 1:
+        sys.stderr.write("staged\\n")
+        sys.stderr.flush()
+        handler = signal.getsignal(signal.SIGTERM)  # the report's: it notes the signal
+        while not handler.pending:
+            time.sleep(0.01)
+output._Staging.stage = stage_then_pause
+from report.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _folder(folder: Path) -> dict[str, bytes]:
+    """Every file under `folder` (hidden ones too) and its bytes."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def small_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Small logs and their report (page, pictures, manifest): (logs, site folder)."""
+    import simulate
+    from helpers import run_main
+
+    logs = tmp_path_factory.mktemp("logs")
+    simulate.write_sweep(logs, arms=("vanilla", "routing"), seeds=(1, 2), steps=60)
+    site = tmp_path_factory.mktemp("site")
+    made = run_main(str(logs), "-o", str(site / "index.html"), "--metrics", "loss", "-q")
+    assert made.returncode == 0, made.stderr
+    return logs, site
+
+
+def test_sigterm_while_writing_leaves_the_previous_report_whole(
+    small_report: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """As Ctrl-C does (test_output): the writer stops at its next step and undoes what
+    it did; the report says so in one line and exits 128 + 15."""
+    logs, site = small_report
+    out = tmp_path / "site" / "index.html"
+    shutil.copytree(site, out.parent)
+    before = _folder(out.parent)
+    assert len([name for name in before if name.endswith(".png")]) >= 2
+    # This run would replace the page and remove the pictures.
+    process = subprocess.Popen(
+        [sys.executable, "-c", PAUSED_WHILE_WRITING, str(logs), "-o", str(out), "--no-png",
+         "--metrics", "loss", "--title", "Another", "-q"],
+        env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT, text=True,
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    try:
+        assert process.stderr.readline() == "staged\n"
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=DEADLINE)
+    finally:  # a failed test leaves no process behind
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 143, stderr
+    assert stderr.strip().splitlines() == ["report: terminated; nothing written"], stderr
+    assert _folder(out.parent) == before  # no temporary file, nothing replaced or removed
 
 
 def test_ctrl_c_while_workers_parse(big_logs: Path, tmp_path: Path) -> None:
