@@ -80,15 +80,20 @@
 
   // Width taken by everything but the panels is fixed, so one step from the drawn width
   // finds the panel width that fills the column (a second settles axis labels).
-  function fit(chart, rounds) {
+  function fittedWidth(chart, drawn) {
     var sizing = chart.sizing;
-    var canvas = chart.element.querySelector("canvas");
     var room = chart.figure.clientWidth - parseFloat(getComputedStyle(chart.live).paddingRight || 0);
-    if (!sizing || !canvas || !(room > 0)) { return Promise.resolve(); }
-    var drawn = parseFloat(canvas.style.width) || canvas.getBoundingClientRect().width;
+    if (!sizing || !(drawn > 0) || !(room > 0)) { return chart.width; }
     var panels = Math.max(1, sizing.panels);
-    var width = Math.floor(clamp(chart.width + (room - drawn) / panels,
-                                 sizing.min_width, Math.max(sizing.min_width, sizing.max_width)));
+    return Math.floor(clamp(chart.width + (room - drawn) / panels,
+                            sizing.min_width, Math.max(sizing.min_width, sizing.max_width)));
+  }
+
+  function fit(chart, rounds) {
+    var canvas = chart.element.querySelector("canvas");
+    if (!canvas) { return Promise.resolve(); }
+    var width = fittedWidth(chart, parseFloat(canvas.style.width) ||
+                                   canvas.getBoundingClientRect().width);
     if (Math.abs(width - chart.width) < 1) { return Promise.resolve(); }
     chart.width = width;
     var ratio = clamp(width / chart.size.width, 1, MAX_HEIGHT_RATIO);
@@ -203,6 +208,9 @@
     };
     var picture = figure.querySelector(".static");
     var error = figure.parentNode.querySelector(".chart-error");
+    // The first drawing already fills the column, as far as the picture (the same chart
+    // at its own size) tells: most charts are then drawn once, not again by `fit`.
+    chart.width = fittedWidth(chart, picture && parseFloat(picture.getAttribute("width")));
     Promise.resolve().then(function () {
       return draw(chart);
     }).then(function () {
