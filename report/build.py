@@ -266,8 +266,8 @@ def dark_colors(specs: Iterable[dict]) -> dict[str, str]:
 
 def inline_picture(png: bytes) -> bytes:
     """A chart's picture as the page carries it: on white, in 256 colours (maximum
-    coverage, no dithering: no channel off by more than a few levels), or the losslessly
-    recompressed original should that be smaller.
+    coverage, no dithering: no channel off by more than a few levels), or the original
+    (already as Pillow writes it: `export.to_pngs`) should that be smaller.
 
     Only readers without JavaScript (a mail client) see it. A chart has a handful of hues
     and their blends with white; 256 of them draw it unchanged to the eye, in well under
@@ -283,10 +283,8 @@ def inline_picture(png: bytes) -> bytes:
         out = io.BytesIO()
         palette.save(out, format="PNG")
     except (OSError, ValueError):
-        return export.compact_png(png)
-    if len(out.getvalue()) < len(png) // 2:  # recompressing could at best halve it: done
-        return out.getvalue()
-    return min(out.getvalue(), export.compact_png(png), key=len)
+        return png
+    return min(out.getvalue(), png, key=len)
 
 
 def _page_with_series(

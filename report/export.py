@@ -214,18 +214,6 @@ def _resized(image: Image.Image, ratio: float) -> Image.Image:
     return image.resize(size, Image.Resampling.BOX)
 
 
-def compact_png(png: bytes) -> bytes:
-    """The same pixels in fewer bytes, as Pillow writes them (a PNG of vl-convert's own
-    is about twice the size); a larger result is not used, nor is anything Pillow cannot
-    read."""
-    try:
-        with Image.open(io.BytesIO(png)) as image:
-            smaller = _encode(image, image.info.get("dpi"))
-    except OSError:
-        return png
-    return smaller if len(smaller) < len(png) else png
-
-
 def _encode(image: Image.Image, dpi: Any) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", compress_level=PNG_LEVEL, **({"dpi": dpi} if dpi else {}))

@@ -196,17 +196,6 @@ def test_pictures_are_vl_convert_s_pixels_in_fewer_bytes(cache: Path) -> None:
         assert written.mode == original.mode and written.info["dpi"] == original.info["dpi"]
 
 
-def test_compact_png_keeps_the_pixels() -> None:
-    png = bytes(vl_convert.vega_to_png(export.to_vega(LINES), scale=2))
-    small = export.compact_png(png)
-    assert len(small) < len(png)
-    np.testing.assert_array_equal(pixels(small), pixels(png))
-    with Image.open(io.BytesIO(png)) as before, Image.open(io.BytesIO(small)) as after:
-        assert after.mode == before.mode and after.info.get("dpi") == before.info.get("dpi")
-    assert export.compact_png(small) == small  # already as small as Pillow writes it
-    assert export.compact_png(b"not a png") == b"not a png"
-
-
 # --- the disk cache ----------------------------------------------------------------------
 
 
