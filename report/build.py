@@ -70,6 +70,10 @@ class Options:
     metrics: tuple[str, ...] | None = None  # the All-metrics section's (None: every one)
     refresh_seconds: int = 0  # `--watch`: the page reloads itself this often (0: never)
     strict_csp: bool = False  # no 'unsafe-eval': Vega interprets its expressions (slower)
+    # Processes drawing the pictures. More than one starts worker processes, which import
+    # the calling script again, as any use of processes does: call it under
+    # `if __name__ == "__main__":` (the command line draws with one per core).
+    jobs: int = 1
 
 
 @dataclass
@@ -102,7 +106,7 @@ def build_report(sweep: Sweep, options: Options | None = None) -> BuiltReport:
     del numbers
     release_freed_memory()
     scales = (PICTURE_SCALE, options.png_scale) if options.png else (PICTURE_SCALE,)
-    vega, pictures = _draw(specs, scales)
+    vega, pictures = _draw(specs, scales, options.jobs)
     page.charts = [
         render.ChartBlock(key=key, spec=vega[key], png=inline_picture(pictures[key][0]),
                           png_scale=PICTURE_SCALE, metric=metric_of.get(key, ""),
@@ -238,16 +242,16 @@ def _chosen_metrics(series: pd.DataFrame, asked: Sequence[str] | None) -> list[s
 
 
 def _draw(
-    specs: dict[str, charts.Chart], scales: tuple[float, ...]
+    specs: dict[str, charts.Chart], scales: tuple[float, ...], jobs: int
 ) -> tuple[dict[str, dict], dict[str, list[bytes]]]:
     """Each chart compiled to Vega once: that spec for the page, and its pictures at
-    `scales`, drawn from the same spec without the pointer's marks."""
+    `scales`, drawn from the same spec without the pointer's marks, by up to `jobs`
+    processes (`export.draw_pictures`)."""
     page_specs = {key: export.to_vega(chart.to_dict(validate=False))
                   for key, chart in specs.items()}
-    pictures = {
-        key: export.to_pngs(export.picture_spec(vega, charts.POINTER_LAYER_SUFFIX), scales)
-        for key, vega in page_specs.items()
-    }
+    pictures = export.draw_pictures(
+        {key: export.picture_spec(vega, charts.POINTER_LAYER_SUFFIX)
+         for key, vega in page_specs.items()}, scales, jobs)
     return page_specs, pictures
 
 

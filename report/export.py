@@ -19,15 +19,21 @@ import contextlib
 import hashlib
 import io
 import json
+import multiprocessing
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import vl_convert
 from PIL import Image
+
+from report.workers import cores, start_worker
+from report.workers import stop as stop_pool
 
 Spec = dict[str, Any]
 
@@ -170,6 +176,52 @@ def _unclipped(mark: Spec) -> Spec:
 
 
 # --- pictures ------------------------------------------------------------------------
+
+
+def draw_pictures(
+    specs: Mapping[str, Spec], scales: Sequence[float], jobs: int = 1
+) -> dict[str, list[bytes]]:
+    """`to_pngs` of each spec, by key. vl-convert draws one picture at a time in a
+    process, so when more than one is not in the cache they are drawn in worker processes,
+    one per core (at most `jobs`), in the order given (the biggest first, ideally).
+    Should a worker die (killed for lack of memory?), what it did not draw is drawn here.
+    """
+    missing = [key for key, spec in specs.items() if not _cached(spec, scales)]
+    workers = min(jobs, cores(), len(missing))
+    drawn = {}
+    if workers > 1:
+        drawn = _draw_in_pool({key: specs[key] for key in missing}, scales, workers)
+    return {key: drawn.get(key) or to_pngs(spec, scales) for key, spec in specs.items()}
+
+
+def _draw_in_pool(specs: dict[str, Spec], scales: Sequence[float], workers: int
+                  ) -> dict[str, list[bytes]]:
+    """`to_pngs` of each spec in `workers` processes; those a broken pool never drew are
+    left out. Interrupted (Ctrl-C) or failing, it stops at once, its workers killed."""
+    # spawn, not fork: a fork would copy vl-convert's engine without the thread that runs it.
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=start_worker, initargs=(os.getpid(),))
+    drawn: dict[str, list[bytes]] = {}
+    try:
+        futures = {key: pool.submit(to_pngs, spec, tuple(scales)) for key, spec in specs.items()}
+        for key, future in futures.items():
+            drawn[key] = future.result()
+    except BrokenProcessPool:
+        stop_pool(pool)
+        return drawn
+    except BaseException:
+        stop_pool(pool)
+        raise
+    pool.shutdown()
+    return drawn
+
+
+def _cached(vega: Spec, scales: Sequence[float]) -> bool:
+    """Whether every picture of `vega` at `scales` is in the cache (whole or not)."""
+    if not _cache_enabled():
+        return False
+    key = _spec_key(vega)
+    return all(_picture_path(key, scale).is_file() for scale in scales)
 
 
 def to_png(vega: Spec, scale: float = 2.0) -> bytes:

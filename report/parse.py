@@ -20,7 +20,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -28,9 +27,8 @@ import pandas as pd
 from report.errors import ReportError, UsageError
 from report.reader import InputFile, LogText, decode, read_bytes
 from report.remote import is_url
-
-if TYPE_CHECKING:
-    from concurrent.futures import ProcessPoolExecutor
+from report.workers import cores, start_worker
+from report.workers import stop as stop_pool
 
 # Display metrics and the header columns they come from. Routing runs swap in the
 # ablated-eval columns: the routed forward still hacks during training, so the
@@ -1103,43 +1101,10 @@ def _name_parts(path: str) -> list[str]:
 
 
 def _start_worker(parent: int) -> None:
-    """Workers leave Ctrl-C to the parent, which reports it once, without tracebacks; a
-    SIGTERM of their own ends them at once (not the parent's handler, which they inherit);
-    they end with the parent, however it ends; and they keep the memory they free for the
+    """A parse worker (`report.workers.start_worker`) that keeps the memory it frees for the
     next file (`keep_freed_memory`)."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    die_with_parent(parent)
+    start_worker(parent)
     keep_freed_memory()
-
-
-def die_with_parent(parent: int) -> None:
-    """End this process when process `parent` (the one that started it) ends, even by
-    SIGKILL: Linux's PR_SET_PDEATHSIG, elsewhere a thread that watches the parent's pid."""
-    import ctypes
-    import signal
-
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        prctl = None
-    pr_set_pdeathsig = 1
-    if prctl is None or prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0) != 0:
-        import threading
-
-        threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
-    if os.getppid() != parent:  # it ended before the line above could watch for it
-        os._exit(1)
-
-
-def _watch_parent(parent: int) -> None:
-    import time
-
-    while os.getppid() == parent:
-        time.sleep(0.5)
-    os._exit(1)
 
 
 def keep_freed_memory() -> None:
@@ -1268,14 +1233,6 @@ def _fetch_one(task: tuple[str, str], cancelled: threading.Event) -> ParsedLog |
         return exc
 
 
-def cores() -> int:
-    """The cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
 def _parse_in_pool(
     tasks: list[tuple[str, str]], workers: int, progress: Callable[[int, int], None] | None
 ) -> list[ParsedLog | ReportError]:
@@ -1297,26 +1254,15 @@ def _parse_in_pool(
             if progress:
                 progress(len(results), len(tasks))
     except BrokenProcessPool:
-        _stop(pool)
+        stop_pool(pool)
         msg = (f"parsing stopped: a worker process died (killed for lack of memory?) while "
                f"reading {printable(tasks[len(results)][0])} or a file after it")
         raise ReportError(msg) from None
     except BaseException:
-        _stop(pool)
+        stop_pool(pool)
         raise
     pool.shutdown()
     return results
-
-
-def _stop(pool: ProcessPoolExecutor) -> None:
-    """Shut `pool` down without waiting: its queue dropped, its workers killed (a worker
-    busy with a big file, or blocked reading a pipe, would hold the caller for ever)."""
-    processes = list((getattr(pool, "_processes", None) or {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
-    for process in processes:
-        process.kill()
-    for process in processes:
-        process.join()
 
 
 def _size(path: str) -> int:

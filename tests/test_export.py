@@ -304,3 +304,21 @@ def test_a_full_cache_disk_falls_back_to_no_cache_and_leaves_nothing(tmp_path: P
         left = sorted(p.name for p in folder.rglob("*") if p.is_file())
         assert left == [], left  # no temporary file, no partial entry
 
+
+
+def test_pictures_drawn_by_worker_processes_are_the_ones_drawn_here(cache: Path,
+                                                                     monkeypatch) -> None:
+    """Several pictures, drawn by two worker processes, are the very bytes this process
+    draws one after another, each at both scales; the workers fill this process's cache."""
+    specs = {"line": export.to_vega(SPEC),
+             "lines": export.picture_spec(export.to_vega(LINES), "_points"),
+             "wide": export.to_vega({**SPEC, "width": 400})}
+    drawn = export.draw_pictures(specs, (1.0, 2.0), jobs=2)
+    assert len(list((cache / "renders").glob("*.png"))) == 6  # 3 specs x 2 scales
+    assert export.draw_pictures(specs, (1.0, 2.0), jobs=2) == drawn  # from the cache
+    monkeypatch.setenv("REPORT_NO_CACHE", "1")
+    assert {key: export.to_pngs(spec, (1.0, 2.0)) for key, spec in specs.items()} == drawn
+    for small, large in drawn.values():
+        width, height = png_size(small)
+        assert png_size(large) == (2 * width, 2 * height)
+    assert png_size(drawn["wide"][0])[0] > png_size(drawn["line"][0])[0] + 150

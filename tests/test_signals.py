@@ -10,6 +10,7 @@ report announces the moment on stderr and waits there for the signal).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -21,6 +22,8 @@ from pathlib import Path
 
 import pytest
 from helpers import ROOT
+
+from report.workers import cores
 
 pytestmark = pytest.mark.skipif(
     not Path("/proc/self/stat").is_file() or not hasattr(os, "mkfifo"),
@@ -103,6 +106,53 @@ def test_no_worker_outlives_a_killed_report(big_logs: Path, tmp_path: Path, how)
     else:
         assert process.returncode == 143, stderr
         assert stderr.strip().splitlines()[-1] == "report: terminated; nothing written", stderr
+        assert "Traceback" not in stderr
+    _wait_for(lambda: not any(_running(pid) for pid in workers), "the workers to end")
+    assert not out.parent.exists()
+
+
+def _drawing_workers(pid: int) -> list[int]:
+    """The processes `pid` started to draw pictures (spawned: their command line is
+    multiprocessing's, where parse workers, forked, have the report's)."""
+    found = []
+    for child in _children(pid):
+        with contextlib.suppress(OSError):
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(child)
+    return found
+
+
+@pytest.mark.skipif(cores() < 2, reason="pictures are drawn by workers on 2 cores or more")
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT],
+                         ids=["SIGKILL", "SIGTERM", "SIGINT"])
+def test_no_drawing_worker_outlives_a_stopped_report(tmp_path: Path, how) -> None:
+    """Stopped while worker processes draw its pictures, the report leaves none of them
+    running: SIGKILL ends them with it; SIGTERM and Ctrl-C stop them, and end the
+    report in one line, no traceback, exit 128 + the signal, nothing written."""
+    import simulate
+
+    logs = tmp_path / "logs"
+    simulate.write_sweep(logs, arms=("vanilla", "routing"), seeds=(1, 2), steps=200)
+    out = tmp_path / "site" / "x.html"
+    process = _start(str(logs), "-o", str(out), "-j", "2",
+                     env={"REPORT_CACHE_DIR": str(tmp_path / "cache")})  # nothing drawn yet
+    try:
+        _wait_for(lambda: process.poll() is not None or len(_drawing_workers(process.pid)) == 2,
+                  "the drawing workers")
+        workers = _drawing_workers(process.pid)
+        process.send_signal(how)
+        _, stderr = process.communicate(timeout=DEADLINE)
+    finally:  # a failed test leaves no process behind
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert len(workers) == 2, stderr
+    if how == signal.SIGKILL:
+        assert process.returncode == -how
+    else:
+        word = {signal.SIGTERM: "terminated", signal.SIGINT: "interrupted"}[how]
+        assert process.returncode == 128 + how, stderr
+        assert stderr.strip().splitlines()[-1] == f"report: {word}; nothing written", stderr
         assert "Traceback" not in stderr
     _wait_for(lambda: not any(_running(pid) for pid in workers), "the workers to end")
     assert not out.parent.exists()

@@ -1,0 +1,63 @@
+"""Worker processes, as parsing and drawing use them: how many there may be, how each one
+starts (Ctrl-C left to the parent, ended with it however it ends), and how a pool stops
+at once."""
+
+from __future__ import annotations
+
+import os
+import signal
+from concurrent.futures import ProcessPoolExecutor
+
+
+def cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def start_worker(parent: int) -> None:
+    """Workers leave Ctrl-C to the parent, which reports it once, without tracebacks; a
+    SIGTERM of their own ends them at once (not the parent's handler, which a forked
+    worker inherits); and they end with the parent, however it ends."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    die_with_parent(parent)
+
+
+def die_with_parent(parent: int) -> None:
+    """End this process when process `parent` (the one that started it) ends, even by
+    SIGKILL: Linux's PR_SET_PDEATHSIG, elsewhere a thread that watches the parent's pid."""
+    import ctypes
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        prctl = None
+    pr_set_pdeathsig = 1
+    if prctl is None or prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0) != 0:
+        import threading
+
+        threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    if os.getppid() != parent:  # it ended before the line above could watch for it
+        os._exit(1)
+
+
+def _watch_parent(parent: int) -> None:
+    import time
+
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
+
+
+def stop(pool: ProcessPoolExecutor) -> None:
+    """Shut `pool` down without waiting: its queue dropped, its workers killed (a worker
+    busy with a big file, or blocked reading a pipe, would hold the caller for ever)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.kill()
+    for process in processes:
+        process.join()
