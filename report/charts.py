@@ -36,6 +36,7 @@ facet; `transform_lookup` inside it fails in Vega-Lite 6.4). Names shown to read
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import re
@@ -80,7 +81,37 @@ __all__ = [
     "time_to_hack_chart",
 ]
 
-Chart = alt.VConcatChart | alt.LayerChart
+
+
+class Chart:
+    """A chart's Vega-Lite spec. Altair makes its parts; the rows of a faceted chart are
+    put together here, as a dict: each compound chart of Altair's deep-copies all it holds
+    when it is made, at every level, and again when it becomes a dict."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.spec = spec
+
+    @classmethod
+    def of(cls, chart: alt.TopLevelMixin, **parts: Any) -> Chart:
+        """`chart` as a dict, with `parts` (already dicts) set in it."""
+        return cls({**chart.to_dict(validate=False), **parts})
+
+    @property
+    def usermeta(self) -> Any:
+        return self.spec.get("usermeta")
+
+    def to_dict(self, validate: bool = True) -> dict[str, Any]:
+        """The spec (a copy), checked against Vega-Lite's schema when `validate`."""
+        if validate:
+            alt.TopLevelSpec.validate(self.spec)
+        return copy.deepcopy(self.spec)
+
+
+def _part(chart: alt.TopLevelMixin) -> dict[str, Any]:
+    """`chart` as a dict to go inside another: without what only a whole spec has (its
+    data sets are the whole spec's to hold)."""
+    return {k: v for k, v in chart.to_dict(validate=False).items()
+            if k not in ("$schema", "config")}
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -952,7 +983,7 @@ def grid_chart(
     max_rows: int = GRID_MAX_ROWS,
     panel_width: int = PANEL_WIDTH,
     panel_height: int = PANEL_HEIGHT,
-) -> alt.VConcatChart:
+) -> Chart:
     """The reference's dynamics.png: columns = arms, rows = rates / cosines with v_hack.
 
     Thin per-seed EMA lines and a bold seed-mean line per series; an open circle at each
@@ -979,19 +1010,25 @@ def grid_chart(
 def _faceted_chart(
     facets: list[alt.FacetChart], columns: int, value: str, title: str, sweep: _Sweep,
     spacing: int = 20,
-) -> alt.VConcatChart:
+) -> Chart:
     """Faceted rows as one chart: the zoom moves every panel together; each row keeps
     its own y and colours."""
     names = [str(facet.name) for facet in facets]
-    return alt.VConcatChart(
-        vconcat=facets,
+    rows = [_part(facet) for facet in facets]
+    datasets = {name: values for row in rows for name, values in row.pop("datasets", {}).items()}
+    shared = {}  # rows that draw the same data take it from the whole (as Altair puts it)
+    if all(row.get("data") == rows[0].get("data") for row in rows):
+        shared = {"data": rows[0].get("data")}
+        rows = [{k: v for k, v in row.items() if k != "data"} for row in rows]
+    return Chart.of(alt.VConcatChart(
+        vconcat=[],
         params=_params([f"{n}_seeds" for n in names], [f"{n}_points" for n in names], value),
         title=_title(title),
         spacing=spacing,
         resolve=alt.Resolve(scale=alt.ScaleResolveMap(x="shared", color="independent")),
         config=_config(),
         usermeta=sweep.usermeta(columns),
-    )
+    ), **shared, vconcat=rows, datasets=datasets)
 
 
 class _GridRow:
@@ -1228,7 +1265,7 @@ def overlay_chart(
     max_rows: int = OVERLAY_MAX_ROWS,
     width: int = OVERLAY_WIDTH,
     height: int = OVERLAY_HEIGHT,
-) -> alt.LayerChart:
+) -> Chart:
     """The reference's dynamics_hack_overlay.png: every arm's hack rate in one panel.
 
     Faint per-seed lines, a bold seed mean per arm, a dot at the arm's mean onset on
@@ -1250,7 +1287,7 @@ def overlay_chart(
         scale=alt.Scale(domain=[0, 1], nice=False),
         axis=alt.Axis(title="student hack rate (hack_s)", tickCount=5),
     )
-    return alt.LayerChart(
+    return Chart.of(alt.LayerChart(
         layer=_overlay_layers(sweep, x, y, color),
         data=_csv_data(_overlay_data(sweep, width, height)),
         params=_params(["overlay_seeds"], ["overlay_points"], value),
@@ -1262,7 +1299,7 @@ def overlay_chart(
         height=height,
         config=_config(),
         usermeta=sweep.usermeta(0),
-    )
+    ))
 
 
 def _overlay_data(sweep: _Sweep, width: int, height: int) -> pd.DataFrame:
@@ -1357,7 +1394,7 @@ def aligned_chart(
     max_rows: int = ALIGNED_MAX_ROWS,
     panel_width: int = PANEL_WIDTH,
     panel_height: int = PANEL_HEIGHT,
-) -> alt.VConcatChart:
+) -> Chart:
     """The grid's cosine row with x = step minus each seed's own onset, within the
     summary's window: does the gradients' alignment with v_hack move before hacking
     starts? Seeds thin, their mean bold with its band, a rule at 0; one column per arm,
@@ -1404,7 +1441,7 @@ def extra_metrics(series: pd.DataFrame) -> list[str]:
 class MetricChart:
     """An All-metrics chart, and the arms (groups) that logged its metric: its columns."""
 
-    chart: alt.VConcatChart
+    chart: Chart
     groups: list[str]
 
 
@@ -1477,7 +1514,7 @@ def _metric_domain(sweep: _Sweep, metric: str, data: pd.DataFrame) -> tuple[list
 def _metric_chart(
     sweep: _Sweep, metric: str, name: str, data: pd.DataFrame, palette: Mapping[str, str],
     width: int, height: int,
-) -> alt.VConcatChart:
+) -> Chart:
     domain, title = _metric_domain(sweep, metric, data)
     row = _GridRow(name, (metric,), domain, title)
     color = alt.Color(
@@ -1513,7 +1550,7 @@ def time_to_hack_chart(
     colors: Mapping[str, str] | None = None,
     width: int = OVERLAY_WIDTH,
     height: int = KM_HEIGHT,
-) -> alt.LayerChart:
+) -> Chart:
     """Per arm, the Kaplan-Meier share of seeds that have started hacking by each step
     (summary.time_to_hack) as a step curve in the arm's colour; a tick where a seed that
     never hacked stops being watched; the arm's name at the curve's end; a rule at one
@@ -1533,7 +1570,7 @@ def time_to_hack_chart(
     y = alt.Y("share:Q", scale=alt.Scale(domain=[0, 1], nice=False),
               axis=alt.Axis(title="share of seeds hacking", format="%", tickCount=5))
     arm_names = json.dumps(arms) + "[datum.arm]"
-    return alt.LayerChart(
+    return Chart.of(alt.LayerChart(
         layer=_km_layers(x, y, color, arm_names, "arm" if numbers.by == "arm" else "group"),
         data=_csv_data(_km_data(km.rename(columns={numbers.by: "arm"}), arms,
                                 numbers.seeds_by_arm(), height)),
@@ -1551,7 +1588,7 @@ def time_to_hack_chart(
         height=height,
         config=_config(),
         usermeta={"sizing": _sizing(0)},
-    )
+    ))
 
 
 def _km_data(km: pd.DataFrame, arms: list[str], seeds: Mapping[str, int],

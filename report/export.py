@@ -182,30 +182,34 @@ def draw_pictures(
     specs: Mapping[str, Spec], scales: Sequence[float], jobs: int = 1
 ) -> dict[str, list[bytes]]:
     """`to_pngs` of each spec, by key. vl-convert draws one picture at a time in a
-    process, so when more than one is not in the cache they are drawn in worker processes,
-    one per core (at most `jobs`), in the order given (the biggest first, ideally).
-    Should a worker die (killed for lack of memory?), what it did not draw is drawn here.
-    """
+    process, so when more than one is not in the cache, up to `jobs` processes (no more
+    than the cores) draw them: this one, from the last picture back, and workers, from
+    the first on (give the biggest first). Should a worker die (killed for lack of
+    memory?), what it did not draw is drawn here."""
     missing = [key for key, spec in specs.items() if not _cached(spec, scales)]
-    workers = min(jobs, cores(), len(missing))
+    workers = min(jobs, cores(), len(missing)) - 1  # besides this process
     drawn = {}
-    if workers > 1:
+    if workers > 0:
         drawn = _draw_in_pool({key: specs[key] for key in missing}, scales, workers)
     return {key: drawn.get(key) or to_pngs(spec, scales) for key, spec in specs.items()}
 
 
 def _draw_in_pool(specs: dict[str, Spec], scales: Sequence[float], workers: int
                   ) -> dict[str, list[bytes]]:
-    """`to_pngs` of each spec in `workers` processes; those a broken pool never drew are
-    left out. Interrupted (Ctrl-C) or failing, it stops at once, its workers killed."""
+    """`to_pngs` of each spec: by `workers` processes, and by this one those they have
+    not started; those a broken pool never drew are left out. Interrupted (Ctrl-C) or
+    failing, it stops at once, its workers killed."""
     # spawn, not fork: a fork would copy vl-convert's engine without the thread that runs it.
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                                initializer=start_worker, initargs=(os.getpid(),))
     drawn: dict[str, list[bytes]] = {}
     try:
         futures = {key: pool.submit(to_pngs, spec, tuple(scales)) for key, spec in specs.items()}
-        for key, future in futures.items():
-            drawn[key] = future.result()
+        for key in reversed(futures):
+            if futures[key].cancel():  # not started by a worker yet
+                drawn[key] = to_pngs(specs[key], scales)
+        drawn.update({key: future.result() for key, future in futures.items()
+                      if key not in drawn})
     except BrokenProcessPool:
         stop_pool(pool)
         return drawn

@@ -126,7 +126,7 @@ def _drawing_workers(pid: int) -> list[int]:
 @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT],
                          ids=["SIGKILL", "SIGTERM", "SIGINT"])
 def test_no_drawing_worker_outlives_a_stopped_report(tmp_path: Path, how) -> None:
-    """Stopped while worker processes draw its pictures, the report leaves none of them
+    """Stopped while a worker process draws its pictures, the report leaves none of them
     running: SIGKILL ends them with it; SIGTERM and Ctrl-C stop them, and end the
     report in one line, no traceback, exit 128 + the signal, nothing written."""
     import simulate
@@ -137,8 +137,8 @@ def test_no_drawing_worker_outlives_a_stopped_report(tmp_path: Path, how) -> Non
     process = _start(str(logs), "-o", str(out), "-j", "2",
                      env={"REPORT_CACHE_DIR": str(tmp_path / "cache")})  # nothing drawn yet
     try:
-        _wait_for(lambda: process.poll() is not None or len(_drawing_workers(process.pid)) == 2,
-                  "the drawing workers")
+        _wait_for(lambda: process.poll() is not None or bool(_drawing_workers(process.pid)),
+                  "a drawing worker")
         workers = _drawing_workers(process.pid)
         process.send_signal(how)
         _, stderr = process.communicate(timeout=DEADLINE)
@@ -146,7 +146,7 @@ def test_no_drawing_worker_outlives_a_stopped_report(tmp_path: Path, how) -> Non
         if process.poll() is None:
             process.kill()
             process.communicate()
-    assert len(workers) == 2, stderr
+    assert workers, stderr
     if how == signal.SIGKILL:
         assert process.returncode == -how
     else:
