@@ -56,6 +56,16 @@ def _written(png: bytes, level: int) -> bytes:
         return out.getvalue()
 
 
+def _shrunk(png: bytes, ratio: float) -> bytes:
+    """`png` scaled by `ratio` with Pillow's box filter and written as `export` writes."""
+    with Image.open(io.BytesIO(png)) as image:
+        size = (round(image.width * ratio), round(image.height * ratio))
+        out = io.BytesIO()
+        image.resize(size, Image.Resampling.BOX).save(
+            out, format="PNG", compress_level=export.PNG_LEVEL, dpi=image.info.get("dpi"))
+        return out.getvalue()
+
+
 def chart_specs(logs: str) -> dict[str, dict]:
     """The Vega-Lite specs of the sweep's charts, as build_report makes them."""
     sweep = report.load_sweep([logs])
@@ -91,7 +101,7 @@ def measure(logs: str, rounds: int) -> dict[str, Any]:
                 vl_convert.vega_to_png(p, scale=scale),
             "smaller picture drawn by vl-convert": lambda p=picture: vl_convert.vega_to_png(
                 p, scale=small),
-            "smaller picture shrunk by Pillow": lambda b=big: export.shrink(b, small / scale),
+            "smaller picture shrunk by Pillow": lambda b=big: _shrunk(b, small / scale),
             "one Vega-Lite compile": lambda s=spec: export.to_vega(s),
         }, rounds)
         found[key]["picture bytes"] = {

@@ -19,21 +19,17 @@ import contextlib
 import hashlib
 import io
 import json
-import multiprocessing
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
 import vl_convert
 from PIL import Image
 
-from report.workers import cores, start_worker
-from report.workers import stop as stop_pool
+from report.workers import cores, share_out
 
 Spec = dict[str, Any]
 
@@ -183,41 +179,14 @@ def draw_pictures(
 ) -> dict[str, list[bytes]]:
     """`to_pngs` of each spec, by key. vl-convert draws one picture at a time in a
     process, so when more than one is not in the cache, up to `jobs` processes (no more
-    than the cores) draw them: this one, from the last picture back, and workers, from
-    the first on (give the biggest first). Should a worker die (killed for lack of
-    memory?), what it did not draw is drawn here."""
-    missing = [key for key, spec in specs.items() if not _cached(spec, scales)]
-    workers = min(jobs, cores(), len(missing)) - 1  # besides this process
+    than the cores) draw them (`workers.share_out`: give the biggest first). Should a
+    worker die (killed for lack of memory?), what it did not draw is drawn here."""
+    missing = {key: spec for key, spec in specs.items() if not _cached(spec, scales)}
+    helpers = min(jobs, cores(), len(missing)) - 1  # besides this process
     drawn = {}
-    if workers > 0:
-        drawn = _draw_in_pool({key: specs[key] for key in missing}, scales, workers)
+    if helpers > 0:
+        drawn = share_out(partial(to_pngs, scales=tuple(scales)), missing, helpers)
     return {key: drawn.get(key) or to_pngs(spec, scales) for key, spec in specs.items()}
-
-
-def _draw_in_pool(specs: dict[str, Spec], scales: Sequence[float], workers: int
-                  ) -> dict[str, list[bytes]]:
-    """`to_pngs` of each spec: by `workers` processes, and by this one those they have
-    not started; those a broken pool never drew are left out. Interrupted (Ctrl-C) or
-    failing, it stops at once, its workers killed."""
-    # spawn, not fork: a fork would copy vl-convert's engine without the thread that runs it.
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=start_worker, initargs=(os.getpid(),))
-    drawn: dict[str, list[bytes]] = {}
-    try:
-        futures = {key: pool.submit(to_pngs, spec, tuple(scales)) for key, spec in specs.items()}
-        for key in reversed(futures):
-            if futures[key].cancel():  # not started by a worker yet
-                drawn[key] = to_pngs(specs[key], scales)
-        drawn.update({key: future.result() for key, future in futures.items()
-                      if key not in drawn})
-    except BrokenProcessPool:
-        stop_pool(pool)
-        return drawn
-    except BaseException:
-        stop_pool(pool)
-        raise
-    pool.shutdown()
-    return drawn
 
 
 def _cached(vega: Spec, scales: Sequence[float]) -> bool:
@@ -255,12 +224,6 @@ def to_pngs(vega: Spec, scales: Sequence[float]) -> list[bytes]:
                 _store(paths[scale], pngs[scale])
         _prune(cache_dir() / "renders", RENDER_CACHE_FILES)
     return [pngs[scale] for scale in scales]
-
-
-def shrink(png: bytes, ratio: float) -> bytes:
-    """`png` scaled by `ratio` (< 1) with a box filter, its pixel density kept."""
-    with Image.open(io.BytesIO(png)) as image:
-        return _encode(_resized(image, ratio), image.info.get("dpi"))
 
 
 def _resized(image: Image.Image, ratio: float) -> Image.Image:

@@ -1,12 +1,19 @@
 """Worker processes, as parsing and drawing use them: how many there may be, how each one
-starts (Ctrl-C left to the parent, ended with it however it ends), and how a pool stops
-at once."""
+starts (Ctrl-C left to the parent, ended with it however it ends), how work is shared
+with them, and how a pool stops at once."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
+from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import TypeVar
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 
 def cores() -> int:
@@ -61,3 +68,29 @@ def stop(pool: ProcessPoolExecutor) -> None:
         process.kill()
     for process in processes:
         process.join()
+
+
+def share_out(call: Callable[[_T], _R], items: Mapping[str, _T], workers: int) -> dict[str, _R]:
+    """`call` of each item, by key: `workers` spawned processes take the items from the
+    first on, and this one from the last back, each item no worker has started. Those a
+    broken pool (a worker killed) never did are left out. Interrupted (Ctrl-C) or failing,
+    it stops at once, its workers killed."""
+    # spawn, not fork: a fork would copy an engine running in a thread (vl-convert's)
+    # without that thread.
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=start_worker, initargs=(os.getpid(),))
+    done: dict[str, _R] = {}
+    try:
+        futures = {key: pool.submit(call, item) for key, item in items.items()}
+        for key in reversed(futures):
+            if futures[key].cancel():  # no worker has started it
+                done[key] = call(items[key])
+        done.update({key: future.result() for key, future in futures.items() if key not in done})
+    except BrokenProcessPool:
+        stop(pool)
+        return done
+    except BaseException:
+        stop(pool)
+        raise
+    pool.shutdown()
+    return done
