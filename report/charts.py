@@ -84,9 +84,10 @@ __all__ = [
 
 
 class Chart:
-    """A chart's Vega-Lite spec. Altair makes its parts; the rows of a faceted chart are
-    put together here, as a dict: each compound chart of Altair's deep-copies all it holds
-    when it is made, at every level, and again when it becomes a dict."""
+    """A chart's Vega-Lite spec. Altair makes its parts (each layer; a row's facet and a
+    chart's top, made empty); they are put together here, as dicts: each compound chart
+    of Altair's deep-copies all it holds when it is made, at every level, and again when
+    it becomes a dict."""
 
     def __init__(self, spec: dict[str, Any]) -> None:
         self.spec = spec
@@ -107,11 +108,17 @@ class Chart:
         return copy.deepcopy(self.spec)
 
 
+def _inner(layer: alt.Chart) -> dict[str, Any]:
+    """A layer as a dict to go inside a chart whose data it draws."""
+    return layer.to_dict(validate=False, context={"top_level": False, "data": None})
+
+
 def _part(chart: alt.TopLevelMixin) -> dict[str, Any]:
     """`chart` as a dict to go inside another: without what only a whole spec has (its
     data sets are the whole spec's to hold)."""
     return {k: v for k, v in chart.to_dict(validate=False).items()
             if k not in ("$schema", "config")}
+
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -943,7 +950,7 @@ def _wrapped_rows(
     header_expr: str | None,
     x_title: str | None,
     **options: Any,
-) -> tuple[list[alt.FacetChart], int]:
+) -> tuple[list[dict[str, Any]], int]:
     """The rows of a chart faceted by arm, their columns wrapped (`column_blocks`):
     every row of the first block of arms, then every row of the next, so each arm's rows
     stay together. The first row of a block carries the headers, its last the x title;
@@ -1008,13 +1015,13 @@ def grid_chart(
 
 
 def _faceted_chart(
-    facets: list[alt.FacetChart], columns: int, value: str, title: str, sweep: _Sweep,
+    facets: list[dict[str, Any]], columns: int, value: str, title: str, sweep: _Sweep,
     spacing: int = 20,
 ) -> Chart:
     """Faceted rows as one chart: the zoom moves every panel together; each row keeps
     its own y and colours."""
-    names = [str(facet.name) for facet in facets]
-    rows = [_part(facet) for facet in facets]
+    names = [str(facet["name"]) for facet in facets]
+    rows = [dict(facet) for facet in facets]
     datasets = {name: values for row in rows for name, values in row.pop("datasets", {}).items()}
     shared = {}  # rows that draw the same data take it from the whole (as Altair puts it)
     if all(row.get("data") == rows[0].get("data") for row in rows):
@@ -1106,7 +1113,7 @@ def _grid_row(
     height: int,
     step_title: str = "step",
     color: alt.Color | None = None,
-) -> alt.FacetChart:
+) -> dict[str, Any]:
     """One metric group as a faceted row (its own y scale), one column per arm. `color`:
     by group (an All-metrics chart: one metric, no direct labels) rather than by metric."""
     labels = color is None
@@ -1139,8 +1146,8 @@ def _grid_row(
         if header_expr is not None
         else alt.Header(title=None, labels=False)
     )
-    return (
-        alt.layer(*layers)
+    faceted = _part(
+        alt.layer()
         .properties(width=width, height=height)
         .facet(
             column=alt.Column("arm:O", sort="ascending", header=header, title=None),
@@ -1152,6 +1159,8 @@ def _grid_row(
             name=row.name,
         )
     )
+    faceted["spec"]["layer"] = [_inner(layer) for layer in layers]
+    return faceted
 
 
 def _grid_backdrop(name: str, kind: str) -> list[alt.Chart]:

@@ -13,6 +13,7 @@ import re
 import struct
 from pathlib import Path
 
+import jsonschema
 import numpy as np
 import pandas as pd
 import pytest
@@ -255,6 +256,15 @@ def test_downsample_holds_every_line_of_a_big_sweep_to_its_budget():
 
 
 @needs_samples
+def test_a_chart_is_checked_against_vega_lite_s_schema_when_asked() -> None:
+    """Charts are put together as dicts (charts.Chart); `to_dict()` still validates the
+    whole spec, as Altair's own charts do, and `to_dict(validate=False)` does not."""
+    wrong = charts.Chart({"data": {"values": []}, "mark": "lines"})  # no such mark
+    with pytest.raises(jsonschema.ValidationError, match="lines"):
+        wrong.to_dict()
+    assert wrong.to_dict(validate=False)["mark"] == "lines"
+
+
 def test_grid_columns_are_arms_in_order_with_seed_counts(grid_spec):
     assert header_labels(grid_spec) == [[arm, "n=3 seeds"] for arm in ARMS4]
     column = grid_spec["vconcat"][0]["facet"]["column"]
