@@ -210,21 +210,21 @@
     var key = figure.getAttribute("data-chart");
     if (!specs[key]) { return null; }
     var size = sizeSignals(specs[key]);
-    var chart = {
+    return {
       key: key, figure: figure, live: figure.querySelector(".live"),
       picture: figure.querySelector(".static"),
       error: figure.parentNode.querySelector(".chart-error"),
       sizing: (specs[key].usermeta || {}).sizing, size: size, width: size.width
     };
-    // The first drawing already fills the column, as far as the picture (the same chart
-    // at its own size) tells: most charts are then drawn once, not again by `fit`.
-    chart.width = fittedWidth(chart, chart.picture && parseFloat(chart.picture.getAttribute("width")));
-    return chart;
   }
 
   // Draws a chart and swaps its picture for it; the promise settles when that is done.
   function show(chart) {
     var picture = chart.picture;
+    // The first drawing already fills the column as it is now, as far as the picture
+    // (the same chart at its own size) tells: most charts are then drawn once, not again
+    // by `fit`.
+    chart.width = fittedWidth(chart, picture && parseFloat(picture.getAttribute("width")));
     return Promise.resolve().then(function () {
       return draw(chart);
     }).then(function () {
