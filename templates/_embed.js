@@ -251,9 +251,7 @@
   var all = [];
   var waiting = [];  // charts near the view, not drawn yet, in the page's order
   var drawing = false;
-  var near = typeof IntersectionObserver === "function" ? new IntersectionObserver(nearView, {
-    rootMargin: "100% 0px"  // a screen's height above and below the view
-  }) : null;
+  var near = null;
 
   function onScreen(chart) {
     var box = chart.figure.getBoundingClientRect();
@@ -289,12 +287,19 @@
 
   Array.prototype.forEach.call(document.querySelectorAll("figure.chart"), function (figure) {
     var chart = chartOf(figure);
-    if (!chart) { return; }
-    chart.order = all.length;
-    all.push(chart);
-    if (near) { near.observe(figure); } else { waiting.push(chart); }
+    if (chart) { chart.order = all.length; all.push(chart); }
   });
-  drawNext();  // without IntersectionObserver (a browser too old): every chart in turn
+  // Once the page has loaded: one opened at a #link has then been scrolled to it.
+  function start() {
+    if (typeof IntersectionObserver !== "function") {  // a browser too old: every chart
+      waiting = all.slice();
+      drawNext();
+      return;
+    }
+    near = new IntersectionObserver(nearView, { rootMargin: "100% 0px" });  // a screen's height
+    all.forEach(function (chart) { near.observe(chart.figure); });
+  }
+  if (document.readyState === "complete") { start(); } else { window.addEventListener("load", start); }
 
   // A column that changes width (a window resized, a phone turned) refits its chart,
   // once a frame at most.
