@@ -19,8 +19,10 @@ measures, in one run:
   to the tidy tables), in parallel as it runs by default and in one process (`jobs=1`);
 - the HTML's size (and of it the JavaScript bundle and the chart specs), and how long
   headless Chromium (Debian's, driven by playwright, never a downloaded browser) takes
-  from navigation start until every chart is drawn, and the CPU time of the page's main
-  thread until then (on a shared machine the wall time also counts other processes).
+  from navigation start until the top charts are drawn, until every chart of the first
+  screen is, and until every chart is, scrolling down the page (`Drawn`), and the CPU
+  time of the page's main thread until then (on a shared machine the wall time also
+  counts other processes).
 
 With `--baseline REV` the same sweeps also go through the code of git revision REV,
 checked out into a temporary `git worktree`, in the same run: its wall time with fixed
@@ -64,23 +66,52 @@ DEMO = (12, 200)  # what `python -m report --demo` draws: 4 arms x 3 seeds x 200
 sys.path.insert(0, str(ROOT / "tests"))
 from browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
-# Runs before the page's own scripts: note the moment (performance.now(), i.e. since
-# navigation start) when every figure.chart carries data-drawn="true" (set by
-# templates/_embed.js once Vega has drawn it), or "error".
+# Runs before the page's own scripts: notes when (performance.now(), i.e. since navigation
+# start) each figure.chart gets data-drawn="true" (set by templates/_embed.js once Vega
+# has drawn it; "error" if it could not), and which figures are on the first screen.
+# The page draws a chart only once it comes near the view: `__scrollThrough` scrolls
+# down a screen at a time, each time as soon as the charts on screen are drawn.
 DRAWN_PROBE = """
 (() => {
-  const check = () => {
-    const figures = Array.from(document.querySelectorAll("figure.chart"));
-    if (!figures.length || window.__drawn !== undefined) { return; }
-    const states = figures.map((f) => f.getAttribute("data-drawn"));
-    if (states.includes("error")) { window.__drawn = "error"; }
-    else if (states.every((s) => s === "true")) { window.__drawn = performance.now(); }
+  const drawn = window.__drawn = {at: {}, error: false, firstScreen: null};
+  const figures = () => Array.from(document.querySelectorAll("figure.chart"));
+  const onScreen = (f) => {
+    const box = f.getBoundingClientRect();
+    return box.bottom > 0 && box.top < innerHeight;
   };
-  new MutationObserver(check).observe(document, {
+  document.addEventListener("DOMContentLoaded", () => {
+    drawn.firstScreen = figures().filter(onScreen).map((f) => f.dataset.chart);
+  });
+  new MutationObserver(() => figures().forEach((f) => {
+    const state = f.getAttribute("data-drawn");
+    if (state === "error") { drawn.error = true; }
+    if (state === "true" && !(f.dataset.chart in drawn.at)) {
+      drawn.at[f.dataset.chart] = performance.now();
+    }
+  })).observe(document, {
     subtree: true, childList: true, attributes: true, attributeFilter: ["data-drawn"],
   });
+  window.__scrollThrough = async () => {
+    const deadline = performance.now() + 60000;
+    const settled = (f) => f.hasAttribute("data-drawn");
+    const until = async (done) => {
+      while (!done()) {
+        if (performance.now() > deadline) { throw new Error("charts not drawn"); }
+        await new Promise((next) => requestAnimationFrame(next));
+      }
+    };
+    for (let y = 0; ; y += innerHeight) {
+      scrollTo(0, y);
+      await new Promise((next) => requestAnimationFrame(next));
+      await until(() => figures().filter(onScreen).every(settled));
+      if (y + innerHeight >= document.documentElement.scrollHeight) { break; }
+    }
+    await until(() => figures().every(settled));
+  };
 })();
 """
+# The two charts at the top of the page, the ones issue 11's draw target names.
+TOP_CHARTS = ("grid", "overlay")
 
 # Targets of the issue, on the 2-core machine.
 MAX_WALL_RATIO = 1 / 3
@@ -316,11 +347,16 @@ def chromium() -> Iterator[object | None]:
 
 @dataclass
 class Drawn:
-    """A page's draw time: medians over its loads of the seconds from navigation start to
-    every chart drawn (`wall`) and of the CPU time its main thread spent in tasks until
-    then (`busy`, Chromium's TaskDuration in thread time: what the page itself costs,
-    which other processes on a shared machine inflate far less than the wall time)."""
+    """A page's draw times, medians over its loads, in seconds from navigation start:
+    until the top charts (`TOP_CHARTS`) are drawn (`top`), until every chart on the first
+    screen is (`screen`), and until every chart is, the page scrolled down a screen at a
+    time as soon as the charts on screen were drawn (`wall`); and the CPU time the main
+    thread spent in tasks until then (`busy`, Chromium's TaskDuration in thread time:
+    what the page itself costs, which other processes on a shared machine inflate far
+    less than the wall time)."""
 
+    top: float
+    screen: float
     wall: float
     busy: float
 
@@ -328,7 +364,7 @@ class Drawn:
 def draw_seconds(browser: object, pages: Sequence[Path], repeat: int) -> list[Drawn | str]:
     """Each page's `Drawn` over `repeat` fresh loads; the pages' loads alternate, so each
     sees the same machine. A string says why a page has no number."""
-    times: list[list[tuple[float, float]]] = [[] for _ in pages]
+    times: list[list[tuple[float, ...]]] = [[] for _ in pages]
     failed: dict[int, str] = {}
     for _ in range(max(repeat, 1)):
         for number, html in enumerate(pages):
@@ -339,14 +375,12 @@ def draw_seconds(browser: object, pages: Sequence[Path], repeat: int) -> list[Dr
                 failed[number] = "a chart failed to draw"
             else:
                 times[number].append(drawn)
-    return [failed.get(n) or Drawn(statistics.median(w for w, _ in t),
-                                   statistics.median(b for _, b in t))
+    return [failed.get(n) or Drawn(*(statistics.median(column) for column in zip(*t, strict=True)))
             for n, t in enumerate(times)]
 
 
-def _load(browser: object, html: Path) -> tuple[float, float] | None:
-    """One fresh load of `html`: seconds until every chart is drawn and the main thread's
-    CPU seconds in tasks until then, or None if a chart failed."""
+def _load(browser: object, html: Path) -> tuple[float, float, float, float] | None:
+    """One fresh load of `html`: `Drawn`'s four figures, or None if a chart failed."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
     try:
         context.route("**/*", lambda route: route.continue_()
@@ -357,11 +391,21 @@ def _load(browser: object, html: Path) -> tuple[float, float] | None:
         devtools = context.new_cdp_session(page)  # type: ignore[attr-defined]
         devtools.send("Performance.enable", {"timeDomain": "threadTicks"})  # CPU time
         page.goto(html.resolve().as_uri(), wait_until="commit")
-        page.wait_for_function("() => window.__drawn !== undefined", timeout=60_000)
+        page.wait_for_function("""(top) => { const drawn = window.__drawn;
+            return drawn.error || (drawn.firstScreen !== null
+              && [...top, ...drawn.firstScreen].every((key) => key in drawn.at)); }""",
+                               arg=list(TOP_CHARTS), timeout=60_000)
+        if not page.evaluate("window.__drawn.error"):
+            page.evaluate("window.__scrollThrough()")
         drawn = page.evaluate("window.__drawn")
         metrics = devtools.send("Performance.getMetrics")["metrics"]
         busy = next(m["value"] for m in metrics if m["name"] == "TaskDuration")
-        return None if drawn == "error" else (float(drawn) / 1000, float(busy))
+        if drawn["error"]:
+            return None
+        at = drawn["at"]
+        return (max(at[key] for key in TOP_CHARTS) / 1000,
+                max(at[key] for key in drawn["firstScreen"]) / 1000,
+                max(at.values()) / 1000, float(busy))
     finally:
         context.close()
 
@@ -784,10 +828,10 @@ def _rate(megabytes: float, seconds: float | None) -> str:
     return "-" if not seconds else f"{megabytes / seconds:,.0f} MB/s ({seconds:.2f} s)"
 
 
-def _draw_text(draw: Drawn | str, busy: bool = False) -> str:
+def _draw_text(draw: Drawn | str, field: str) -> str:
     if not isinstance(draw, Drawn):
         return str(draw)
-    return f"{draw.busy if busy else draw.wall:.2f} s"
+    return f"{getattr(draw, field):.2f} s"
 
 
 def _page_rows(r: Result) -> list[tuple[str, str, str, str]]:
@@ -797,15 +841,18 @@ def _page_rows(r: Result) -> list[tuple[str, str, str, str]]:
     def mb(n: int) -> str:
         return f"{n / 1e6:.2f} MB" if n else ""
 
+    def drawn(label: str, field: str) -> tuple[str, str, str, str]:
+        return (label, "-", _draw_text(base.draw, field), _draw_text(r.draw, field))
+
     return [
         ("HTML size (of which the embedded tidy series)", "-", mb(base.html_bytes),
          f"{r.html_bytes / 1e6:.2f} MB ({r.series_bytes / 1e6:.2f} MB)"),
         ("of it, the JavaScript bundle", "-", mb(base.js_bytes), mb(r.page.js_bytes)),
         ("of it, the chart specs", "-", mb(base.spec_bytes), mb(r.page.spec_bytes)),
-        ("page drawn in Chromium (median of 3 loads)", "-", _draw_text(base.draw),
-         _draw_text(r.draw)),
-        ("its main thread's CPU time until then (median)", "-", _draw_text(base.draw, busy=True),
-         _draw_text(r.draw, busy=True)),
+        drawn("top charts (grid, overlay) drawn in Chromium (median of 3 loads)", "top"),
+        drawn("every chart of the first screen drawn (median)", "screen"),
+        drawn("every chart drawn, scrolling down a screen at a time (median)", "wall"),
+        drawn("its main thread's CPU time until then (median)", "busy"),
     ]
 
 
@@ -920,12 +967,14 @@ def targets(results: Sequence[Result]) -> list[str]:
 
 
 def _draw_targets(results: Sequence[Result]) -> list[str]:
-    """The draw-time targets: every page within 1.5 s, a 12-run page within 1.0 s."""
-    drawn = [(r, r.draw.wall) for r in results if isinstance(r.draw, Drawn)]
+    """The draw-time targets, on the top charts (`TOP_CHARTS`): every page within 1.5 s,
+    a 12-run page within 1.0 s."""
+    drawn = [(r, r.draw.top) for r in results if isinstance(r.draw, Drawn)]
     lines = []
     for label, limit, chosen in (
-        ("page drawn in Chromium within 1.5 s of load", MAX_DRAW_SECONDS, drawn),
-        ("a 12-run page drawn in Chromium within 1.0 s of load", MAX_DEMO_DRAW_SECONDS,
+        ("top charts drawn in Chromium within 1.5 s of load", MAX_DRAW_SECONDS, drawn),
+        ("a 12-run page's top charts drawn in Chromium within 1.0 s of load",
+         MAX_DEMO_DRAW_SECONDS,
          [(r, seconds) for r, seconds in drawn if r.size.runs == DEMO[0]]),
     ):
         if chosen:
@@ -1030,11 +1079,14 @@ def write_up(
         "(parse workers included), sampled every 50 ms. Parse throughput: MB of log "
         "files per second in a fresh process, timing only the parse: the reference's "
         "`parse_log` over the files, report's `load_sweep` (files to tidy tables, EMA "
-        "included). Page drawn: median of three loads in headless Chromium, from "
-        "navigation start until every `figure.chart` has `data-drawn=\"true\"`, and the "
-        "CPU time of the page's main thread until then (Chromium's TaskDuration in thread "
-        "time: the page's own cost, which other processes on the machine inflate far "
-        "less). Page "
+        "included). Page drawn: medians of three loads in headless Chromium at 1280 x 900, "
+        "from navigation start until a chart's `figure.chart` has `data-drawn=\"true\"`: "
+        "the top charts (the grid and the overlay, issue 11's target), every chart of the "
+        "first screen, and every chart (the page draws a chart as it comes near the view: "
+        "scrolled down a screen at a time, each time as soon as the charts on screen were "
+        "drawn), and the CPU time of the page's main thread until then (Chromium's "
+        "TaskDuration in thread time: the page's own cost, which other processes on the "
+        "machine inflate far less). Page "
         "growth leaves out the tidy series that small pages carry as a download "
         "(at most 1.5 MB gzipped). With `--baseline REV`, the same logs also go through "
         "the code of revision REV (a temporary git worktree) in the same run: its wall "

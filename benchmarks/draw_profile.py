@@ -77,7 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             draws = bench.draw_seconds(browser, [p for _, p in variants], args.repeat)
             for (name, _), draw in zip(variants, draws, strict=True):
                 print(f"   {name:22s} " + (
-                    f"{draw.wall:.2f} s wall, {draw.busy:.2f} s main-thread CPU"
+                    f"top charts {draw.top:.2f} s, every chart {draw.wall:.2f} s wall, "
+                    f"{draw.busy:.2f} s main-thread CPU"
                     if isinstance(draw, bench.Drawn) else str(draw)))
     return 0
 

@@ -1,5 +1,6 @@
 """The page of the same sweeps made by several git revisions of report, drawn in Chromium:
-its size, the time until every chart is drawn and the main thread's CPU time until then.
+its size, the time until its top charts are drawn, until every chart of the first screen
+is, until every chart is (scrolling down the page) and the main thread's CPU time until then.
 
     python benchmarks/revisions.py SWEEP [SWEEP ...] --revs 9b652fd 9a0a1d5 HEAD
 
@@ -47,7 +48,8 @@ def main() -> None:
             for rev, page, drawn in zip(trees, pages, draw_seconds(browser, pages, args.repeat),
                                         strict=True):
                 shown = drawn if isinstance(drawn, str) else (
-                    f"drawn {drawn.wall:.2f} s, main thread CPU {drawn.busy:.2f} s")
+                    f"top charts drawn {drawn.top:.2f} s, first screen {drawn.screen:.2f} s, "
+                    f"every chart {drawn.wall:.2f} s, main thread CPU {drawn.busy:.2f} s")
                 print(f"{sweep} {rev}: {page.stat().st_size / 1e6:.2f} MB, {shown}")
 
 

@@ -3,6 +3,12 @@
 // one step, so a reader never sees both. If drawing fails, the picture stays. The
 // picture is kept, hidden, for print (templates/_style.css).
 //
+// A chart is drawn when it comes within a screen's height of the view (an in-page link,
+// Find and the keyboard's focus all scroll it there), one chart at a time, the ones on
+// screen first: the charts at the top are drawn before the ones further down cost
+// anything. Until then its picture, the same chart, shows. A figure carries
+// data-drawn="true" once drawn ("error" if it could not be).
+//
 // Each live chart takes its column's width (its spec's usermeta.sizing: how many panels
 // share it, and each one's least and greatest width), again whenever the column
 // changes, and follows the reader's colour scheme: on a dark page its greys and colours
@@ -197,21 +203,29 @@
     });
   }
 
-  var charts = [];
-  Array.prototype.forEach.call(document.querySelectorAll("figure.chart"), function (figure) {
+  var charts = [];  // the drawn ones
+
+  // The chart of a figure, or null if its spec is missing.
+  function chartOf(figure) {
     var key = figure.getAttribute("data-chart");
-    if (!specs[key]) { return; }
+    if (!specs[key]) { return null; }
     var size = sizeSignals(specs[key]);
-    var chart = {
+    return {
       key: key, figure: figure, live: figure.querySelector(".live"),
+      picture: figure.querySelector(".static"),
+      error: figure.parentNode.querySelector(".chart-error"),
       sizing: (specs[key].usermeta || {}).sizing, size: size, width: size.width
     };
-    var picture = figure.querySelector(".static");
-    var error = figure.parentNode.querySelector(".chart-error");
-    // The first drawing already fills the column, as far as the picture (the same chart
-    // at its own size) tells: most charts are then drawn once, not again by `fit`.
+  }
+
+  // Draws a chart and swaps its picture for it; the promise settles when that is done.
+  function show(chart) {
+    var picture = chart.picture;
+    // The first drawing already fills the column as it is now, as far as the picture
+    // (the same chart at its own size) tells: most charts are then drawn once, not again
+    // by `fit`.
     chart.width = fittedWidth(chart, picture && parseFloat(picture.getAttribute("width")));
-    Promise.resolve().then(function () {
+    return Promise.resolve().then(function () {
       return draw(chart);
     }).then(function () {
       chart.live.appendChild(exportMenu(chart));
@@ -221,14 +235,71 @@
       return fit(chart, 2);
     }).then(function () {
       charts.push(chart);
-      figure.setAttribute("data-drawn", "true");
+      chart.figure.setAttribute("data-drawn", "true");
     }).catch(function (err) {
-      figure.setAttribute("data-drawn", "error");
+      chart.figure.setAttribute("data-drawn", "error");
       chart.live.hidden = true;
       if (picture) { picture.hidden = false; }
-      if (error) { error.textContent = "The interactive chart could not be drawn (" + err + "); the picture above is static."; }
+      if (chart.error) {
+        chart.error.textContent = "The interactive chart could not be drawn (" + err + "); the picture above is static.";
+      }
     });
+  }
+
+  // --- when each chart is drawn --------------------------------------------------------
+
+  var all = [];
+  var waiting = [];  // charts near the view, not drawn yet, in the page's order
+  var drawing = false;
+  var near = null;
+
+  function onScreen(chart) {
+    var box = chart.figure.getBoundingClientRect();
+    return box.bottom > 0 && box.top < window.innerHeight;
+  }
+
+  // The next chart to draw: the first one on screen, else the first one near it.
+  function drawNext() {
+    if (drawing || !waiting.length) { return; }
+    var chart = waiting.filter(onScreen)[0] || waiting[0];
+    waiting.splice(waiting.indexOf(chart), 1);
+    if (near) { near.unobserve(chart.figure); }
+    drawing = true;
+    show(chart).then(function () {
+      drawing = false;
+      // A task of its own: the browser may paint (and the reader scroll) in between.
+      window.setTimeout(drawNext, 0);
+    });
+  }
+
+  // Charts that came near the view wait their turn; those that left it (scrolled past,
+  // or the page opened at a #link further down) wait no longer.
+  function nearView(entries) {
+    entries.forEach(function (entry) {
+      var chart = all.filter(function (c) { return c.figure === entry.target; })[0];
+      var at = waiting.indexOf(chart);
+      if (entry.isIntersecting && at < 0) { waiting.push(chart); }
+      if (!entry.isIntersecting && at >= 0) { waiting.splice(at, 1); }
+    });
+    waiting.sort(function (a, b) { return a.order - b.order; });
+    drawNext();
+  }
+
+  Array.prototype.forEach.call(document.querySelectorAll("figure.chart"), function (figure) {
+    var chart = chartOf(figure);
+    if (chart) { chart.order = all.length; all.push(chart); }
   });
+  // Once the page has loaded: one opened at a #link has then been scrolled to it.
+  function start() {
+    if (typeof IntersectionObserver !== "function") {  // a browser too old: every chart
+      waiting = all.slice();
+      drawNext();
+      return;
+    }
+    near = new IntersectionObserver(nearView, { rootMargin: "100% 0px" });  // a screen's height
+    all.forEach(function (chart) { near.observe(chart.figure); });
+  }
+  if (document.readyState === "complete") { start(); } else { window.addEventListener("load", start); }
 
   // A column that changes width (a window resized, a phone turned) refits its chart,
   // once a frame at most.

@@ -156,3 +156,18 @@ def new_context(
     if init_script:
         context.add_init_script(init_script)
     return context, watch
+
+
+# Every figure.chart drawn (or failed to draw).
+ALL_DRAWN = "[...document.querySelectorAll('figure.chart')].every(f => f.dataset.drawn)"
+
+
+def draw_every_chart(page: object, timeout_ms: float = 30_000) -> None:
+    """Scrolls each chart into view in turn, waiting until it is drawn, then back to the
+    top: the page (templates/_embed.js) draws a chart only once it comes near the view."""
+    for figure in page.locator("figure.chart").all():  # type: ignore[attr-defined]
+        figure.evaluate("f => f.scrollIntoView({block: 'center'})")
+        page.wait_for_function(  # type: ignore[attr-defined]
+            "f => f.hasAttribute('data-drawn')", arg=figure.element_handle(), timeout=timeout_ms)
+    page.wait_for_function(ALL_DRAWN, timeout=timeout_ms)  # type: ignore[attr-defined]
+    page.evaluate("window.scrollTo(0, 0)")  # type: ignore[attr-defined]

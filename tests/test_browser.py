@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from browser import Watch, launch, new_context
+from browser import ALL_DRAWN, Watch, draw_every_chart, launch, new_context
 from helpers import ROOT, png_size, run_main, soup
 
 pytestmark = pytest.mark.browser
@@ -31,6 +31,7 @@ MAX_PAGE_BYTES = 3_000_000
 ARTIFACTS = ROOT / "tests" / "artifacts"
 README_PICTURE = ROOT / "docs" / "report.png"
 DRAW_TIMEOUT_MS = 30_000
+TOP_DRAWN = "['grid', 'overlay'].every(k => document.getElementById(k).dataset.drawn)"
 # The demo's All-metrics charts: every column but the four of the grid.
 METRIC_CHARTS = [f"metric-{m}" for m in ("loss", "hack_s", "gt_s", "hack_t", "gt_t", "ref_eq",
                                          "dt")]
@@ -123,17 +124,16 @@ def browser():
 
 @pytest.fixture(scope="module")
 def live(browser, report_file) -> Loaded:
-    """The report with JavaScript on, every chart drawn."""
+    """The report with JavaScript on, every chart drawn (scrolled into view in turn)."""
     context, watch = new_context(browser, init_script=BOTH_VISIBLE_SAMPLER)
     page = context.new_page()
     started = time.monotonic()
     page.goto(report_file.as_uri())
-    page.wait_for_function(
-        "[...document.querySelectorAll('figure.chart')].every(f => f.dataset.drawn)",
-        timeout=DRAW_TIMEOUT_MS,
-    )
+    page.wait_for_function(TOP_DRAWN, timeout=DRAW_TIMEOUT_MS)
     draw_seconds = time.monotonic() - started
-    print(f"\nbrowser: every chart drawn {draw_seconds:.2f} s after navigation")
+    draw_every_chart(page, DRAW_TIMEOUT_MS)
+    print(f"\nbrowser: grid and overlay drawn {draw_seconds:.2f} s after navigation, "
+          f"every chart (scrolled to) {time.monotonic() - started:.2f} s")
     yield Loaded(page, watch, draw_seconds)
     context.close()
 
@@ -246,6 +246,106 @@ def test_live_chart_replaced_the_picture_without_a_flash_of_both(live) -> None:
     sampler = page.evaluate("window.__pictureSampler")
     assert sampler["frames"] > 0 and sampler["picture"] > 0 and sampler["live"] > 0, sampler
     assert sampler["both"] == [], "a picture and its live chart were on screen together"
+
+
+# --- a chart is drawn as it comes near the view ---------------------------------------
+
+# Each figure: its key, data-drawn, its top (page coordinates), whether its picture and its
+# live chart show, and whether it has a Vega view.
+FIGURES = """() => [...document.querySelectorAll('figure.chart')].map(f => ({
+  key: f.dataset.chart, drawn: f.dataset.drawn || null,
+  top: f.getBoundingClientRect().top + scrollY,
+  picture: getComputedStyle(f.querySelector('img.static')).display !== 'none',
+  live: getComputedStyle(f.querySelector('.live')).display !== 'none',
+  view: f.dataset.chart in window.reportViews}))"""
+# Drawn: every chart that starts within one screen's height below the view (or on it).
+NEAR_DRAWN = """() => [...document.querySelectorAll('figure.chart')]
+  .filter(f => f.getBoundingClientRect().top < 2 * innerHeight)
+  .every(f => f.dataset.drawn)"""
+
+
+def test_charts_far_below_are_drawn_once_scrolled_to(browser, report_file) -> None:
+    """At 1280 x 900 the page draws the charts on its first screen and the next (the grid,
+    the overlay, ...), not the All-metrics ones far below: they show their pictures
+    until scrolled to, then their live charts, never both at once."""
+    context, watch = new_context(browser, init_script=BOTH_VISIBLE_SAMPLER)
+    page = context.new_page()
+    page.goto(report_file.as_uri())
+    page.wait_for_function(NEAR_DRAWN, timeout=DRAW_TIMEOUT_MS)
+    page.evaluate("new Promise(done => setTimeout(() => requestAnimationFrame(done), 50))")
+    figures = {f["key"]: f for f in page.evaluate(FIGURES)}
+    # Near: within a screen below the first (the live charts drawn are taller than their
+    # pictures, so a chart near the first screen at load may be a little further now).
+    near = [key for key, f in figures.items() if f["top"] < 2 * 900]
+    far = [key for key, f in figures.items() if f["top"] > 3 * 900]
+    assert near[:2] == ["grid", "overlay"] and far == METRIC_CHARTS
+    assert all(figures[key]["drawn"] == "true" for key in near)
+    assert not any(figures[key]["drawn"] for key in far)
+    last = figures["metric-dt"]
+    assert last == {**last, "drawn": None, "picture": True, "live": False, "view": False}
+
+    page.locator("#metric-dt").scroll_into_view_if_needed()
+    page.wait_for_function("document.getElementById('metric-dt').dataset.drawn",
+                           timeout=DRAW_TIMEOUT_MS)
+    last = next(f for f in page.evaluate(FIGURES) if f["key"] == "metric-dt")
+    assert last == {**last, "drawn": "true", "picture": False, "live": True, "view": True}
+    assert page.locator("#metric-dt .live canvas").count() == 1
+    assert page.evaluate("window.__pictureSampler.both") == []
+    assert watch.problems() == []
+    context.close()
+
+
+def test_an_in_page_link_draws_the_chart_it_leads_to(browser, report_file) -> None:
+    """Opened at #metric-dt (the last chart), the page draws that chart, not the grid."""
+    context, watch = new_context(browser)
+    page = context.new_page()
+    page.goto(report_file.as_uri() + "#metric-dt")
+    page.wait_for_function("document.getElementById('metric-dt').dataset.drawn",
+                           timeout=DRAW_TIMEOUT_MS)
+    assert page.evaluate("window.scrollY") > 3 * 900
+    assert page.get_attribute("#grid", "data-drawn") is None
+    assert page.locator("#grid img.static").is_visible()
+    assert watch.problems() == []
+    context.close()
+
+
+def test_tabbing_down_the_page_reaches_the_charts_below(browser, report_file) -> None:
+    """A keyboard reader's focus scrolls the page: tabbing to the links just above the
+    All-metrics charts draws the first of them, and the next Tab lands on its controls."""
+    context, watch = new_context(browser)
+    page = context.new_page()
+    page.goto(report_file.as_uri())
+    page.wait_for_function(TOP_DRAWN, timeout=DRAW_TIMEOUT_MS)
+    assert page.get_attribute("#metric-loss", "data-drawn") is None
+    page.locator("h1").click()
+    where = """() => { const e = document.activeElement;
+      return [e.closest('section')?.id, e.closest('figure.chart')?.dataset.chart] }"""
+    for _ in range(80):
+        page.keyboard.press("Tab")
+        if page.evaluate(where)[0] == "runs-section":
+            break
+    assert page.evaluate(where)[0] == "runs-section"
+    page.wait_for_function("document.getElementById('metric-loss').dataset.drawn",
+                           timeout=DRAW_TIMEOUT_MS)
+    for _ in range(10):
+        page.keyboard.press("Tab")
+        if page.evaluate(where)[1]:
+            break
+    assert page.evaluate(where) == ["metric-loss-section", "metric-loss"]
+    assert watch.problems() == []
+    context.close()
+
+
+def test_a_browser_without_intersection_observer_draws_every_chart(browser, report_file) -> None:
+    context, watch = new_context(browser, init_script="delete window.IntersectionObserver;")
+    page = context.new_page()
+    page.goto(report_file.as_uri())
+    page.wait_for_function(ALL_DRAWN, timeout=DRAW_TIMEOUT_MS)
+    assert page.evaluate("[window.scrollY, typeof IntersectionObserver]") == [0, "undefined"]
+    drawn = page.eval_on_selector_all("figure.chart", "fs => fs.map(f => f.dataset.drawn)")
+    assert drawn == ["true"] * (4 + len(METRIC_CHARTS))
+    assert watch.problems() == []
+    context.close()
 
 
 def test_title_and_tables(live) -> None:
@@ -436,10 +536,7 @@ def test_two_sweeps_grouped_by_sweep_and_arm(browser, tmp_path_factory) -> None:
     context, watch = new_context(browser)
     page = context.new_page()
     page.goto(out.as_uri())
-    page.wait_for_function(
-        "[...document.querySelectorAll('figure.chart')].every(f => f.dataset.drawn)",
-        timeout=DRAW_TIMEOUT_MS,
-    )
+    draw_every_chart(page, DRAW_TIMEOUT_MS)
     drawn = page.eval_on_selector_all("figure.chart", "fs => fs.map(f => f.dataset.drawn)")
     assert drawn == ["true"] * len(drawn) and len(drawn) == 4 + len(METRIC_CHARTS)
     assert _marks(page, "overlay").get("line:means") == 8

@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from browser import launch, new_context
+from browser import draw_every_chart, launch, new_context
 from conftest import EPOCH
 from helpers import run_main
 
@@ -54,9 +54,7 @@ def page(tmp_path_factory):
         context, watch = new_context(browser, width=1400, height=1000)
         loaded = context.new_page()
         loaded.goto(Path(alone).as_uri())
-        loaded.wait_for_function(
-            "[...document.querySelectorAll('figure.chart')].every(f => f.dataset.drawn)"
-        )
+        draw_every_chart(loaded)
         yield loaded
         assert watch.problems() == []
         context.close()

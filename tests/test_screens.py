@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
-from browser import launch, new_context
+from browser import draw_every_chart, launch, new_context
 from helpers import ROOT, run_main
 from PIL import Image
 from simulate import simulate_sweep, write_sweep
@@ -19,7 +19,6 @@ from report import charts, colors
 
 EPOCH = {"SOURCE_DATE_EPOCH": "1700000000"}
 ARTIFACTS = ROOT / "tests" / "artifacts"
-DRAWN = "[...document.querySelectorAll('figure.chart')].every(f => f.dataset.drawn)"
 MENU_ROOM = 38  # .live's padding-right: room for the save menu (templates/_style.css)
 
 # Per figure: the text column (the figure's width), its canvas's width, and the width of
@@ -58,7 +57,7 @@ def _open(browser, report_file: Path, width: int, scheme: str = "light"):
     page = context.new_page()
     page.emulate_media(color_scheme=scheme)
     page.goto(report_file.as_uri())
-    page.wait_for_function(DRAWN, timeout=120_000)
+    draw_every_chart(page, 120_000)
     return context, page, watch
 
 

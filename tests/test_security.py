@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import simulate
-from browser import launch, new_context
+from browser import draw_every_chart, launch, new_context
 from conftest import EPOCH
 from helpers import run_main, soup, table_rows
 
@@ -66,10 +66,7 @@ def test_nothing_runs_in_chromium(hostile_report: Path) -> None:
         dialogs: list[str] = []
         page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
         page.goto(hostile_report.as_uri())
-        page.wait_for_function(
-            "[...document.querySelectorAll('figure.chart')].every(f => f.dataset.drawn)",
-            timeout=30_000,
-        )
+        draw_every_chart(page)
         # Drawn live under the strict policy (no 'unsafe-eval'), not left as pictures.
         assert set(page.eval_on_selector_all(
             "figure.chart", "fs => fs.map(f => f.dataset.drawn)")) == {"true"}
@@ -148,10 +145,7 @@ def test_an_injected_script_does_not_run(hostile_report: Path, tmp_path: Path) -
         context, watch = new_context(browser)
         page = context.new_page()
         page.goto(injected.as_uri())
-        page.wait_for_function(
-            "[...document.querySelectorAll('figure.chart')].every(f => f.dataset.drawn)",
-            timeout=30_000,
-        )
+        draw_every_chart(page)
         assert set(page.eval_on_selector_all(
             "figure.chart", "fs => fs.map(f => f.dataset.drawn)")) == {"true"}
         assert page.evaluate("[window.injected, window.injectedEval]") == [None, None]
