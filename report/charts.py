@@ -82,7 +82,6 @@ __all__ = [
 ]
 
 
-
 class Chart:
     """A chart's Vega-Lite spec. Altair makes its parts (each layer; a row's facet and a
     chart's top, made empty); they are put together here, as dicts: each compound chart

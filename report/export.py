@@ -178,14 +178,15 @@ def draw_pictures(
     specs: Mapping[str, Spec], scales: Sequence[float], jobs: int = 1
 ) -> dict[str, list[bytes]]:
     """`to_pngs` of each spec, by key. vl-convert draws one picture at a time in a
-    process, so when more than one is not in the cache, up to `jobs` processes (no more
-    than the cores) draw them (`workers.share_out`: give the biggest first). Should a
-    worker die (killed for lack of memory?), what it did not draw is drawn here."""
+    process, so when more than one is not in the cache, up to `jobs` worker processes (no
+    more than the cores) draw them (`workers.share_out`, in the order given: the biggest
+    first). Should a worker die (killed for lack of memory?), what it did not draw is
+    drawn here."""
     missing = {key: spec for key, spec in specs.items() if not _cached(spec, scales)}
-    helpers = min(jobs, cores(), len(missing)) - 1  # besides this process
+    workers = min(jobs, cores(), len(missing))
     drawn = {}
-    if helpers > 0:
-        drawn = share_out(partial(to_pngs, scales=tuple(scales)), missing, helpers)
+    if workers > 1:
+        drawn = share_out(partial(to_pngs, scales=tuple(scales)), missing, workers)
     return {key: drawn.get(key) or to_pngs(spec, scales) for key, spec in specs.items()}
 
 

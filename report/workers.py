@@ -1,6 +1,6 @@
 """Worker processes, as parsing and drawing use them: how many there may be, how each one
-starts (Ctrl-C left to the parent, ended with it however it ends), how work is shared
-with them, and how a pool stops at once."""
+starts (Ctrl-C left to the parent, ended with it however it ends), how work is handed to
+them, and how a pool stops at once."""
 
 from __future__ import annotations
 
@@ -71,10 +71,9 @@ def stop(pool: ProcessPoolExecutor) -> None:
 
 
 def share_out(call: Callable[[_T], _R], items: Mapping[str, _T], workers: int) -> dict[str, _R]:
-    """`call` of each item, by key: `workers` spawned processes take the items from the
-    first on, and this one from the last back, each item no worker has started. Those a
-    broken pool (a worker killed) never did are left out. Interrupted (Ctrl-C) or failing,
-    it stops at once, its workers killed."""
+    """`call` of each item, by key, in `workers` spawned processes, which take the items
+    in order. Those a broken pool (a worker killed) never did are left out. Interrupted
+    (Ctrl-C) or failing, it stops at once, its workers killed."""
     # spawn, not fork: a fork would copy an engine running in a thread (vl-convert's)
     # without that thread.
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
@@ -82,10 +81,8 @@ def share_out(call: Callable[[_T], _R], items: Mapping[str, _T], workers: int) -
     done: dict[str, _R] = {}
     try:
         futures = {key: pool.submit(call, item) for key, item in items.items()}
-        for key in reversed(futures):
-            if futures[key].cancel():  # no worker has started it
-                done[key] = call(items[key])
-        done.update({key: future.result() for key, future in futures.items() if key not in done})
+        for key, future in futures.items():
+            done[key] = future.result()
     except BrokenProcessPool:
         stop(pool)
         return done

@@ -126,7 +126,7 @@ def _drawing_workers(pid: int) -> list[int]:
 @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT],
                          ids=["SIGKILL", "SIGTERM", "SIGINT"])
 def test_no_drawing_worker_outlives_a_stopped_report(tmp_path: Path, how) -> None:
-    """Stopped while a worker process draws its pictures, the report leaves none of them
+    """Stopped while worker processes draw its pictures, the report leaves none of them
     running: SIGKILL ends them with it; SIGTERM and Ctrl-C stop them, and end the
     report in one line, no traceback, exit 128 + the signal, nothing written."""
     import simulate
