@@ -45,6 +45,11 @@ SERIES_EMBED_LIMIT = 1_500_000
 # writing millions of rows as CSV takes longer than all the rest of the report: then it
 # is written beside the page only when asked (`Options.series`).
 SERIES_CSV_MAX_ROWS = 500_000
+# Up to this many rows of tidy series, the command draws the pictures with one process per
+# core (`drawing_jobs`); past it, in its own process: each drawing process takes up to a
+# few hundred MB, which a big sweep's report (holding its series) cannot add and stay
+# under 1 GB in all.
+PARALLEL_PICTURES_MAX_ROWS = 500_000
 # The page stays under this whatever the sweep: the series rides inside only if it fits.
 PAGE_LIMIT = 4_000_000
 # Rows a per-run or per-file table (Runs, the input files, the command lines) shows on the
@@ -120,6 +125,14 @@ def build_report(sweep: Sweep, options: Options | None = None) -> BuiltReport:
         extras.update({picture_file(key): pictures[key][-1] for key in specs})
     html = _page_with_series(page, sweep.series, options, extras)
     return BuiltReport(html=html, extras=extras)
+
+
+def drawing_jobs(sweep: Sweep) -> int:
+    """The processes the command draws `sweep`'s pictures with, unless told (`-j`): one
+    per core, but one (its own) for a big sweep (PARALLEL_PICTURES_MAX_ROWS)."""
+    from report.workers import cores
+
+    return cores() if len(sweep.series) <= PARALLEL_PICTURES_MAX_ROWS else 1
 
 
 def seed_lines(chart: charts.Chart) -> tuple[int, int] | None:

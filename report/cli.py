@@ -17,7 +17,6 @@ from report.console import CtrlC, Progress, human_size, libraries_quiet, setup_l
 from report.errors import ReportError, UsageError
 from report.output import write_report
 from report.settings import apply_settings, at_least, fraction, names, output_file
-from report.workers import cores
 
 if TYPE_CHECKING:
     from report.build import Options
@@ -87,8 +86,8 @@ def parser() -> argparse.ArgumentParser:
                     help="also write a big sweep's full tidy series beside the page "
                     "(series.csv.gz; slow for millions of rows)")
     ap.add_argument("-j", "--jobs", type=at_least(1), default=None, metavar="N",
-                    help="parse and draw with N processes (default: one per core, for large "
-                    "sweeps)")
+                    help="parse and draw with N processes (default: parse with one per core "
+                    "for large sweeps, draw with one per core for small ones)")
     ap.add_argument("--watch", action="store_true", help="rewrite the report whenever the "
                     "logs change, until Ctrl-C (the page reloads itself meanwhile)")
     ap.add_argument("--interval", type=at_least(1), metavar="SECONDS",
@@ -165,7 +164,7 @@ def _options(args: argparse.Namespace, sweep: Sweep, ctrl_c: CtrlC) -> Options:
     said (--strict: a warning is a failure)."""
     import pandas as pd
 
-    from report.build import Options
+    from report.build import Options, drawing_jobs
 
     ctrl_c.check()
     for warning in sweep.warnings:
@@ -189,7 +188,7 @@ def _options(args: argparse.Namespace, sweep: Sweep, ctrl_c: CtrlC) -> Options:
         group_by=args.group_by,
         metrics=args.metrics,
         strict_csp=args.strict_csp,
-        jobs=args.jobs or cores(),
+        jobs=args.jobs or drawing_jobs(sweep),
     )
 
 

@@ -263,6 +263,7 @@
     if (drawing || !waiting.length) { return; }
     var chart = waiting.filter(onScreen)[0] || waiting[0];
     waiting.splice(waiting.indexOf(chart), 1);
+    chart.started = true;
     if (near) { near.unobserve(chart.figure); }
     drawing = true;
     show(chart).then(function () {
@@ -278,6 +279,7 @@
     entries.forEach(function (entry) {
       var chart = all.filter(function (c) { return c.figure === entry.target; })[0];
       var at = waiting.indexOf(chart);
+      if (!chart || chart.started) { return; }  // drawn or being drawn (a late entry)
       if (entry.isIntersecting && at < 0) { waiting.push(chart); }
       if (!entry.isIntersecting && at >= 0) { waiting.splice(at, 1); }
     });

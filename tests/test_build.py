@@ -27,3 +27,17 @@ def test_inline_picture_is_the_chart_in_256_colours() -> None:
     assert before.shape == after.shape
     assert np.abs(before - after).max() <= 16  # no pixel visibly off
     assert build.inline_picture(b"not a png") == b"not a png"
+
+
+def test_the_command_draws_a_big_sweep_s_pictures_in_its_own_process(monkeypatch) -> None:
+    """One drawing process per core for the demo (22,800 rows of series); one, the
+    report's own, once the series has more rows than PARALLEL_PICTURES_MAX_ROWS (a big
+    sweep's report holds its series: drawing workers would take it past 1 GB)."""
+    import report
+    from report.workers import cores
+
+    demo = report.load_demo()
+    assert len(demo.series) == 22_800
+    assert build.drawing_jobs(demo) == cores()
+    monkeypatch.setattr(build, "PARALLEL_PICTURES_MAX_ROWS", 22_799)
+    assert build.drawing_jobs(demo) == 1
