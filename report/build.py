@@ -77,7 +77,7 @@ class Options:
     strict_csp: bool = False  # no 'unsafe-eval': Vega interprets its expressions (slower)
     # Processes drawing the pictures. More than one starts worker processes, which import
     # the calling script again, as any use of processes does: call it under
-    # `if __name__ == "__main__":` (the command line draws with one per core).
+    # `if __name__ == "__main__":` (the command line asks for `drawing_jobs`).
     jobs: int = 1
 
 
