@@ -27,8 +27,7 @@ import pandas as pd
 from report.errors import ReportError, UsageError
 from report.reader import InputFile, LogText, decode, read_bytes
 from report.remote import is_url
-from report.workers import cores, start_worker
-from report.workers import stop as stop_pool
+from report.workers import cores, process_pool, start_worker
 
 # Display metrics and the header columns they come from. Routing runs swap in the
 # ablated-eval columns: the routed forward still hacks during training, so the
@@ -1237,31 +1236,22 @@ def _parse_in_pool(
     tasks: list[tuple[str, str]], workers: int, progress: Callable[[int, int], None] | None
 ) -> list[ParsedLog | ReportError]:
     """`_parse_one` of each task in worker processes, in order. Interrupted (Ctrl-C) or
-    failing, it stops at once: queued files are dropped, busy workers killed."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    failing, it stops at once: queued files are dropped, busy workers killed
+    (`report.workers.process_pool`)."""
     from concurrent.futures.process import BrokenProcessPool
 
-    # fork: workers start in milliseconds with numpy already imported.
-    pool = ProcessPoolExecutor(
-        max_workers=workers, mp_context=multiprocessing.get_context("fork"),
-        initializer=_start_worker, initargs=(os.getpid(),),
-    )
     results: list[ParsedLog | ReportError] = []
     try:
-        for result in pool.map(_parse_one, tasks, chunksize=1):
-            results.append(result)
-            if progress:
-                progress(len(results), len(tasks))
+        # fork: workers start in milliseconds with numpy already imported.
+        with process_pool(workers, "fork", _start_worker) as executor:
+            for result in executor.map(_parse_one, tasks, chunksize=1):
+                results.append(result)
+                if progress:
+                    progress(len(results), len(tasks))
     except BrokenProcessPool:
-        stop_pool(pool)
         msg = (f"parsing stopped: a worker process died (killed for lack of memory?) while "
                f"reading {printable(tasks[len(results)][0])} or a file after it")
         raise ReportError(msg) from None
-    except BaseException:
-        stop_pool(pool)
-        raise
-    pool.shutdown()
     return results
 
 

@@ -1,13 +1,14 @@
 """Worker processes, as parsing and drawing use them: how many there may be, how each one
-starts (Ctrl-C left to the parent, ended with it however it ends), how work is handed to
-them, and how a pool stops at once."""
+starts (Ctrl-C left to the parent, ended with it however it ends), a pool of them that
+stops at once when left by an exception, and how work is handed to them."""
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
@@ -70,24 +71,36 @@ def stop(pool: ProcessPoolExecutor) -> None:
         process.join()
 
 
+@contextlib.contextmanager
+def process_pool(
+    workers: int, start: str, initializer: Callable[[int], None] = start_worker
+) -> Iterator[ProcessPoolExecutor]:
+    """A pool of `workers` processes started by `start` ("fork", "spawn"), each first
+    calling `initializer` with this process's pid. Left by an exception (Ctrl-C, a worker
+    killed: BrokenProcessPool), it stops at once (`stop`); else it ends once its work is
+    done."""
+    executor = ProcessPoolExecutor(max_workers=workers,
+                                   mp_context=multiprocessing.get_context(start),
+                                   initializer=initializer, initargs=(os.getpid(),))
+    try:
+        yield executor
+    except BaseException:
+        stop(executor)
+        raise
+    executor.shutdown()
+
+
 def share_out(call: Callable[[_T], _R], items: Mapping[str, _T], workers: int) -> dict[str, _R]:
     """`call` of each item, by key, in `workers` spawned processes, which take the items
-    in order. Those a broken pool (a worker killed) never did are left out. Interrupted
-    (Ctrl-C) or failing, it stops at once, its workers killed."""
+    in order. Those a broken pool (a worker killed) never did are left out."""
+    done: dict[str, _R] = {}
     # spawn, not fork: a fork would copy an engine running in a thread (vl-convert's)
     # without that thread.
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=start_worker, initargs=(os.getpid(),))
-    done: dict[str, _R] = {}
     try:
-        futures = {key: pool.submit(call, item) for key, item in items.items()}
-        for key, future in futures.items():
-            done[key] = future.result()
+        with process_pool(workers, "spawn") as executor:
+            futures = {key: executor.submit(call, item) for key, item in items.items()}
+            for key, future in futures.items():
+                done[key] = future.result()
     except BrokenProcessPool:
-        stop(pool)
-        return done
-    except BaseException:
-        stop(pool)
-        raise
-    pool.shutdown()
+        pass
     return done
