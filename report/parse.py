@@ -27,7 +27,7 @@ import pandas as pd
 from report.errors import ReportError, UsageError
 from report.reader import InputFile, LogText, decode, read_bytes
 from report.remote import is_url
-from report.workers import cores, process_pool, start_worker
+from report.workers import cores, process_pool, signals_held, start_worker
 
 # Display metrics and the header columns they come from. Routing runs swap in the
 # ablated-eval columns: the routed forward still hacks during training, so the
@@ -1244,7 +1244,9 @@ def _parse_in_pool(
     try:
         # fork: workers start in milliseconds with numpy already imported.
         with process_pool(workers, "fork", _start_worker) as executor:
-            for result in executor.map(_parse_one, tasks, chunksize=1):
+            with signals_held():  # the workers start here
+                parsed = executor.map(_parse_one, tasks, chunksize=1)
+            for result in parsed:
                 results.append(result)
                 if progress:
                     progress(len(results), len(tasks))

@@ -90,6 +90,29 @@ def process_pool(
     executor.shutdown()
 
 
+@contextlib.contextmanager
+def signals_held(signums: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)) -> Iterator[None]:
+    """Meanwhile `signums` are only noted, and raised again once it ends. A spawned
+    worker reads its start from a pipe its parent writes just after starting it: a
+    handler that raised between the two would leave the worker that pipe's end, and its
+    traceback on stderr. (Handlers, not the signal mask: a signal masked in this thread
+    is still taken by another, vl-convert's, and its handler run here all the same.)"""
+    came: list[int] = []
+    try:
+        previous = {signum: signal.signal(signum, lambda signum, _: came.append(signum))
+                    for signum in signums}
+    except ValueError:  # not the main thread: Python runs handlers in the main thread only
+        yield
+        return
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for signum in dict.fromkeys(came):
+            signal.raise_signal(signum)
+
+
 def share_out(call: Callable[[_T], _R], items: Mapping[str, _T], workers: int) -> dict[str, _R]:
     """`call` of each item, by key, in `workers` spawned processes, which take the items
     in order. Those a broken pool (a worker killed) never did are left out."""
@@ -98,7 +121,8 @@ def share_out(call: Callable[[_T], _R], items: Mapping[str, _T], workers: int) -
     # without that thread.
     try:
         with process_pool(workers, "spawn") as executor:
-            futures = {key: executor.submit(call, item) for key, item in items.items()}
+            with signals_held():  # the workers start here
+                futures = {key: executor.submit(call, item) for key, item in items.items()}
             for key, future in futures.items():
                 done[key] = future.result()
     except BrokenProcessPool:

@@ -158,6 +158,63 @@ def test_no_drawing_worker_outlives_a_stopped_report(tmp_path: Path, how) -> Non
     assert not out.parent.exists()
 
 
+# The report, paused as it starts a drawing worker: once the worker's process runs, and
+# before the report writes it how to start (a pipe the worker reads first), the report
+# says so on stderr and waits for a line on stdin.
+PAUSED_WHILE_SPAWNING = """
+import sys
+from multiprocessing import util
+spawn = util.spawnv_passfds
+def spawn_then_pause(path, args, passfds):
+    pid = spawn(path, args, passfds)
+    if any("spawn_main" in str(arg) for arg in args):
+        sys.stderr.write("spawned\\n")
+        sys.stderr.flush()
+        sys.stdin.readline()
+    return pid
+util.spawnv_passfds = spawn_then_pause
+from report.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.skipif(cores() < 2, reason="pictures are drawn by workers on 2 cores or more")
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_while_a_drawing_worker_starts(tmp_path: Path, how) -> None:
+    """The signal waits until the worker has been told how to start, so the report ends
+    as always (one line, exit 128 + the signal) and the worker says nothing: stopped
+    half-way, it would print multiprocessing's traceback (EOFError) on the shared stderr."""
+    import simulate
+
+    logs = tmp_path / "logs"
+    simulate.write_sweep(logs, arms=("vanilla",), seeds=(1,), steps=60)
+    out = tmp_path / "site" / "x.html"
+    process = subprocess.Popen(
+        [sys.executable, "-c", PAUSED_WHILE_SPAWNING, str(logs), "-o", str(out), "-j", "2",
+         "-q"],
+        env={**os.environ, "PYTHONPATH": str(ROOT), "REPORT_CACHE_DIR": str(tmp_path / "c")},
+        cwd=ROOT, text=True,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    try:
+        assert process.stderr.readline() == "spawned\n"
+        workers = _drawing_workers(process.pid)
+        process.send_signal(how)
+        _, stderr = process.communicate("go on\n", timeout=DEADLINE)
+    finally:  # a failed test leaves no process behind
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    word = {signal.SIGTERM: "terminated", signal.SIGINT: "interrupted"}[how]
+    assert process.returncode == 128 + how, stderr
+    said = [line for line in stderr.strip().splitlines() if line != "spawned"]  # the next
+    assert said == [f"report: {word}; nothing written"], stderr  # worker's, if it started
+    assert workers
+    _wait_for(lambda: not any(_running(pid) for pid in workers), "the workers to end")
+    assert not out.parent.exists()
+
+
 # The report, paused while it writes: once it has staged its first file (and before it
 # stages the rest and renames any into place), it says so on stderr and waits for a
 # signal. The signal handling and the writer are the report's own.
