@@ -1601,7 +1601,10 @@ def time_to_hack_chart(
 
 def _km_data(km: pd.DataFrame, arms: list[str], seeds: Mapping[str, int],
              height: int) -> pd.DataFrame:
-    """Curve vertices (k), a label per arm at its curve's end (l), one row for rules (z)."""
+    """Curve vertices (k), a label per arm beside its curve's end (l), one row for rules
+    (z). The labels share one x, the last step of all: a curve that ends sooner (runs
+    logged every 10 steps end at 190, not 199) would have its label over the others'
+    lines."""
     index = {a: n for n, a in enumerate(arms)}
     vertices = pd.DataFrame({
         "arm": km["arm"].map(index).to_numpy(dtype=float),
@@ -1614,7 +1617,8 @@ def _km_data(km: pd.DataFrame, arms: list[str], seeds: Mapping[str, int],
         "kind": "k",
     })
     ends = vertices.groupby("arm", sort=True).tail(1)
-    labels = ends.assign(share=_spread(ends["share"].tolist(), 12 / height, 0.0, 1.0),
+    labels = ends.assign(step=vertices["step"].max(),
+                         share=_spread(ends["share"].tolist(), 12 / height, 0.0, 1.0),
                          kind="l")[["arm", "step", "share", "kind"]]
     rule = pd.DataFrame({"kind": ["z"]})
     return pd.concat([vertices, labels, rule], ignore_index=True)[list(KM_COLUMNS)]

@@ -695,6 +695,27 @@ def test_time_to_hack_chart_draws_the_kaplan_meier_table() -> None:
     assert png_size(export.to_png(picture, scale=1))[0] > 400
 
 
+def test_time_to_hack_labels_stand_beyond_every_curve() -> None:
+    """routing's seeds end at step 2, vanilla's at 4: routing's label is beside the plot's
+    end too (at its own end it would sit on vanilla's line), at routing's final share."""
+    from report.summary import summarize
+
+    runs, series = hand_tables({
+        ("v1.log", "vanilla", 1): {"hack": [0, 0.5, 0.5, 0.5, 0.5]},
+        ("v2.log", "vanilla", 2): {"hack": [0, 0, 0, 0, 0]},
+        ("r1.log", "routing", 1): {"hack": [0, 0, 0]},
+    })
+    numbers = summarize(runs, series)
+    (data,) = datasets(charts.time_to_hack_chart(numbers).to_dict()).values()
+    arms = numbers.arms
+    ends = data[data["kind"] == "k"].groupby("arm")["step"].max()
+    assert ends[arms.index("routing")] == 2 and ends[arms.index("vanilla")] == 4
+    labels = data[data["kind"] == "l"].set_index("arm")
+    assert labels["step"].tolist() == [4, 4]
+    assert labels.loc[arms.index("routing"), "share"] == 0  # routing never hacked
+    assert labels.loc[arms.index("vanilla"), "share"] == pytest.approx(0.5, abs=0.05)
+
+
 def test_aligned_view_puts_each_seeds_onset_at_zero() -> None:
     from report.summary import summarize
 
