@@ -8,7 +8,8 @@ import logging
 import signal
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 log = logging.getLogger("report")
 
@@ -67,6 +68,24 @@ def human_size(size: float) -> str:
     return f"{size:.1f} GB"
 
 
+@contextlib.contextmanager
+def handling(signums: tuple[int, ...], handler: Callable[[int, Any], None]) -> Iterator[bool]:
+    """`handler` handles `signums` meanwhile, then the handlers before it again; yields
+    whether it does (Python runs handlers in the main thread only: in another, the
+    handlers stay as they were)."""
+    previous = {}
+    try:
+        for signum in signums:
+            previous[signum] = signal.signal(signum, handler)
+    except ValueError:  # not the main thread
+        pass
+    try:
+        yield bool(previous)
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
 class CtrlC:
     """Ctrl-C (SIGINT), and SIGTERM the same way, as the command handles them: a
     KeyboardInterrupt where it arrives, as Python's own handler gives for Ctrl-C, and
@@ -87,21 +106,9 @@ class CtrlC:
         if not self.deferring:
             raise KeyboardInterrupt
 
-    @contextlib.contextmanager
-    def installed(self) -> Iterator[None]:
-        """This object handles SIGINT and SIGTERM meanwhile (in the main thread only: in
-        another, Python's own handlers stay)."""
-        previous = {}
-        try:
-            for signum in self.SIGNALS:
-                previous[signum] = signal.signal(signum, self)
-        except ValueError:  # not the main thread
-            pass
-        try:
-            yield
-        finally:
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
+    def installed(self) -> contextlib.AbstractContextManager[bool]:
+        """This object handles SIGINT and SIGTERM meanwhile (`handling`)."""
+        return handling(self.SIGNALS, self)
 
     def check(self) -> None:
         """Raise KeyboardInterrupt if Ctrl-C came (even if it was swallowed since)."""

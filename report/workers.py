@@ -13,6 +13,8 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
 
+from report.console import handling
+
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 
@@ -99,16 +101,9 @@ def signals_held(signums: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)) -> 
     is still taken by another, vl-convert's, and its handler run here all the same.)"""
     came: list[int] = []
     try:
-        previous = {signum: signal.signal(signum, lambda signum, _: came.append(signum))
-                    for signum in signums}
-    except ValueError:  # not the main thread: Python runs handlers in the main thread only
-        yield
-        return
-    try:
-        yield
+        with handling(signums, lambda signum, _: came.append(signum)):
+            yield
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
         for signum in dict.fromkeys(came):
             signal.raise_signal(signum)
 
