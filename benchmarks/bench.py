@@ -42,6 +42,7 @@ import json
 import os
 import platform
 import re
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -1153,7 +1154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         reference = None
     started = datetime.now(tz=UTC)
     shown_argv = argv if argv is not None else sys.argv[1:]
-    command = " ".join(["python benchmarks/bench.py", *shown_argv])
+    command = " ".join(["python benchmarks/bench.py", shlex.join(shown_argv)])
     results = []
     load_before = _load_average()
     browser_context = contextlib.nullcontext(None) if args.no_browser else chromium()

@@ -1561,7 +1561,7 @@ def time_to_hack_chart(
 ) -> Chart:
     """Per arm, the Kaplan-Meier share of seeds that have started hacking by each step
     (summary.time_to_hack) as a step curve in the arm's colour; a tick where a seed that
-    never hacked stops being watched; the arm's name at the curve's end; a rule at one
+    never hacked stops being watched; the arm's name beside the plot's end; a rule at one
     half (where a curve crosses it is the arm's median onset). Pointing at a curve shows
     the seeds at risk there."""
     arms = numbers.arms

@@ -69,10 +69,9 @@ def human_size(size: float) -> str:
 
 
 @contextlib.contextmanager
-def handling(signums: tuple[int, ...], handler: Callable[[int, Any], None]) -> Iterator[bool]:
-    """`handler` handles `signums` meanwhile, then the handlers before it again; yields
-    whether it does (Python runs handlers in the main thread only: in another, the
-    handlers stay as they were)."""
+def handling(signums: tuple[int, ...], handler: Callable[[int, Any], None]) -> Iterator[None]:
+    """`handler` handles `signums` meanwhile, then the handlers before it again (in the
+    main thread only: Python runs handlers there; in another, the handlers stay)."""
     previous = {}
     try:
         for signum in signums:
@@ -80,7 +79,7 @@ def handling(signums: tuple[int, ...], handler: Callable[[int, Any], None]) -> I
     except ValueError:  # not the main thread
         pass
     try:
-        yield bool(previous)
+        yield
     finally:
         for signum, old in previous.items():
             signal.signal(signum, old)
@@ -106,7 +105,7 @@ class CtrlC:
         if not self.deferring:
             raise KeyboardInterrupt
 
-    def installed(self) -> contextlib.AbstractContextManager[bool]:
+    def installed(self) -> contextlib.AbstractContextManager[None]:
         """This object handles SIGINT and SIGTERM meanwhile (`handling`)."""
         return handling(self.SIGNALS, self)
 
