@@ -12,8 +12,8 @@ measures, in one run:
 - the reference script (`../shared/reference/plot_dynamics.py`, skipped with a note when
   absent) and `python -m report -q` as separate processes: wall time and peak memory.
   report runs three times: cold (an empty REPORT_CACHE_DIR), with the fixed costs cached
-  (the JavaScript bundle kept, the rendered pictures of these logs dropped: a new sweep
-  on a machine that has made a report before) and warm (everything cached);
+  (the JavaScript bundle kept, the pictures and compiled specs of these logs dropped: a
+  new sweep on a machine that has made a report before) and warm (everything cached);
 - parse throughput in MB/s of log bytes, each in a fresh process and timing only the
   parse: the reference's `parse_log` over the files, and `report.load_sweep` (the files
   to the tidy tables), in parallel as it runs by default and in one process (`jobs=1`);
@@ -533,8 +533,8 @@ def bench_size(
         for attempt in range(max(repeat, 1)):
             cache = Path(cache_root) / f"cache-{attempt}"
             colds.append(measure(command, env=_report_env(cache)))
-            # A new sweep on a used machine: the bundle stays, this sweep's renders go.
-            shutil.rmtree(cache / "renders", ignore_errors=True)
+            # A new sweep on a used machine: the bundle stays, this sweep's entries go.
+            _drop_sweep_entries(cache)
             fixeds.append(measure(command, env=_report_env(cache)))
             warms.append(measure(command, env=_report_env(cache)))
             if baseline is not None:
@@ -578,10 +578,17 @@ def _draw_pages(browser: object | None, pages: dict[Path, Page]) -> None:
 def _fixed_cached(command: list[str], cache: Path, root: Path) -> Process:
     """A run of `command` with the code of `root` (run from there: `python -m` looks in
     the current folder first), its fixed costs (the bundle) cached by a first, unmeasured
-    run whose pictures are then dropped."""
+    run whose pictures and compiled specs are then dropped."""
     measure(command, env=_report_env(cache, root), cwd=root)
-    shutil.rmtree(cache / "renders", ignore_errors=True)
+    _drop_sweep_entries(cache)
     return measure(command, env=_report_env(cache, root), cwd=root)
+
+
+def _drop_sweep_entries(cache: Path) -> None:
+    """What the cache holds of one sweep (its pictures and compiled specs), so that the
+    next run is one of a new sweep on a machine that has made a report before."""
+    for folder in ("renders", "specs"):
+        shutil.rmtree(cache / folder, ignore_errors=True)
 
 
 def _note_failures(result: Result, reference: Path | None) -> None:
@@ -651,8 +658,8 @@ def _timed(took: dict[str, float], key: str) -> Iterator[None]:
 
 def rebuild_child(logs: str, out: str, url: str) -> None:
     """In a fresh process (`bench_rebuild` starts it), with the JavaScript bundle cached
-    and no pictures of these logs: time `python -m report` on the logs, then a watch's
-    rebuild after `REBUILD_ROWS` rows are appended to one run, then reading every log
+    and no pictures or compiled specs of these logs: time `python -m report` on the logs,
+    then a watch's rebuild after `REBUILD_ROWS` rows are appended to one run, then reading every log
     (`load_sweep`, the watch's first read, over HTTP); print the seconds as JSON."""
     import json
 
@@ -784,9 +791,10 @@ def rebuild_section(r: Rebuilt, megabytes: float) -> str:
         f"## `--watch`: a rebuild after an append ({r.size.title})",
         "",
         "In one fresh process per repeat, with the JavaScript bundle cached and no "
-        "pictures of these logs: a full run of `python -m report`, then `--watch`'s first "
-        "read and first report, then one rebuild after appending rows to one run (its "
-        "pictures drawn anew: the data changed; while watching, the PNGs beside the page "
+        "pictures or compiled specs of these logs: a full run of `python -m report`, then "
+        "`--watch`'s first read and first report, then one rebuild after appending rows "
+        "to one run (its pictures drawn anew: the data changed; while watching, the PNGs "
+        "beside the page "
         "are drawn at 1x), then every log read again, from the disk and from a local HTTP "
         "server. Wall time, and CPU time of every process involved (parse workers "
         "included), the fastest of the repeats.",
@@ -1074,8 +1082,8 @@ def write_up(
         + (f", the fastest of {repeat} runs of each kind" if repeat > 1 else "")
         + ". report runs cold "
         "(empty cache), with its fixed costs cached (the JavaScript bundle kept, no "
-        "pictures of these logs: a new sweep on a machine that has made a report before) "
-        "and warm (the same logs again). Peak memory: the largest single process "
+        "pictures or compiled specs of these logs: a new sweep on a machine that has made a "
+        "report before) and warm (the same logs again). Peak memory: the largest single process "
         "(`ru_maxrss`), and in brackets the whole process tree's proportional set size "
         "(parse workers included), sampled every 50 ms. Parse throughput: MB of log "
         "files per second in a fresh process, timing only the parse: the reference's "

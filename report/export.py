@@ -6,9 +6,9 @@ pictures are drawn from the same spec, less what only a pointer uses (`picture_s
 vl-convert carries Vega and Vega-Lite itself: neither drawing nor the page needs the
 network.
 
-Fixed costs are kept in a disk cache (`cache_dir`): the bundle, keyed by the versions
-that built it, and every picture, keyed by its spec, scale and those versions. Each
-entry carries its digest: one that is not whole is made again, never used.
+Fixed costs are kept in a disk cache (`cache_dir`): the bundle, every compiled spec and
+every picture, keyed by what made them (versions, spec, scale). Each entry carries its
+digest: one that is not whole is made again, never used.
 `REPORT_NO_CACHE=1` turns the cache off, `REPORT_CACHE_DIR` moves it; a cache that cannot
 be read or written is skipped, never an error.
 """
@@ -85,8 +85,15 @@ def vegalite_version() -> str | None:
 
 
 def to_vega(spec: Spec) -> Spec:
-    """The Vega spec of a Vega-Lite spec (what both the page and the pictures draw)."""
-    return dict(vl_convert.vegalite_to_vega(spec, vl_version=vegalite_version()))
+    """The Vega spec of a Vega-Lite spec (what both the page and the pictures draw), from
+    the disk cache if compiled before (a first compile starts vl-convert's engine)."""
+    path = cache_dir() / "specs" / f"{_spec_key(spec)}.json"
+    if (cached := _read(path)) is not None:
+        return dict(json.loads(cached))
+    vega = dict(vl_convert.vegalite_to_vega(spec, vl_version=vegalite_version()))
+    _store(path, json.dumps(vega).encode("utf-8"))
+    _prune(path.parent, RENDER_CACHE_FILES, "*.json")
+    return vega
 
 
 # --- the picture's spec ------------------------------------------------------------------
@@ -331,12 +338,12 @@ def _store(path: Path, data: bytes) -> None:
                 os.unlink(temporary)
 
 
-def _prune(folder: Path, keep: int) -> None:
-    """Keep the `keep` most recently written pictures."""
+def _prune(folder: Path, keep: int, pattern: str = "*.png") -> None:
+    """Keep the `keep` most recently written entries (`pattern`) of `folder`."""
     if not _cache_enabled():
         return
     try:
-        entries = sorted(folder.glob("*.png"), key=lambda p: p.stat().st_mtime, reverse=True)
+        entries = sorted(folder.glob(pattern), key=lambda p: p.stat().st_mtime, reverse=True)
         for stale in entries[keep:]:
             stale.unlink(missing_ok=True)
     except OSError:

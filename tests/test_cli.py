@@ -303,12 +303,17 @@ def test_the_series_goes_beside_a_page_it_would_overgrow(monkeypatch) -> None:
     assert "written beside it as" in built.html
 
 
-def test_each_chart_is_compiled_once_and_the_page_embeds_that_spec(monkeypatch) -> None:
+def test_each_chart_is_compiled_once_and_the_page_embeds_that_spec(monkeypatch,
+                                                                  tmp_path: Path) -> None:
+    """Once per chart, for the page and its pictures; and not again for the same logs
+    (the compiled specs are cached): the same page, byte for byte."""
     import vl_convert
     from bs4 import BeautifulSoup
 
     from report import build, load_demo
 
+    monkeypatch.setenv("REPORT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH["SOURCE_DATE_EPOCH"])
     compiled: list[dict] = []
     compile_ = vl_convert.vegalite_to_vega
 
@@ -317,7 +322,8 @@ def test_each_chart_is_compiled_once_and_the_page_embeds_that_spec(monkeypatch) 
         return compiled[-1]
 
     monkeypatch.setattr(vl_convert, "vegalite_to_vega", spy)
-    built = build.build_report(load_demo(), build.Options())  # pictures too
+    sweep = load_demo()
+    built = build.build_report(sweep, build.Options())  # pictures too
     specs = chart_specs(BeautifulSoup(built.html, "html.parser"))
     assert len(specs) >= 3  # the demo's charts (the grid, the overlay, time to hack, ...)
     assert len(compiled) == len(specs)  # one compile per chart, for the page and its pictures
@@ -325,6 +331,9 @@ def test_each_chart_is_compiled_once_and_the_page_embeds_that_spec(monkeypatch) 
         return sorted(json.dumps(spec, sort_keys=True) for spec in found)
 
     assert texts(list(specs.values())) == texts(compiled)  # the very specs compiled
+    again = build.build_report(sweep, build.Options())
+    assert len(compiled) == len(specs)  # nothing compiled again
+    assert again.html == built.html
 
 
 def test_the_library_and_the_command_give_the_same_page(tmp_path: Path) -> None:

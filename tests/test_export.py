@@ -117,6 +117,23 @@ def test_to_vega_compiles_vega_lite_to_vega() -> None:
     assert json.dumps(SPEC["data"]["values"]) in json.dumps(vega)  # the data rides along
 
 
+def test_a_compiled_spec_comes_from_the_cache(cache: Path, monkeypatch) -> None:
+    vega = export.to_vega(SPEC)
+    (entry,) = (cache / "specs").glob("*.json")
+    assert entry.read_bytes() == sealed(json.dumps(vega).encode("utf-8"))
+
+    def no_compile(*args: object, **kwargs: object) -> None:
+        msg = "compiled again"
+        raise AssertionError(msg)
+
+    monkeypatch.setattr(vl_convert, "vegalite_to_vega", no_compile)
+    assert export.to_vega(SPEC) == vega  # read, not compiled
+    entry.write_bytes(sealed(b'{"marker": 1}'))
+    assert export.to_vega(SPEC) == {"marker": 1}  # keyed by the Vega-Lite spec ...
+    with pytest.raises(AssertionError, match="compiled again"):
+        export.to_vega({**SPEC, "width": 210})  # ... so another one is compiled
+
+
 def test_picture_spec_leaves_out_the_pointer_marks_only(demo_specs) -> None:
     assert set(demo_specs) == set(POINTER_MARKS)
     for key, page in demo_specs.items():
@@ -262,7 +279,8 @@ def test_a_damaged_cache_entry_is_made_again_not_served(cache: Path, damage: str
     png = export.to_png(vega, scale=1)
     (script,) = cache.glob("vega-bundle-*.js")
     (picture,) = (cache / "renders").glob("*.png")
-    for entry in (script, picture):
+    (compiled,) = (cache / "specs").glob("*.json")
+    for entry in (script, picture, compiled):
         whole = entry.read_bytes()
         entry.write_bytes({
             "truncated": whole[: len(whole) // 2],
@@ -273,8 +291,10 @@ def test_a_damaged_cache_entry_is_made_again_not_served(cache: Path, damage: str
     export.javascript_bundle.cache_clear()
     assert export.javascript_bundle() == bundle
     assert export.to_png(vega, scale=1) == png
+    assert export.to_vega(SPEC) == vega
     assert script.read_bytes() == sealed(bundle.encode("utf-8"))  # made again, whole
     assert picture.read_bytes() == sealed(png)
+    assert compiled.read_bytes() == sealed(json.dumps(vega).encode("utf-8"))
 
 
 # A cache on a full disk, for real: the process may write no file past 4 KB (writes
@@ -301,8 +321,11 @@ def test_a_full_cache_disk_falls_back_to_no_cache_and_leaves_nothing(tmp_path: P
         assert ran.returncode == 0, ran.stderr
         bundle_size, png_size_ = map(int, ran.stdout.split())
         assert bundle_size > 100_000 and png_size_ > 4096  # neither fits in 4 KB
-        left = sorted(p.name for p in folder.rglob("*") if p.is_file())
-        assert left == [], left  # no temporary file, no partial entry
+        left = [p for p in folder.rglob("*") if p.is_file()]
+        # No temporary file, no partial entry: only the compiled spec, which fits, whole.
+        assert [p.parent.name for p in left] == ["specs"], left
+        whole = left[0].read_bytes()
+        assert hashlib.sha256(whole[32:]).digest() == whole[:32]
 
 
 
