@@ -259,13 +259,12 @@ def _draw(
 ) -> tuple[dict[str, dict], dict[str, list[bytes]]]:
     """Each chart compiled to Vega once: that spec for the page, and its pictures at
     `scales`, drawn from the same spec without the pointer's marks, by up to `jobs`
-    processes (`export.draw_pictures`)."""
-    page_specs = {key: export.to_vega(chart.to_dict(validate=False))
-                  for key, chart in specs.items()}
-    pictures = export.draw_pictures(
-        {key: export.picture_spec(vega, charts.POINTER_LAYER_SUFFIX)
-         for key, vega in page_specs.items()}, scales, jobs)
-    return page_specs, pictures
+    processes (`export.draw_charts`)."""
+    drawn = export.draw_charts({key: chart.to_dict(validate=False)
+                                for key, chart in specs.items()},
+                               scales, charts.POINTER_LAYER_SUFFIX, jobs)
+    return ({key: vega for key, (vega, _) in drawn.items()},
+            {key: pictures for key, (_, pictures) in drawn.items()})
 
 
 _HEX_COLOR = re.compile(r'"(#[0-9a-fA-F]{6})"')

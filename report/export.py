@@ -29,6 +29,7 @@ from typing import Any
 import vl_convert
 from PIL import Image
 
+from report.picture_spec import picture_spec
 from report.workers import cores, share_out
 
 Spec = dict[str, Any]
@@ -87,7 +88,7 @@ def vegalite_version() -> str | None:
 def to_vega(spec: Spec) -> Spec:
     """The Vega spec of a Vega-Lite spec (what both the page and the pictures draw), from
     the disk cache if compiled before (a first compile starts vl-convert's engine)."""
-    path = cache_dir() / "specs" / f"{_spec_key(spec)}.json"
+    path = _compiled_path(spec)
     if (cached := _read(path)) is not None:
         return dict(json.loads(cached))
     vega = dict(vl_convert.vegalite_to_vega(spec, vl_version=vegalite_version()))
@@ -96,112 +97,38 @@ def to_vega(spec: Spec) -> Spec:
     return vega
 
 
-# --- the picture's spec ------------------------------------------------------------------
-
-
-def picture_spec(vega: Spec, pointer_suffix: str) -> Spec:
-    """The spec a picture is drawn from: `vega` without the marks of the Vega-Lite layers
-    whose name ends in `pointer_suffix` (invisible tooltip and hover targets, which cost
-    as much to draw as every line), clipped lines sharing one clip (`_share_clips`).
-
-    Vega-Lite names a layer's mark `<layer>_marks`, inside a group `<layer>_pathgroup`
-    when it draws one line per series. Everything else stays: the hover selection is
-    empty in a picture, so every mark keeps its idle look.
-    """
-    return _share_clips(_without_layers(vega, pointer_suffix))
-
-
-def _without_layers(node: Spec, suffix: str) -> Spec:
-    if not isinstance(node.get("marks"), list):
-        return node
-    kept = [m for m in node["marks"] if not _layer_name(m).endswith(suffix)]
-    return {**node, "marks": [_without_layers(m, suffix) for m in kept]}
-
-
-def _layer_name(mark: Spec) -> str:
-    name = str(mark.get("name", ""))
-    for ending in ("_marks", "_pathgroup"):
-        if name.endswith(ending):
-            return name[: -len(ending)]
-    return ""
-
-
-def _share_clips(vega: Spec) -> Spec:
-    """The same Vega spec with each run of clipped line groups inside one clipped group.
-
-    Vega-Lite draws a line with `detail` or `color` as one group per line, each clipping
-    its own line to the plot. resvg renders every clip as an offscreen mask the size of
-    the plot, so 200 seed lines cost 200 masks -- most of a picture's drawing time. One
-    clipped group around them clips to the same rectangle (the enclosing group's width
-    and height) once. Nothing else changes: the lines keep their order and z-order.
-    """
-    marks = vega.get("marks")
-    if not isinstance(marks, list):
-        return vega
-    out: list[Any] = []
-    run: list[Spec] = []
-    for mark in [*marks, None]:
-        if _clipped_line_group(mark):
-            run.append({**mark, "marks": [_unclipped(m) for m in mark["marks"]]})
-            continue
-        if run:
-            out.append(_clip_group(run))
-            run = []
-        if mark is not None:
-            out.append(_share_clips(mark) if isinstance(mark, dict) else mark)
-    return {**vega, "marks": out}
-
-
-def _clip_group(marks: list[Spec]) -> Spec:
-    size = {"width": {"field": {"group": "width"}}, "height": {"field": {"group": "height"}}}
-    name = f"{marks[0].get('name', 'lines')}_clip"
-    return {"type": "group", "name": name, "clip": True, "encode": {"enter": size},
-            "marks": marks}
-
-
-def _clipped_line_group(mark: Any) -> bool:
-    """A group faceted per line (Vega-Lite's `*_pathgroup`) whose marks all clip."""
-    if not isinstance(mark, dict) or mark.get("type") != "group":
-        return False
-    children = mark.get("marks")
-    return (
-        "facet" in (mark.get("from") or {})
-        and not mark.get("clip")
-        and isinstance(children, list)
-        and bool(children)
-        and all(isinstance(c, dict) and c.get("clip") is True
-                and c.get("type") in ("line", "trail", "area") for c in children)
-    )
-
-
-def _unclipped(mark: Spec) -> Spec:
-    return {k: v for k, v in mark.items() if k != "clip"}
-
-
 # --- pictures ------------------------------------------------------------------------
 
 
-def draw_pictures(
-    specs: Mapping[str, Spec], scales: Sequence[float], jobs: int = 1
-) -> dict[str, list[bytes]]:
-    """`to_pngs` of each spec, by key. vl-convert draws one picture at a time in a
+def draw_charts(
+    specs: Mapping[str, Spec], scales: Sequence[float], pointer_suffix: str, jobs: int = 1
+) -> dict[str, tuple[Spec, list[bytes]]]:
+    """Each Vega-Lite spec compiled (`to_vega`) and drawn from its `picture_spec` at
+    `scales` (`to_pngs`), by key. vl-convert compiles and draws one at a time in a
     process, so when more than one is not in the cache, up to `jobs` worker processes (no
-    more than the cores) draw them (`workers.share_out`, in the order given: the biggest
-    first). Should a worker die (killed for lack of memory?), what it did not draw is
-    drawn here."""
-    missing = {key: spec for key, spec in specs.items() if not _cached(spec, scales)}
+    more than the cores) do it (`workers.share_out`, in the order given: the biggest
+    first). Should a worker die (killed for lack of memory?), what it did not do is done
+    here."""
+    work = partial(_compiled_and_drawn, scales=tuple(scales), pointer_suffix=pointer_suffix)
+    missing = {key: spec for key, spec in specs.items()
+               if not _cached(spec, scales, pointer_suffix)}
     workers = min(jobs, cores(), len(missing))
-    drawn = {}
-    if workers > 1:
-        drawn = share_out(partial(to_pngs, scales=tuple(scales)), missing, workers)
-    return {key: drawn.get(key) or to_pngs(spec, scales) for key, spec in specs.items()}
+    done = share_out(work, missing, workers) if workers > 1 else {}
+    return {key: done.get(key) or work(spec) for key, spec in specs.items()}
 
 
-def _cached(vega: Spec, scales: Sequence[float]) -> bool:
-    """Whether every picture of `vega` at `scales` is in the cache (whole or not)."""
-    if not _cache_enabled():
+def _compiled_and_drawn(spec: Spec, scales: tuple[float, ...],
+                        pointer_suffix: str) -> tuple[Spec, list[bytes]]:
+    vega = to_vega(spec)
+    return vega, to_pngs(picture_spec(vega, pointer_suffix), scales)
+
+
+def _cached(spec: Spec, scales: Sequence[float], pointer_suffix: str) -> bool:
+    """Whether Vega-Lite `spec` compiled and its pictures at `scales` are in the cache."""
+    compiled = _read(_compiled_path(spec))
+    if compiled is None:
         return False
-    key = _spec_key(vega)
+    key = _spec_key(picture_spec(json.loads(compiled), pointer_suffix))
     return all(_picture_path(key, scale).is_file() for scale in scales)
 
 
@@ -296,6 +223,10 @@ def _digest(*parts: str) -> str:
 
 def _spec_key(vega: Spec) -> str:
     return _digest(_versions(), json.dumps(vega, sort_keys=True, separators=(",", ":")))
+
+
+def _compiled_path(spec: Spec) -> Path:
+    return cache_dir() / "specs" / f"{_spec_key(spec)}.json"
 
 
 def _picture_path(spec_key: str, scale: float) -> Path:

@@ -9,12 +9,13 @@ from PIL import Image
 from test_charts import _three_seeds
 
 from report import build, charts, export
+from report.picture_spec import picture_spec
 
 
 def test_inline_picture_is_the_chart_in_256_colours() -> None:
     runs, series = _three_seeds()
     vega = export.to_vega(charts.overlay_chart(runs, series).to_dict())
-    png = export.to_png(export.picture_spec(vega, charts.POINTER_LAYER_SUFFIX), scale=1)
+    png = export.to_png(picture_spec(vega, charts.POINTER_LAYER_SUFFIX), scale=1)
     inline = build.inline_picture(png)
     picture = Image.open(io.BytesIO(inline))
     assert picture.mode == "P" and len(picture.getpalette()) // 3 <= 256

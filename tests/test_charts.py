@@ -22,6 +22,7 @@ from conftest import SAMPLES, needs_samples
 
 import report
 from report import charts, export
+from report.picture_spec import picture_spec
 
 RED, GREEN, BLUE, AMBER = "#c1432b", "#2f7d4f", "#33508c", "#c98a2b"
 ARMS4 = ["vanilla", "static erasure", "online erasure", "routing"]
@@ -637,7 +638,7 @@ def _with_band(spec: dict, band: str) -> dict:
 def _picture(spec: dict) -> bytes:
     """The chart's picture as the report draws it: compiled once, the pointer left out."""
     vega = export.to_vega(spec)
-    return vl_convert.vega_to_png(export.picture_spec(vega, charts.POINTER_LAYER_SUFFIX),
+    return vl_convert.vega_to_png(picture_spec(vega, charts.POINTER_LAYER_SUFFIX),
                                   scale=1)
 
 
@@ -690,7 +691,7 @@ def test_time_to_hack_chart_draws_the_kaplan_meier_table() -> None:
     assert sorted(labels["arm"]) == [0, 1] and set(labels["step"]) == {4}
     assert charts.TIME_TO_HACK_TITLE == spec["title"]["text"]
     vega = export.to_vega(spec)
-    picture = export.picture_spec(vega, charts.POINTER_LAYER_SUFFIX)
+    picture = picture_spec(vega, charts.POINTER_LAYER_SUFFIX)
     assert "km_points_marks" in json.dumps(vega) and "km_points_marks" not in json.dumps(picture)
     assert png_size(export.to_png(picture, scale=1))[0] > 400
 

@@ -18,6 +18,7 @@ from PIL import Image
 
 import report
 from report import charts, export, summary
+from report.picture_spec import picture_spec
 
 SPEC = {
     "$schema": "https://vega.github.io/schema/vega-lite/v6.json",
@@ -138,7 +139,7 @@ def test_picture_spec_leaves_out_the_pointer_marks_only(demo_specs) -> None:
     assert set(demo_specs) == set(POINTER_MARKS)
     for key, page in demo_specs.items():
         before = json.dumps(page, sort_keys=True)
-        picture = export.picture_spec(page, charts.POINTER_LAYER_SUFFIX)
+        picture = picture_spec(page, charts.POINTER_LAYER_SUFFIX)
         assert json.dumps(page, sort_keys=True) == before  # the page's spec is untouched
         assert POINTER_MARKS[key] <= set(mark_names(page)), key
         kept = [n for n in mark_names(picture) if not n.endswith("_clip")]
@@ -150,7 +151,7 @@ def test_picture_spec_leaves_out_the_pointer_marks_only(demo_specs) -> None:
 def test_a_picture_shows_what_the_page_draws(demo_specs) -> None:
     """Leaving the pointer's marks out changes no pixel: they are invisible."""
     for page in demo_specs.values():
-        picture = export.picture_spec(page, charts.POINTER_LAYER_SUFFIX)
+        picture = picture_spec(page, charts.POINTER_LAYER_SUFFIX)
         drawn = bytes(vl_convert.vega_to_png(page, scale=1))
         # Both drawn here: a cached 1x picture may be a 2x drawing shrunk.
         assert_same_picture(bytes(vl_convert.vega_to_png(picture, scale=1)), drawn,
@@ -159,7 +160,7 @@ def test_a_picture_shows_what_the_page_draws(demo_specs) -> None:
 
 def test_clipped_lines_share_one_clip() -> None:
     vega = export.to_vega(LINES)
-    picture = export.picture_spec(vega, "_points")
+    picture = picture_spec(vega, "_points")
     (wrapper,) = [m for m in picture["marks"] if m.get("name", "").endswith("_clip")]
     assert wrapper["clip"] is True and wrapper["type"] == "group"
     lines = [c for group in wrapper["marks"] for c in group["marks"]]
@@ -329,19 +330,31 @@ def test_a_full_cache_disk_falls_back_to_no_cache_and_leaves_nothing(tmp_path: P
 
 
 
-def test_pictures_drawn_by_worker_processes_are_the_ones_drawn_here(cache: Path,
-                                                                     monkeypatch) -> None:
-    """Several pictures, drawn by two worker processes, are the very bytes this process
-    draws one after another, each at both scales; the workers fill this process's cache."""
-    specs = {"line": export.to_vega(SPEC),
-             "lines": export.picture_spec(export.to_vega(LINES), "_points"),
-             "wide": export.to_vega({**SPEC, "width": 400})}
-    drawn = export.draw_pictures(specs, (1.0, 2.0), jobs=2)
+def test_charts_compiled_and_drawn_by_worker_processes_are_the_ones_made_here(
+        cache: Path, monkeypatch) -> None:
+    """Several charts, compiled and drawn by two worker processes, are the very specs and
+    bytes this process makes one after another, each picture at both scales, without the
+    pointer's marks; the workers fill this process's cache, so nothing is made again."""
+    specs = {"line": SPEC, "lines": LINES, "wide": {**SPEC, "width": 400}}
+    drawn = export.draw_charts(specs, (1.0, 2.0), "_points", jobs=2)
     assert len(list((cache / "renders").glob("*.png"))) == 6  # 3 specs x 2 scales
-    assert export.draw_pictures(specs, (1.0, 2.0), jobs=2) == drawn  # from the cache
+    assert len(list((cache / "specs").glob("*.json"))) == 3
+
+    def nothing_made(*args: object, **kwargs: object) -> None:
+        msg = "made again"
+        raise AssertionError(msg)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(vl_convert, "vegalite_to_vega", nothing_made)
+        patched.setattr(vl_convert, "vega_to_png", nothing_made)
+        assert export.draw_charts(specs, (1.0, 2.0), "_points", jobs=2) == drawn
     monkeypatch.setenv("REPORT_NO_CACHE", "1")
-    assert {key: export.to_pngs(spec, (1.0, 2.0)) for key, spec in specs.items()} == drawn
-    for small, large in drawn.values():
+    here = {key: export.to_vega(spec) for key, spec in specs.items()}
+    assert {key: vega for key, (vega, _) in drawn.items()} == here
+    assert "points_marks" in json.dumps(here["lines"])
+    assert {key: export.to_pngs(picture_spec(vega, "_points"), (1.0, 2.0))
+            for key, vega in here.items()} == {key: pngs for key, (_, pngs) in drawn.items()}
+    for _, (small, large) in drawn.values():
         width, height = png_size(small)
         assert png_size(large) == (2 * width, 2 * height)
-    assert png_size(drawn["wide"][0])[0] > png_size(drawn["line"][0])[0] + 150
+    assert png_size(drawn["wide"][1][0])[0] > png_size(drawn["line"][1][0])[0] + 150
