@@ -91,10 +91,44 @@ def to_vega(spec: Spec) -> Spec:
     path = _compiled_path(spec)
     if (cached := _read(path)) is not None:
         return dict(json.loads(cached))
-    vega = dict(vl_convert.vegalite_to_vega(spec, vl_version=vegalite_version()))
+    vega = _without_unused_data(dict(vl_convert.vegalite_to_vega(
+        spec, vl_version=vegalite_version())))
     _store(path, json.dumps(vega).encode("utf-8"))
     _prune(path.parent, RENDER_CACHE_FILES, "*.json")
     return vega
+
+
+def _without_unused_data(vega: Spec) -> Spec:
+    """`vega` without the top-level datasets nothing reads. Vega-Lite writes each layer's
+    filters and formulas at the top as well as in every facet cell, where the cell's own
+    copies (same names) are the ones drawn; Vega would still run the top ones over every
+    row. A dataset that feeds a signal or listens to events (`signal`, `on`) stays."""
+    data = list(vega.get("data", []))
+    rest = {key: value for key, value in vega.items() if key != "data"}
+    while unused := [d for d in data if not _needed(d, rest, data)]:
+        data = [d for d in data if d not in unused]
+    return {**vega, "data": data} if "data" in vega else vega
+
+
+def _needed(dataset: Spec, rest: Spec, data: list[Spec]) -> bool:
+    name = dataset.get("name")
+    return ("on" in dataset or any("signal" in t for t in dataset.get("transform", []))
+            or _reads(rest, name) or any(_reads(other, name) for other in data
+                                         if other is not dataset))
+
+
+def _reads(node: Any, name: Any) -> bool:
+    """Whether `node` reads dataset `name`: as a value (`from`, `source`) or quoted in an
+    expression, outside groups that define a dataset of that name (their own)."""
+    if isinstance(node, str):
+        return node == name or f"'{name}'" in node or f'"{name}"' in node
+    if isinstance(node, list):
+        return any(_reads(item, name) for item in node)
+    if not isinstance(node, dict):
+        return False
+    own = any(isinstance(d, dict) and d.get("name") == name for d in node.get("data", []))
+    return any(_reads(value, name) for key, value in node.items()
+               if key != "name" and (not own or key == "from"))
 
 
 # --- pictures ------------------------------------------------------------------------

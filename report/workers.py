@@ -15,6 +15,10 @@ from typing import TypeVar
 
 from report.console import handling
 
+# How long `stop` waits for a stopped pool's manager thread (it ends as soon as it sees
+# its workers gone).
+STOP_SECONDS = 5.0
+
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 
@@ -64,13 +68,19 @@ def _watch_parent(parent: int) -> None:
 
 def stop(pool: ProcessPoolExecutor) -> None:
     """Shut `pool` down without waiting: its queue dropped, its workers killed (a worker
-    busy with a big file, or blocked reading a pipe, would hold the caller for ever)."""
+    busy with a big file, or blocked reading a pipe, would hold the caller for ever).
+    Then its manager thread is given a moment to end: one still closing its pipe when
+    Python exits makes Python 3.11's exit hook write to that pipe as it closes (an
+    "Exception ignored ... Bad file descriptor" on stderr)."""
     processes = list((getattr(pool, "_processes", None) or {}).values())
+    manager = getattr(pool, "_executor_manager_thread", None)
     pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         process.kill()
     for process in processes:
         process.join()
+    if manager is not None:
+        manager.join(timeout=STOP_SECONDS)
 
 
 @contextlib.contextmanager

@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -116,6 +117,26 @@ def test_to_vega_compiles_vega_lite_to_vega() -> None:
     assert vega["$schema"].startswith("https://vega.github.io/schema/vega/v")
     assert "encoding" not in vega and vega["marks"][0]["type"] == "line"
     assert json.dumps(SPEC["data"]["values"]) in json.dumps(vega)  # the data rides along
+
+
+def test_the_compiled_grid_drops_only_the_datasets_nothing_reads() -> None:
+    """Vega-Lite's top-level copies of each layer's data go (each facet cell draws from its
+    own); the chart Vega draws from what is left is the same, mark for mark."""
+    sweep = report.load_demo()
+    spec = charts.grid_chart(sweep.runs, sweep.series).to_dict()
+    full = vl_convert.vegalite_to_vega(spec, vl_version=export.vegalite_version())
+    lean = export.to_vega(spec)
+    names = [d["name"] for d in full["data"]]
+    kept = [d["name"] for d in lean["data"]]
+    assert set(kept) < set(names) and len(kept) <= len(names) // 2
+    assert {"hover_store", "zoom_store"} <= set(kept)  # read by the selections' expressions
+    assert {k: v for k, v in lean.items() if k != "data"} == {
+        k: v for k, v in full.items() if k != "data"}
+
+    def drawn(vega: dict) -> str:
+        return re.sub(r"clip\d+", "clip", vl_convert.vega_to_svg(vega))  # ids count up
+
+    assert drawn(lean) == drawn(full)
 
 
 def test_a_compiled_spec_comes_from_the_cache(cache: Path, monkeypatch) -> None:
