@@ -73,11 +73,15 @@ def _running(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def _start(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+def _start(*args: str, env: dict[str, str] | None = None, code: str | None = None,
+           stdin: int = subprocess.DEVNULL) -> subprocess.Popen[str]:
+    """The report as a process, given `args`: `python -m report`, or `code` (a script that
+    changes something, then calls the report's `main`)."""
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    program = ["-m", "report"] if code is None else ["-c", code]
     return subprocess.Popen(
-        [sys.executable, "-m", "report", *args], env=full_env, cwd=ROOT, text=True,
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [sys.executable, *program, *args], env=full_env, cwd=ROOT, text=True,
+        stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
 
 
@@ -189,13 +193,9 @@ def test_a_signal_while_a_drawing_worker_starts(tmp_path: Path, how) -> None:
     logs = tmp_path / "logs"
     simulate.write_sweep(logs, arms=("vanilla",), seeds=(1,), steps=60)
     out = tmp_path / "site" / "x.html"
-    process = subprocess.Popen(
-        [sys.executable, "-c", PAUSED_WHILE_SPAWNING, str(logs), "-o", str(out), "-j", "2",
-         "-q"],
-        env={**os.environ, "PYTHONPATH": str(ROOT), "REPORT_CACHE_DIR": str(tmp_path / "c")},
-        cwd=ROOT, text=True,
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )
+    process = _start(str(logs), "-o", str(out), "-j", "2", "-q",
+                     env={"REPORT_CACHE_DIR": str(tmp_path / "c")},
+                     code=PAUSED_WHILE_SPAWNING, stdin=subprocess.PIPE)
     assert process.stderr is not None
     try:
         assert process.stderr.readline() == "spawned\n"
@@ -266,12 +266,8 @@ def test_sigterm_while_writing_leaves_the_previous_report_whole(
     before = _folder(out.parent)
     assert len([name for name in before if name.endswith(".png")]) >= 2
     # This run would replace the page and remove the pictures.
-    process = subprocess.Popen(
-        [sys.executable, "-c", PAUSED_WHILE_WRITING, str(logs), "-o", str(out), "--no-png",
-         "--metrics", "loss", "--title", "Another", "-q"],
-        env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT, text=True,
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )
+    process = _start(str(logs), "-o", str(out), "--no-png", "--metrics", "loss",
+                     "--title", "Another", "-q", code=PAUSED_WHILE_WRITING)
     assert process.stderr is not None
     try:
         assert process.stderr.readline() == "staged\n"
