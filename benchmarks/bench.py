@@ -659,8 +659,9 @@ def _timed(took: dict[str, float], key: str) -> Iterator[None]:
 def rebuild_child(logs: str, out: str, url: str) -> None:
     """In a fresh process (`bench_rebuild` starts it), with the JavaScript bundle cached
     and no pictures or compiled specs of these logs: time `python -m report` on the logs,
-    then a watch's rebuild after `REBUILD_ROWS` rows are appended to one run, then reading every log
-    (`load_sweep`, the watch's first read, over HTTP); print the seconds as JSON."""
+    then a watch's rebuild after `REBUILD_ROWS` rows are appended to one run, then reading
+    every log (`load_sweep`, the watch's first read, over HTTP); print the seconds as
+    JSON."""
     import json
 
     sys.path.insert(0, str(ROOT / "tests"))
@@ -794,10 +795,9 @@ def rebuild_section(r: Rebuilt, megabytes: float) -> str:
         "pictures or compiled specs of these logs: a full run of `python -m report`, then "
         "`--watch`'s first read and first report, then one rebuild after appending rows "
         "to one run (its pictures drawn anew: the data changed; while watching, the PNGs "
-        "beside the page "
-        "are drawn at 1x), then every log read again, from the disk and from a local HTTP "
-        "server. Wall time, and CPU time of every process involved (parse workers "
-        "included), the fastest of the repeats.",
+        "beside the page are drawn at 1x), then every log read again, from the disk and "
+        "from a local HTTP server. Wall time, and CPU time of every process involved "
+        "(parse workers included), the fastest of the repeats.",
         "",
         "| measure | wall | CPU |",
         "| --- | ---: | ---: |",
