@@ -37,6 +37,9 @@ Spec = dict[str, Any]
 # Part of every picture's cache key: change it when the way pictures are made changes,
 # so that pictures made the old way are not served.
 PICTURE_METHOD = "vega-png+pillow-box+level-3/3"
+# Part of every compiled spec's cache key: change it when `to_vega` changes what it makes
+# of vl-convert's output, so that specs compiled the old way are not served.
+COMPILE_METHOD = "vegalite-to-vega+unread-data-dropped/1"
 RENDER_CACHE_FILES = 64
 # Every cache entry starts with the SHA-256 of the rest. The format is part of every key,
 # so that a version of report that reads entries without it never finds these.
@@ -260,7 +263,7 @@ def _spec_key(vega: Spec) -> str:
 
 
 def _compiled_path(spec: Spec) -> Path:
-    return cache_dir() / "specs" / f"{_spec_key(spec)}.json"
+    return cache_dir() / "specs" / f"{_digest(_spec_key(spec), COMPILE_METHOD)}.json"
 
 
 def _picture_path(spec_key: str, scale: float) -> Path:

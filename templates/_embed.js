@@ -95,12 +95,18 @@
                             sizing.min_width, Math.max(sizing.min_width, sizing.max_width)));
   }
 
+  // A chart that leaves at most this many pixels of its column empty is not drawn again
+  // to fill them: its first width comes from its picture, whose text vl-convert measures
+  // a pixel or two differently from the browser, and drawing it again costs a full run.
+  var FIT_SLACK = 2;
+
   function fit(chart, rounds) {
     var canvas = chart.element.querySelector("canvas");
     if (!canvas) { return Promise.resolve(); }
     var width = fittedWidth(chart, parseFloat(canvas.style.width) ||
                                    canvas.getBoundingClientRect().width);
-    if (Math.abs(width - chart.width) < 1) { return Promise.resolve(); }
+    var short = (width - chart.width) * Math.max(1, (chart.sizing || {}).panels || 1);
+    if (short >= 0 && short <= FIT_SLACK) { return Promise.resolve(); }
     chart.width = width;
     var ratio = clamp(width / chart.size.width, 1, MAX_HEIGHT_RATIO);
     chart.size.widths.forEach(function (name) { chart.view.signal(name, width); });

@@ -158,6 +158,17 @@ def test_a_compiled_spec_comes_from_the_cache(cache: Path, monkeypatch) -> None:
         export.to_vega({**SPEC, "width": 210})  # ... so another one is compiled
 
 
+def test_a_spec_compiled_the_old_way_is_compiled_again(cache: Path, monkeypatch) -> None:
+    """A spec that `to_vega` made before it changed what it makes (an upgrade of report)
+    is not served: `COMPILE_METHOD` is part of the key."""
+    vega = export.to_vega(SPEC)
+    monkeypatch.setattr(vl_convert, "vegalite_to_vega", made_again)
+    assert export.to_vega(SPEC) == vega
+    monkeypatch.setattr(export, "COMPILE_METHOD", export.COMPILE_METHOD + "+something-else")
+    with pytest.raises(AssertionError, match="made again"):
+        export.to_vega(SPEC)
+
+
 def test_picture_spec_leaves_out_the_pointer_marks_only(demo_specs) -> None:
     assert set(demo_specs) == set(POINTER_MARKS)
     for key, page in demo_specs.items():
