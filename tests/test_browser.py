@@ -558,3 +558,21 @@ def test_two_sweeps_grouped_by_sweep_and_arm(browser, tmp_path_factory) -> None:
     page.screenshot(path=str(ARTIFACTS / "report-sweeps.png"), full_page=True)
     assert watch.problems() == []
     context.close()
+
+
+def test_the_phases_benchmark_sees_each_chart_drawn(browser, report_file) -> None:
+    """benchmarks/phases.py's probe catches Vega's parse and runs of each chart, in the
+    order the page draws them (a Vega that no longer goes through them would leave it
+    blind)."""
+    import importlib
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    phases = importlib.import_module("phases")
+    loaded = phases.load(browser, report_file, 2)
+    assert [chart["key"] for chart in loaded["charts"]] == ["grid", "overlay"]
+    for chart in loaded["charts"]:
+        assert chart["parse"] > 0 and chart["view"] >= 0 and chart["runs"], chart
+        assert all(run > 0 for run in chart["runs"]), chart
+        assert loaded["ready"] < chart["drawn"]
+    assert loaded["charts"][0]["drawn"] < loaded["charts"][1]["drawn"]
