@@ -199,6 +199,9 @@ def test_a_signal_while_a_drawing_worker_starts(tmp_path: Path, how) -> None:
     assert process.stderr is not None
     try:
         assert process.stderr.readline() == "spawned\n"
+        # The worker's command line reads empty until its exec is through (a loaded
+        # machine can leave that moment for later).
+        _wait_for(lambda: bool(_drawing_workers(process.pid)), "the worker's command line")
         workers = _drawing_workers(process.pid)
         process.send_signal(how)
         _, stderr = process.communicate("go on\n", timeout=DEADLINE)
