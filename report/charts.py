@@ -922,6 +922,11 @@ def _config() -> alt.Config:
             tickColor="#333333",
         ),
         header=alt.HeaderConfig(labelFontSize=11, labelColor="#222222"),
+        # No ARIA description per mark item: Vega-Lite builds one string per point of
+        # every line (its step, value, seed...), which only Vega's SVG renderer writes out;
+        # the page draws on a canvas (named by its figure's title) and the pictures are
+        # PNGs, so the strings were made for nothing, on every run of every chart.
+        mark=alt.MarkConfig(aria=False),
     )
 
 

@@ -182,6 +182,25 @@ def test_picture_spec_leaves_out_the_pointer_marks_only(demo_specs) -> None:
             assert picture.get(part) == page.get(part), (key, part)
 
 
+def test_no_mark_builds_an_aria_description(demo_specs) -> None:
+    """Vega-Lite's default gives every item of a mark (every point of every line) an ARIA
+    description string, which only an SVG drawing would carry: the page draws on a
+    canvas and the pictures are PNGs, so no mark asks for one."""
+    def marks(node: dict) -> list[dict]:
+        found = []
+        for mark in node.get("marks", []):
+            found += [mark, *marks(mark)]
+        return found
+
+    for key, spec in demo_specs.items():
+        drawn = [m for m in marks(spec) if m.get("type") != "group"]
+        assert len(drawn) >= 4, key
+        for mark in drawn:
+            encoded = {name for part in mark.get("encode", {}).values() for name in part}
+            assert mark.get("aria") is False, (key, mark.get("name"))
+            assert not encoded & {"description", "ariaRoleDescription"}, (key, mark.get("name"))
+
+
 def test_a_picture_shows_what_the_page_draws(demo_specs) -> None:
     """Leaving the pointer's marks out changes no pixel: they are invisible."""
     for page in demo_specs.values():
