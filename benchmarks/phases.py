@@ -80,7 +80,7 @@ def load(browser: object, page: Path, charts: int) -> dict:
                        for key, chart in zip(order, phases["charts"], strict=False)]}
 
 
-def report(loads: list[dict]) -> str:
+def medians(loads: list[dict]) -> str:
     """The medians over `loads`, one line per chart, in milliseconds."""
     ms = lambda values: f"{statistics.median(values):.0f}"  # noqa: E731
     lines = [f"vega ready at {ms([one['ready'] for one in loads])} ms"]
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         loads = [load(browser, args.page, args.charts) for _ in range(args.loads)]
     print(f"{args.page}, medians of {args.loads} loads (ms from navigation start):")
-    print(report(loads))
+    print(medians(loads))
     return 0
 
 

@@ -59,7 +59,7 @@ def test_bench_writes_its_table(tmp_path: Path) -> None:
 
 def test_phases_prints_medians_per_chart() -> None:
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from phases import report
+    from phases import medians
 
     def chart(runs: list[float], drawn: float) -> dict:
         return {"key": "overlay", "parse": 10.0, "view": 20.0, "runs": runs, "drawn": drawn}
@@ -68,5 +68,5 @@ def test_phases_prints_medians_per_chart() -> None:
              {"ready": 340.0, "charts": [chart([140.0, 30.0], 1000.0)]},
              {"ready": 320.0, "charts": [chart([120.0], 950.0)]}]
     # One run is the most common count; the first run's median is that of 100, 140, 120.
-    assert report(loads) == ("vega ready at 320 ms\n"
+    assert medians(loads) == ("vega ready at 320 ms\n"
                              "overlay: parse 10, View 20, 1 run 120, drawn at 950 ms")

@@ -91,12 +91,17 @@ def pixels(png: bytes) -> np.ndarray:
         return np.asarray(image.convert("RGBA")).astype(int)
 
 
+def all_marks(node: dict) -> list[dict]:
+    """Every mark, depth first."""
+    found = []
+    for mark in node.get("marks", []):
+        found += [mark, *all_marks(mark)]
+    return found
+
+
 def mark_names(node: dict) -> list[str]:
     """Every mark's name, depth first."""
-    names = []
-    for mark in node.get("marks", []):
-        names += [mark.get("name", ""), *mark_names(mark)]
-    return names
+    return [mark.get("name", "") for mark in all_marks(node)]
 
 
 def assert_same_picture(a: bytes, b: bytes, differing: float = 1.0) -> None:
@@ -186,14 +191,8 @@ def test_no_mark_builds_an_aria_description(demo_specs) -> None:
     """Vega-Lite's default gives every item of a mark (every point of every line) an ARIA
     description string, which only an SVG drawing would carry: the page draws on a
     canvas and the pictures are PNGs, so no mark asks for one."""
-    def marks(node: dict) -> list[dict]:
-        found = []
-        for mark in node.get("marks", []):
-            found += [mark, *marks(mark)]
-        return found
-
     for key, spec in demo_specs.items():
-        drawn = [m for m in marks(spec) if m.get("type") != "group"]
+        drawn = [m for m in all_marks(spec) if m.get("type") != "group"]
         assert len(drawn) >= 4, key
         for mark in drawn:
             encoded = {name for part in mark.get("encode", {}).values() for name in part}
