@@ -380,15 +380,26 @@ def draw_seconds(browser: object, pages: Sequence[Path], repeat: int) -> list[Dr
             for n, t in enumerate(times)]
 
 
-def _load(browser: object, html: Path) -> tuple[float, float, float, float] | None:
-    """One fresh load of `html`: `Drawn`'s four figures, or None if a chart failed."""
+@contextlib.contextmanager
+def offline_context(browser: object, init_script: str) -> Iterator[object]:
+    """A fresh browser context, 1280 x 900, that fetches nothing but the page's file (and
+    data: and blob: URLs) and runs `init_script` before each page's own scripts; closed
+    afterwards."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
     try:
         context.route("**/*", lambda route: route.continue_()
                       if route.request.url.startswith(("file:", "data:", "blob:"))
                       else route.abort())
-        context.add_init_script(DRAWN_PROBE)
-        page = context.new_page()
+        context.add_init_script(init_script)
+        yield context
+    finally:
+        context.close()
+
+
+def _load(browser: object, html: Path) -> tuple[float, float, float, float] | None:
+    """One fresh load of `html`: `Drawn`'s four figures, or None if a chart failed."""
+    with offline_context(browser, DRAWN_PROBE) as context:
+        page = context.new_page()  # type: ignore[attr-defined]
         devtools = context.new_cdp_session(page)  # type: ignore[attr-defined]
         devtools.send("Performance.enable", {"timeDomain": "threadTicks"})  # CPU time
         page.goto(html.resolve().as_uri(), wait_until="commit")
@@ -407,8 +418,6 @@ def _load(browser: object, html: Path) -> tuple[float, float, float, float] | No
         return (max(at[key] for key in TOP_CHARTS) / 1000,
                 max(at[key] for key in drawn["firstScreen"]) / 1000,
                 max(at.values()) / 1000, float(busy))
-    finally:
-        context.close()
 
 
 # --- a baseline revision -----------------------------------------------------------------

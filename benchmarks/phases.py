@@ -21,7 +21,7 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import DRAWN_PROBE, chromium  # noqa: E402
+from bench import DRAWN_PROBE, chromium, offline_context  # noqa: E402
 
 # Wraps Vega's parse and View.runAsync as the bundle defines `window.vega`: each parse
 # starts a chart's entry (charts are drawn one at a time), each run is added to it.
@@ -57,20 +57,13 @@ PHASES_PROBE = DRAWN_PROBE + """
 def load(browser: object, page: Path, charts: int) -> dict:
     """One fresh load: when vega was ready, and each of the first `charts` charts' phases
     (in drawing order, with its key and when it was marked drawn)."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
-    try:
-        context.route("**/*", lambda route: route.continue_()
-                      if route.request.url.startswith(("file:", "data:", "blob:"))
-                      else route.abort())
-        context.add_init_script(PHASES_PROBE)
-        tab = context.new_page()
+    with offline_context(browser, PHASES_PROBE) as context:
+        tab = context.new_page()  # type: ignore[attr-defined]
         tab.goto(page.resolve().as_uri(), wait_until="commit")
         tab.wait_for_function("""(n) => window.__drawn.error
             || Object.keys(window.__drawn.at).length >= n""", arg=charts, timeout=60_000)
         drawn = tab.evaluate("window.__drawn")
         phases = tab.evaluate("window.__phases")
-    finally:
-        context.close()
     if drawn["error"]:
         msg = f"{page}: a chart failed to draw"
         raise SystemExit(msg)
