@@ -147,10 +147,12 @@ def draw_charts(
     first). Should a worker die (killed for lack of memory?), what it did not do is done
     here."""
     work = partial(_compiled_and_drawn, scales=tuple(scales), pointer_suffix=pointer_suffix)
-    missing = {key: spec for key, spec in specs.items()
-               if not _cached(spec, scales, pointer_suffix)}
+    done = {key: hit for key, spec in specs.items()
+            if (hit := _from_cache(spec, scales, pointer_suffix)) is not None}
+    missing = {key: spec for key, spec in specs.items() if key not in done}
     workers = min(jobs, cores(), len(missing))
-    done = share_out(work, missing, workers) if workers > 1 else {}
+    if workers > 1:
+        done.update(share_out(work, missing, workers))
     return {key: done.get(key) or work(spec) for key, spec in specs.items()}
 
 
@@ -160,13 +162,21 @@ def _compiled_and_drawn(spec: Spec, scales: tuple[float, ...],
     return vega, to_pngs(picture_spec(vega, pointer_suffix), scales)
 
 
-def _cached(spec: Spec, scales: Sequence[float], pointer_suffix: str) -> bool:
-    """Whether Vega-Lite `spec` compiled and its pictures at `scales` are in the cache."""
+def _from_cache(spec: Spec, scales: Sequence[float],
+                pointer_suffix: str) -> tuple[Spec, list[bytes]] | None:
+    """Vega-Lite `spec` compiled and its pictures at `scales`, if the cache holds them
+    all whole (each read once: what is served is what was checked)."""
     compiled = _read(_compiled_path(spec))
     if compiled is None:
-        return False
-    key = _spec_key(picture_spec(json.loads(compiled), pointer_suffix))
-    return all(_picture_path(key, scale).is_file() for scale in scales)
+        return None
+    vega = dict(json.loads(compiled))
+    key = _spec_key(picture_spec(vega, pointer_suffix))
+    pngs = []
+    for scale in scales:
+        if (png := _read(_picture_path(key, scale))) is None:
+            return None
+        pngs.append(png)
+    return vega, pngs
 
 
 def to_png(vega: Spec, scale: float = 2.0) -> bytes:
