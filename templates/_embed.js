@@ -84,14 +84,16 @@
 
   function clamp(value, low, high) { return Math.min(high, Math.max(low, value)); }
 
+  // How many panels share a chart's width (its sizing says; one if it does not).
+  function panels(chart) { return Math.max(1, (chart.sizing || {}).panels || 1); }
+
   // Width taken by everything but the panels is fixed, so one step from the drawn width
   // finds the panel width that fills the column (a second settles axis labels).
   function fittedWidth(chart, drawn) {
     var sizing = chart.sizing;
     var room = chart.figure.clientWidth - parseFloat(getComputedStyle(chart.live).paddingRight || 0);
     if (!sizing || !(drawn > 0) || !(room > 0)) { return chart.width; }
-    var panels = Math.max(1, sizing.panels);
-    return Math.floor(clamp(chart.width + (room - drawn) / panels,
+    return Math.floor(clamp(chart.width + (room - drawn) / panels(chart),
                             sizing.min_width, Math.max(sizing.min_width, sizing.max_width)));
   }
 
@@ -105,7 +107,7 @@
     if (!canvas) { return Promise.resolve(); }
     var width = fittedWidth(chart, parseFloat(canvas.style.width) ||
                                    canvas.getBoundingClientRect().width);
-    var short = (width - chart.width) * Math.max(1, (chart.sizing || {}).panels || 1);
+    var short = (width - chart.width) * panels(chart);
     if (short >= 0 && short <= FIT_SLACK) { return Promise.resolve(); }
     chart.width = width;
     var ratio = clamp(width / chart.size.width, 1, MAX_HEIGHT_RATIO);
