@@ -45,10 +45,11 @@ SERIES_EMBED_LIMIT = 1_500_000
 # writing millions of rows as CSV takes longer than all the rest of the report: then it
 # is written beside the page only when asked (`Options.series`).
 SERIES_CSV_MAX_ROWS = 500_000
-# Up to this many rows of tidy series, the command draws the pictures with one process per
-# core (`drawing_jobs`); past it, in its own process: each drawing process takes up to a
-# few hundred MB, which a big sweep's report (holding its series) cannot add and stay
-# under 1 GB in all.
+# Up to this many rows of tidy series, a report that keeps its series while the pictures
+# are drawn (`--watch`, for its next rebuild) draws them with one process per core
+# (`drawing_jobs`); past it, in its own process: each drawing process takes up to a few
+# hundred MB, which a big sweep's report holding its series cannot add and stay under
+# 1 GB in all. The command, which lets its series go first, always has one per core.
 PARALLEL_PICTURES_MAX_ROWS = 500_000
 # The page stays under this whatever the sweep: the series rides inside only if it fits.
 PAGE_LIMIT = 4_000_000
@@ -93,6 +94,26 @@ def build_report(sweep: Sweep, options: Options | None = None) -> BuiltReport:
     """The page and the files beside it, for `sweep` as `options` ask. UsageError for
     options these logs cannot answer (a --group-by key no run has, a --baseline that is
     no group, a --metrics name no run logged)."""
+    return finish_report(prepare_report(sweep, options))
+
+
+@dataclass
+class PreparedReport:
+    """All of a report that reads its sweep's tidy series: the numbers (in the page's
+    tables and the charts), the charts' Vega-Lite specs, and the series itself as the
+    gzipped CSV the page or a file beside it carries (None: it goes nowhere, a big sweep
+    not asked for it). It holds no table of the sweep, so a caller that lets its sweep go
+    frees the series before `finish_report` starts the pictures' engines."""
+
+    page: render.Page
+    specs: dict[str, charts.Chart]
+    metric_of: dict[str, str]  # the All-metrics charts' metric, by chart key
+    options: Options
+    series_gz: bytes | None
+
+
+def prepare_report(sweep: Sweep, options: Options | None = None) -> PreparedReport:
+    """What `build_report` computes from `sweep` (`PreparedReport`); UsageError as there."""
     options = options or Options()
     runs = groups.group_runs(sweep.runs, options.group_by)
     grouping = groups.grouping(runs, options.group_by)
@@ -105,16 +126,21 @@ def build_report(sweep: Sweep, options: Options | None = None) -> BuiltReport:
     page = _page(sweep, runs, numbers, grouping, options)
     page.metrics_without_values = [m for m in metrics if m not in metric_of.values()]
     page.metric_groups = metric_groups
-    # Every number is in the charts and the page now: the seed means are not held while
-    # the pictures are drawn, nor is what making the charts freed (the pictures' engine
-    # keeps a heap of its own, which cannot reuse it).
-    del numbers
+    return PreparedReport(page, specs, metric_of, options,
+                          _series_gz(sweep.series, options, page))
+
+
+def finish_report(prepared: PreparedReport) -> BuiltReport:
+    """The report's pictures drawn, its page rendered: every output, in memory."""
+    page, specs, options = prepared.page, prepared.specs, prepared.options
+    # What making the charts freed goes back to the system first: the pictures' engine
+    # keeps a heap of its own, which could not reuse it.
     release_freed_memory()
     scales = (PICTURE_SCALE, options.png_scale) if options.png else (PICTURE_SCALE,)
     vega, pictures = _draw(specs, scales, options.jobs)
     page.charts = [
         render.ChartBlock(key=key, spec=vega[key], png=inline_picture(pictures[key][0]),
-                          png_scale=PICTURE_SCALE, metric=metric_of.get(key, ""),
+                          png_scale=PICTURE_SCALE, metric=prepared.metric_of.get(key, ""),
                           seed_lines=seed_lines(specs[key]))
         for key in specs
     ]
@@ -123,16 +149,18 @@ def build_report(sweep: Sweep, options: Options | None = None) -> BuiltReport:
     extras: dict[str, bytes] = {}
     if options.png:
         extras.update({picture_file(key): pictures[key][-1] for key in specs})
-    html = _page_with_series(page, sweep.series, options, extras)
+    html = _page_with_series(page, prepared.series_gz, extras)
     return BuiltReport(html=html, extras=extras)
 
 
-def drawing_jobs(sweep: Sweep) -> int:
+def drawing_jobs(sweep: Sweep, *, series_kept: bool = False) -> int:
     """The processes the command draws `sweep`'s pictures with, unless told (`-j`): one
-    per core, but one (its own) for a big sweep (PARALLEL_PICTURES_MAX_ROWS)."""
+    per core; but one (its own) for a big sweep whose series is kept while they are
+    drawn (`series_kept`: PARALLEL_PICTURES_MAX_ROWS)."""
     from report.workers import cores
 
-    return cores() if len(sweep.series) <= PARALLEL_PICTURES_MAX_ROWS else 1
+    big = len(sweep.series) > PARALLEL_PICTURES_MAX_ROWS
+    return 1 if series_kept and big else cores()
 
 
 def seed_lines(chart: charts.Chart) -> tuple[int, int] | None:
@@ -303,15 +331,21 @@ def inline_picture(png: bytes) -> bytes:
     return min(out.getvalue(), png, key=len)
 
 
-def _page_with_series(
-    page: render.Page, series: pd.DataFrame, options: Options, extras: dict[str, bytes]
-) -> str:
-    """The page, carrying the tidy series as a download when it fits; else the series
-    goes beside it (`extras`), or nowhere unless asked (a big sweep), and the page says so."""
+def _series_gz(series: pd.DataFrame, options: Options, page: render.Page) -> bytes | None:
+    """The tidy series as gzipped CSV, or None when it goes nowhere: more rows than
+    SERIES_CSV_MAX_ROWS and not asked for (`Options.series`), which the page then says."""
     if len(series) > SERIES_CSV_MAX_ROWS and not options.series:
         page.series_omitted = True
+        return None
+    return _gzip(_csv_bytes(series))
+
+
+def _page_with_series(page: render.Page, series_gz: bytes | None,
+                      extras: dict[str, bytes]) -> str:
+    """The page, carrying the tidy series (`_series_gz`) as a download when it fits;
+    else the series goes beside it (`extras`), and the page says so."""
+    if series_gz is None:
         return render.render_page(page)
-    series_gz = _gzip(_csv_bytes(series))
     if len(series_gz) <= SERIES_EMBED_LIMIT:
         download = render.Download(
             SERIES_FILE, "tidy series, every step (gzipped CSV)", "application/gzip",

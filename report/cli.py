@@ -137,7 +137,7 @@ def run(argv: Sequence[str] | None = None, ctrl_c: CtrlC | None = None) -> int:
 def _make(args: argparse.Namespace, ctrl_c: CtrlC, ap: argparse.ArgumentParser) -> int:
     """Load, build and write the report the arguments ask for (`ap`: for usage errors
     found once the logs are read), then follow the logs under --watch."""
-    from report.build import build_report
+    from report.build import finish_report, prepare_report
     from report.parse import keep_freed_memory
     from report.watch import Watcher
 
@@ -146,9 +146,11 @@ def _make(args: argparse.Namespace, ctrl_c: CtrlC, ap: argparse.ArgumentParser) 
     try:
         sweep = _load(args, watcher)
         options = _options(args, sweep, ctrl_c)
-        built = build_report(sweep, watcher.watching(options) if watcher else options)
+        prepared = prepare_report(sweep, watcher.watching(options) if watcher else options)
     except UsageError as exc:
         ap.error(f"argument {exc.option}: {exc}" if exc.option else str(exc))
+    del sweep  # its series is in `prepared` as text: freed before the pictures are drawn
+    built = finish_report(prepared)
     ctrl_c.check()
     with ctrl_c.deferred():  # an interrupt now is the writer's to act on, not halfway
         written = write_report(built, args.output, interrupted=lambda: ctrl_c.pending)
@@ -188,7 +190,7 @@ def _options(args: argparse.Namespace, sweep: Sweep, ctrl_c: CtrlC) -> Options:
         group_by=args.group_by,
         metrics=args.metrics,
         strict_csp=args.strict_csp,
-        jobs=args.jobs or drawing_jobs(sweep),
+        jobs=args.jobs or drawing_jobs(sweep, series_kept=args.watch),
     )
 
 

@@ -522,14 +522,14 @@ def test_quiet_silences_what_libraries_print(tmp_path: Path, monkeypatch) -> Non
 
     from report import build
 
-    build_report = build.build_report
+    prepare_report = build.prepare_report
 
     def noisy(*args, **kwargs):
         warnings.warn("Mean of empty slice", RuntimeWarning, stacklevel=1)
         logging.getLogger("somelibrary").warning("a library's own remark")
-        return build_report(*args, **kwargs)
+        return prepare_report(*args, **kwargs)
 
-    monkeypatch.setattr(build, "build_report", noisy)
+    monkeypatch.setattr(build, "prepare_report", noisy)
     monkeypatch.setattr(logging.getLogger(), "handlers", [])  # as outside pytest
     logs = str(ROOT / "examples" / "logs")
     seen = {}
