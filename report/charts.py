@@ -181,6 +181,9 @@ HOVER_PARAM = "hover"
 ZOOM_PARAM = "zoom"
 # Layers that exist only for the pointer (invisible tooltip and hover targets) end so.
 POINTER_LAYER_SUFFIX = "_points"
+# False until a pointer first comes over the chart (the page sets it): until then those
+# layers hold no rows, so a chart's first drawing does not make them.
+POINTER_PARAM = "pointed"
 
 # Rows of embedded data per chart: ~30 bytes each as CSV, so the grid stays near
 # 0.7 MB and the overlay near 0.25 MB however long the sweep is (with the other charts,
@@ -817,6 +820,7 @@ def _params(views_zoom: list[str], views_hover: list[str], value: str) -> list[A
             ),
             views=views_hover,
         ),
+        alt.VariableParameter(name=POINTER_PARAM, value=False),
         alt.VariableParameter(
             name=VALUES_PARAM,
             value=default,
@@ -868,9 +872,10 @@ def _tooltip_layer(name: str, sweep: _Sweep, x: alt.X, step_title: str = "step")
     """Invisible points on every line: the tooltip and the hovered-seed target.
 
     A Vega line shows its first point's tooltip wherever it is hovered, and a 0.8 px
-    line is hard to hit; one transparent point per target row solves both.
+    line is hard to hit; one transparent point per target row solves both. They are made
+    once a pointer has come over the chart (POINTER_PARAM), not with its first drawing.
     """
-    chart = _with_y(alt.Chart(), "S", "M")
+    chart = _with_y(alt.Chart().transform_filter(POINTER_PARAM), "S", "M")
     for field, expr in sweep.expressions().items():
         chart = chart.transform_calculate(**{field: expr})
     assert name.endswith(POINTER_LAYER_SUFFIX)  # pictures leave them out by name

@@ -22,6 +22,8 @@ import jinja2
 import pandas as pd
 import PIL.Image
 
+from report.charts import POINTER_PARAM
+
 # Scripts run only if they are the page's own: each inline script is allowed by the hash
 # of its text, so markup that ever escaped autoescaping cannot run a script of its own
 # (nor an event handler: no 'unsafe-hashes'). Vega compiles its expressions with
@@ -208,7 +210,7 @@ def render_page(page: Page) -> str:
     """The whole report as one HTML string."""
     env = make_env()
     specs = {chart.key: chart.spec for chart in page.charts}
-    theme = {"dark": page.dark_colors, "strict": page.strict_csp}
+    theme = {"dark": page.dark_colors, "strict": page.strict_csp, "pointed": POINTER_PARAM}
     # The page's scripts, in order: Vega's bundle, then the code that draws the charts.
     # Their exact texts are hashed into the policy, so they are rendered first.
     scripts = [

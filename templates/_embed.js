@@ -175,7 +175,7 @@
     var element = document.createElement("div");
     var kept = {};
     if (chart.view) {
-      ["values", "band"].forEach(function (name) {
+      ["values", "band", theme.pointed].forEach(function (name) {
         try { kept[name] = chart.view.signal(name); } catch (missing) { /* no such control */ }
       });
     }
@@ -226,8 +226,19 @@
     };
   }
 
+  // A chart's invisible pointer targets (its tooltips, the seed under the pointer) are
+  // made when a pointer first comes over it, not with its first drawing.
+  function pointed(chart) {
+    try {
+      if (chart.view && !chart.view.signal(theme.pointed)) {
+        chart.view.signal(theme.pointed, true).runAsync();
+      }
+    } catch (missing) { /* a chart without pointer targets */ }
+  }
+
   // Draws a chart and swaps its picture for it; the promise settles when that is done.
   function show(chart) {
+    chart.figure.addEventListener("pointerenter", function () { pointed(chart); });
     var picture = chart.picture;
     // The first drawing already fills the column as it is now, as far as the picture
     // (the same chart at its own size) tells: most charts are then drawn once, not again

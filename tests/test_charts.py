@@ -469,7 +469,7 @@ def test_overlay_takes_custom_colours(converge):
 def test_interaction_params_are_named_and_point_at_real_views(which, grid_spec, overlay_spec):
     spec = grid_spec if which == "grid" else overlay_spec
     params = {p["name"]: p for p in spec["params"]}
-    assert set(params) == {"zoom", "hover", "values", "band"}
+    assert set(params) == {"zoom", "hover", "values", "band", "pointed"}
     assert params["zoom"]["bind"] == "scales"
     assert params["zoom"]["select"] == {"type": "interval", "encodings": ["x"]}
     assert params["hover"]["select"]["on"] == "pointerover"
@@ -482,8 +482,12 @@ def test_interaction_params_are_named_and_point_at_real_views(which, grid_spec, 
     names = set(layers(spec))
     for name in ("zoom", "hover"):
         assert set(params[name]["views"]) <= names
-    tooltip = layers(spec)[params["hover"]["views"][0]]["encoding"]["tooltip"]
+    pointer = layers(spec)[params["hover"]["views"][0]]
+    tooltip = pointer["encoding"]["tooltip"]
     assert [t["title"] for t in tooltip][:5] == ["arm", "seed", "run", "metric", "step"]
+    # The pointer's targets hold no rows until the page says a pointer came over the chart.
+    assert params["pointed"]["value"] is False and "bind" not in params["pointed"]
+    assert pointer["transform"][0] == {"filter": "pointed"}
     assert not re.search(r'"(param|view)_[0-9a-f_]+"', json.dumps(spec))  # no generated names
 
 
@@ -751,7 +755,8 @@ def test_aligned_view_puts_each_seeds_onset_at_zero() -> None:
     x = layers(spec)["aligned_seeds"]["encoding"]["x"]
     assert x["scale"]["domain"] == [-5, 5] and x["axis"]["title"] == charts.ALIGNED_X_TITLE
     assert "aligned_bands" in layers(spec) and "aligned_zero" in layers(spec)
-    assert {p["name"] for p in spec["params"]} == {"zoom", "hover", "values", "band"}
+    assert {p["name"] for p in spec["params"]} == {"zoom", "hover", "values", "band",
+                                                  "pointed"}
     assert charts.ALIGNED_TITLE in spec["title"]["text"]["expr"]
 
 
@@ -812,7 +817,7 @@ def test_metric_charts_have_the_grids_interaction():
     })
     spec = charts.metric_charts(runs, series, ["loss"])["loss"].chart.to_dict()
     params = {p["name"]: p for p in spec["params"]}
-    assert set(params) == {"zoom", "hover", "values", "band"}
+    assert set(params) == {"zoom", "hover", "values", "band", "pointed"}
     assert params["zoom"]["views"] == ["metric0_seeds"]
     assert params["hover"]["views"] == ["metric0_points"]
     found = layers(spec)

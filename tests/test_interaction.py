@@ -13,6 +13,8 @@ from browser import draw_every_chart, launch, new_context
 from conftest import EPOCH
 from helpers import run_main
 
+from report.charts import POINTER_LAYER_SUFFIX
+
 pytestmark = pytest.mark.browser
 
 # Every item of the marks named `name` in a view, with its position on the page.
@@ -61,7 +63,21 @@ def page(tmp_path_factory):
 
 
 def items(page, key: str, name: str) -> list[dict]:
+    if name.endswith(POINTER_LAYER_SUFFIX + "_marks"):
+        pointer_over(page, key)
     return page.evaluate(ITEMS, [key, name])
+
+
+def pointer_over(page, key: str) -> None:
+    """Bring the pointer over chart `key`, as a reader does before hovering a line: the
+    chart then makes its invisible pointer targets (`charts.POINTER_PARAM`)."""
+    box = page.locator(f"#{key} .live canvas").bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + 2, box["y"] + 2)
+    page.wait_for_function("""(key) => {  // the time-to-hack chart's are always there
+        try { return window.reportViews[key].signal('pointed') === true; }
+        catch (missing) { return true; } }""", arg=key)
+    page.evaluate("(key) => window.reportViews[key].runAsync().then(() => true)", key)
 
 
 def lines(page, key: str, name: str) -> dict[str, list[dict]]:
@@ -87,6 +103,31 @@ def hover_a_seed(page) -> dict:
     page.mouse.move(target["x"], target["y"], steps=2)
     page.wait_for_timeout(200)
     return target
+
+
+def test_pointer_targets_are_made_when_a_pointer_first_comes_over(page) -> None:
+    """A chart's first drawing makes none of its invisible pointer targets (its tooltips,
+    the hovered seed): a pointer coming over the chart makes them, and the chart drawn
+    again in the other colour scheme keeps them. No other test points at this chart."""
+    key, layer = "metric-loss", "metric0_points_marks"
+    in_view(page, key)
+    page.mouse.move(5, 5)
+    assert page.evaluate(ITEMS, [key, layer]) == []
+    pointer_over(page, key)
+    made = items(page, key, layer)
+    assert len(made) > 100 and {p["datum"]["kind"] for p in made} == {"S", "M"}
+    page.mouse.move(5, 5)
+    before = page.evaluate_handle("(key) => window.reportViews[key]", key)
+    try:
+        page.emulate_media(color_scheme="dark")
+        page.wait_for_function("([key, view]) => window.reportViews[key] !== view",
+                               arg=[key, before])
+        page.evaluate("(key) => window.reportViews[key].runAsync().then(() => true)", key)
+        assert len(page.evaluate(ITEMS, [key, layer])) == len(made)
+    finally:
+        page.emulate_media(color_scheme="light")
+        page.evaluate("window.scrollTo(0, 0)")
+        page.wait_for_timeout(200)
 
 
 def test_tooltip_shows_arm_seed_step_raw_and_smoothed(page) -> None:
