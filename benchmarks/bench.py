@@ -161,13 +161,15 @@ def parse_size(text: str) -> Size:
 class Process:
     """One measured process: wall seconds, peak RSS of its largest process (wait4's
     ru_maxrss covers the process and, separately, each child it reaped), the peak of the
-    whole tree's proportional set size (sampled), exit code and the end of stderr."""
+    whole tree's proportional set size (sampled), exit code, the end of stderr, and the
+    CPU seconds of the process and the children it reaped (wait4's user + system)."""
 
     seconds: float
     max_rss: int
     tree_pss: int
     returncode: int
     stderr: str = ""
+    cpu: float = 0.0
 
 
 def _children(pid: int) -> list[int]:
@@ -230,7 +232,8 @@ def measure(
         sampler.join()
         err.seek(0)
         stderr = err.read().decode("utf-8", "replace")[-2000:]
-    return Process(seconds, usage.ru_maxrss * 1024, sampler.peak, proc.returncode, stderr)
+    return Process(seconds, usage.ru_maxrss * 1024, sampler.peak, proc.returncode, stderr,
+                   usage.ru_utime + usage.ru_stime)
 
 
 def measure_best(argv: Sequence[str], repeat: int, env: dict[str, str] | None = None) -> Process:
@@ -543,7 +546,7 @@ def bench_size(
             cache = Path(cache_root) / f"cache-{attempt}"
             colds.append(measure(command, env=_report_env(cache)))
             # A new sweep on a used machine: the bundle stays, this sweep's entries go.
-            _drop_sweep_entries(cache)
+            drop_sweep_entries(cache)
             fixeds.append(measure(command, env=_report_env(cache)))
             warms.append(measure(command, env=_report_env(cache)))
             if baseline is not None:
@@ -589,11 +592,11 @@ def _fixed_cached(command: list[str], cache: Path, root: Path) -> Process:
     the current folder first), its fixed costs (the bundle) cached by a first, unmeasured
     run whose pictures and compiled specs are then dropped."""
     measure(command, env=_report_env(cache, root), cwd=root)
-    _drop_sweep_entries(cache)
+    drop_sweep_entries(cache)
     return measure(command, env=_report_env(cache, root), cwd=root)
 
 
-def _drop_sweep_entries(cache: Path) -> None:
+def drop_sweep_entries(cache: Path) -> None:
     """What the cache holds of one sweep (its pictures and compiled specs), so that the
     next run is one of a new sweep on a machine that has made a report before."""
     for folder in ("renders", "specs"):

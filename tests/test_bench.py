@@ -70,3 +70,19 @@ def test_phases_prints_medians_per_chart() -> None:
     # One run is the most common count; the first run's median is that of 100, 140, 120.
     assert medians(loads) == ("vega ready at 320 ms\n"
                              "overlay: parse 10, View 20, 1 run 120, drawn at 950 ms")
+
+
+def test_revisions_times_each_revision_s_build(tmp_path: Path, capsys) -> None:
+    """benchmarks/revisions.py --builds: a revision's whole build of a sweep, measured as
+    a process (wall and CPU time, the tree's memory), with its own cache."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from revisions import builds
+
+    builds(str(ROOT / "examples" / "logs"), {"HEAD": ROOT}, tmp_path, 1)
+    printed = capsys.readouterr().out
+    found = re.search(r"HEAD: built in ([\d.]+) s, CPU ([\d.]+) s, peak tree PSS (\d+) MB "
+                      r"\(medians of 1\)", printed)
+    assert found, printed
+    assert float(found.group(2)) > 0.5 and int(found.group(3)) > 50  # a real build's
+    assert (tmp_path / "build-HEAD" / "dynamics.png").is_file()
+    assert list((tmp_path / "cache-HEAD").glob("vega-bundle-*.js"))  # its own cache
