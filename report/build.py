@@ -133,8 +133,9 @@ def prepare_report(sweep: Sweep, options: Options | None = None) -> PreparedRepo
 def finish_report(prepared: PreparedReport) -> BuiltReport:
     """The report's pictures drawn, its page rendered: every output, in memory."""
     page, specs, options = prepared.page, prepared.specs, prepared.options
-    # What making the charts freed goes back to the system first: the pictures' engine
-    # keeps a heap of its own, which could not reuse it.
+    # What the caller and the charts let go (the series, the seed means, the charts' own
+    # tables) goes back to the system first: the pictures' engines keep heaps of their
+    # own, which could not reuse it.
     release_freed_memory()
     scales = (PICTURE_SCALE, options.png_scale) if options.png else (PICTURE_SCALE,)
     vega, pictures = _draw(specs, scales, options.jobs)

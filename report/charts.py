@@ -181,7 +181,7 @@ HOVER_PARAM = "hover"
 ZOOM_PARAM = "zoom"
 # Layers that exist only for the pointer (invisible tooltip and hover targets) end so.
 POINTER_LAYER_SUFFIX = "_points"
-# False until a pointer first comes over the chart (the page sets it): until then those
+# False until a pointer first moves over the chart (the page sets it): until then those
 # layers hold no rows, so a chart's first drawing does not make them.
 POINTER_PARAM = "pointed"
 

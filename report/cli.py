@@ -150,7 +150,7 @@ def _make(args: argparse.Namespace, ctrl_c: CtrlC, ap: argparse.ArgumentParser) 
         prepared = prepare_report(sweep, watcher.watching(options) if watcher else options)
     except UsageError as exc:
         ap.error(f"argument {exc.option}: {exc}" if exc.option else str(exc))
-    del sweep  # its series is in `prepared` as text: freed before the pictures are drawn
+    del sweep  # the series (most of a big report's memory) goes before the pictures
     built = finish_report(prepared)
     ctrl_c.check()
     with ctrl_c.deferred():  # an interrupt now is the writer's to act on, not halfway

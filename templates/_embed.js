@@ -227,7 +227,9 @@
   }
 
   // A chart's invisible pointer targets (its tooltips, the seed under the pointer) are
-  // made when a pointer first comes over it, not with its first drawing.
+  // made when a pointer first moves over it, not with its first drawing. Moves, not
+  // `pointerenter`: a pointer already over the picture when the chart is drawn enters
+  // nothing.
   function pointed(chart) {
     try {
       if (chart.view && !chart.view.signal(theme.pointed)) {
@@ -238,7 +240,9 @@
 
   // Draws a chart and swaps its picture for it; the promise settles when that is done.
   function show(chart) {
-    chart.figure.addEventListener("pointerenter", function () { pointed(chart); });
+    ["pointermove", "pointerdown"].forEach(function (type) {
+      chart.figure.addEventListener(type, function () { pointed(chart); });
+    });
     var picture = chart.picture;
     // The first drawing already fills the column as it is now, as far as the picture
     // (the same chart at its own size) tells: most charts are then drawn once, not again
