@@ -253,7 +253,7 @@ def _python(*args: str) -> list[str]:
     return [sys.executable, *args]
 
 
-def _report_env(cache: Path, root: Path = ROOT) -> dict[str, str]:
+def report_env(cache: Path, root: Path = ROOT) -> dict[str, str]:
     """The environment of a report process: its cache, and the code of `root`."""
     env = {"REPORT_CACHE_DIR": str(cache), "PYTHONPATH": str(root)}
     env.pop("REPORT_NO_CACHE", None)
@@ -449,7 +449,7 @@ def _check_imports_from(tree: Path) -> None:
     installed or editable copy elsewhere must not stand in for it)."""
     found = subprocess.run(
         _python("-c", "import report; print(report.__file__)"), cwd=tree, check=True,
-        env={**os.environ, **_report_env(tree / "unused-cache", tree)},
+        env={**os.environ, **report_env(tree / "unused-cache", tree)},
         capture_output=True, text=True,
     ).stdout.strip()
     if not Path(found).resolve().is_relative_to(tree.resolve()):
@@ -544,11 +544,11 @@ def bench_size(
         colds, fixeds, warms, base_fixeds = [], [], [], []
         for attempt in range(max(repeat, 1)):
             cache = Path(cache_root) / f"cache-{attempt}"
-            colds.append(measure(command, env=_report_env(cache)))
+            colds.append(measure(command, env=report_env(cache)))
             # A new sweep on a used machine: the bundle stays, this sweep's entries go.
             drop_sweep_entries(cache)
-            fixeds.append(measure(command, env=_report_env(cache)))
-            warms.append(measure(command, env=_report_env(cache)))
+            fixeds.append(measure(command, env=report_env(cache)))
+            warms.append(measure(command, env=report_env(cache)))
             if baseline is not None:
                 base_fixeds.append(_fixed_cached(base_command, Path(cache_root) /
                                                  f"baseline-{attempt}", baseline[1]))
@@ -560,8 +560,8 @@ def bench_size(
         if (size.runs, size.steps) == DEMO:
             demo_html = out / "demo" / "index.html"
             demo = _python("-m", "report", "--demo", "-o", str(demo_html), "-q")
-            measure(demo, env=_report_env(cache))  # its own pictures, once
-            result.demo_warm = measure_best(demo, max(repeat, 3), env=_report_env(cache))
+            measure(demo, env=report_env(cache))  # its own pictures, once
+            result.demo_warm = measure_best(demo, max(repeat, 3), env=report_env(cache))
     _note_failures(result, reference)
 
     result.parse_report = parse_seconds(_REPORT_PARSE, [str(logs), "auto"], max(repeat, 3))
@@ -591,9 +591,9 @@ def _fixed_cached(command: list[str], cache: Path, root: Path) -> Process:
     """A run of `command` with the code of `root` (run from there: `python -m` looks in
     the current folder first), its fixed costs (the bundle) cached by a first, unmeasured
     run whose pictures and compiled specs are then dropped."""
-    measure(command, env=_report_env(cache, root), cwd=root)
+    measure(command, env=report_env(cache, root), cwd=root)
     drop_sweep_entries(cache)
-    return measure(command, env=_report_env(cache, root), cwd=root)
+    return measure(command, env=report_env(cache, root), cwd=root)
 
 
 def drop_sweep_entries(cache: Path) -> None:
@@ -764,7 +764,7 @@ def bench_rebuild(size: Size, work: Path, repeat: int) -> Rebuilt:
                         "bench.rebuild_child(*sys.argv[2:])", str(ROOT / "benchmarks"),
                         str(place / "logs"), str(place / "out"), url),
                 cwd=ROOT, capture_output=True, text=True, env={**os.environ,
-                                                               **_report_env(Path(cache))},
+                                                               **report_env(Path(cache))},
             )
         shutil.rmtree(place, ignore_errors=True)
         if out.returncode != 0:

@@ -34,6 +34,7 @@ from bench import (  # noqa: E402
     draw_seconds,
     drop_sweep_entries,
     measure,
+    report_env,
 )
 
 
@@ -79,9 +80,8 @@ def builds(sweep: str, trees: dict[str, Path], work: Path, repeat: int) -> None:
             cache = work / f"cache-{rev}"  # the bundle is there from making the page
             drop_sweep_entries(cache)
             out = work / f"build-{rev}" / "index.html"
-            env = {"PYTHONPATH": str(tree), "REPORT_CACHE_DIR": str(cache)}
             done = measure([sys.executable, "-m", "report", sweep, "-o", str(out), "-q"],
-                           env=env, cwd=tree)
+                           env=report_env(cache, tree), cwd=tree)
             if done.returncode != 0:
                 sys.exit(f"{rev} failed to build {sweep}: {done.stderr}")
             runs[rev].append(done)

@@ -170,13 +170,10 @@ def _from_cache(spec: Spec, scales: Sequence[float],
     if compiled is None:
         return None
     vega = dict(json.loads(compiled))
-    key = _spec_key(picture_spec(vega, pointer_suffix))
-    pngs = []
-    for scale in scales:
-        if (png := _read(_picture_path(key, scale))) is None:
-            return None
-        pngs.append(png)
-    return vega, pngs
+    pngs = _cached_pictures(_spec_key(picture_spec(vega, pointer_suffix)), scales)
+    if any(scale not in pngs for scale in scales):
+        return None
+    return vega, [pngs[scale] for scale in scales]
 
 
 def to_png(vega: Spec, scale: float = 2.0) -> bytes:
@@ -194,18 +191,23 @@ def to_pngs(vega: Spec, scales: Sequence[float]) -> list[bytes]:
     the same bytes anyway.
     """
     key = _spec_key(vega)
-    paths = {scale: _picture_path(key, scale) for scale in scales}
-    pngs = {scale: png for scale, path in paths.items() if (png := _read(path)) is not None}
-    missing = [scale for scale in paths if scale not in pngs]
+    pngs = _cached_pictures(key, scales)
+    missing = [scale for scale in dict.fromkeys(scales) if scale not in pngs]
     if missing:
         top = max(scales)
         drawn = pngs.get(top) or bytes(vl_convert.vega_to_png(vega, scale=top))
         with Image.open(io.BytesIO(drawn)) as image:
             for scale in missing:
                 pngs[scale] = _encode(_resized(image, scale / top), image.info.get("dpi"))
-                _store(paths[scale], pngs[scale])
+                _store(_picture_path(key, scale), pngs[scale])
         _prune(cache_dir() / "renders", RENDER_CACHE_FILES)
     return [pngs[scale] for scale in scales]
+
+
+def _cached_pictures(spec_key: str, scales: Sequence[float]) -> dict[float, bytes]:
+    """The pictures of the spec `spec_key` at `scales` that the cache holds whole."""
+    return {scale: png for scale in scales
+            if (png := _read(_picture_path(spec_key, scale))) is not None}
 
 
 def _resized(image: Image.Image, ratio: float) -> Image.Image:
