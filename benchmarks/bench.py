@@ -300,6 +300,7 @@ print(json.dumps(time.perf_counter() - started))
 _REPORT_PARSE = """
 import json, sys, time
 import report
+import report.parse, report.tables  # load_sweep's imports, untimed as the reference's are
 jobs = None if sys.argv[2] == "auto" else int(sys.argv[2])
 started = time.perf_counter()
 sweep = report.load_sweep(sys.argv[1], jobs=jobs)
@@ -1100,7 +1101,8 @@ def write_up(
         "(parse workers included), sampled every 50 ms. Parse throughput: MB of log "
         "files per second in a fresh process, timing only the parse: the reference's "
         "`parse_log` over the files, report's `load_sweep` (files to tidy tables, EMA "
-        "included). Page drawn: medians of three loads in headless Chromium at 1280 x 900, "
+        "included; parse workers started), each after its modules are imported. Page "
+        "drawn: medians of three loads in headless Chromium at 1280 x 900, "
         "from navigation start until a chart's `figure.chart` has `data-drawn=\"true\"`: "
         "the top charts (the grid and the overlay, issue 11's target), every chart of the "
         "first screen, and every chart (the page draws a chart as it comes near the view: "

@@ -88,7 +88,8 @@ def parser() -> argparse.ArgumentParser:
                     "(series.csv.gz; slow for millions of rows)")
     ap.add_argument("-j", "--jobs", type=at_least(1), default=None, metavar="N",
                     help="parse and draw with N processes (default: parse with one per core "
-                    "for large sweeps, draw with one per core for small ones)")
+                    "for large sweeps; draw with one per core, but with one for a big sweep "
+                    "under --watch)")
     ap.add_argument("--watch", action="store_true", help="rewrite the report whenever the "
                     "logs change, until Ctrl-C (the page reloads itself meanwhile)")
     ap.add_argument("--interval", type=at_least(1), metavar="SECONDS",
