@@ -86,3 +86,35 @@ def test_revisions_times_each_revision_s_build(tmp_path: Path, capsys) -> None:
     assert float(found.group(2)) > 0.5 and int(found.group(3)) > 50  # a real build's
     assert (tmp_path / "build-HEAD" / "dynamics.png").is_file()
     assert list((tmp_path / "cache-HEAD").glob("vega-bundle-*.js"))  # its own cache
+
+
+def test_steps_medians_and_the_share_before_the_pictures() -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from steps import summary
+
+    # Two builds: medians per step 1, 2, 4, 3; both builds 10 s; before the pictures
+    # 6 and 8 s, median 7 s: 70 %.
+    printed = summary([[1.0, 2.0, 3.0, 4.0], [1.0, 2.0, 5.0, 2.0]])
+    assert printed.splitlines() == [
+        "imports           1.00 s",
+        "load_sweep        2.00 s",
+        "prepare_report    4.00 s",
+        "finish_report     3.00 s",
+        "build            10.00 s (medians of 2)",
+        "before the first picture: 7.00 s (70%)",
+    ]
+
+
+def test_steps_times_a_real_build_with_only_the_bundle_cached(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from steps import step_seconds
+
+    cache = tmp_path / "cache"
+    (cache / "renders").mkdir(parents=True)
+    (cache / "renders" / "stale.png").write_bytes(b"from another sweep")
+    [run] = step_seconds(str(ROOT / "examples" / "logs"), 1, 1, cache)
+    assert len(run) == 4 and all(seconds > 0 for seconds in run)
+    assert list(cache.glob("vega-bundle-*.js"))  # the fixed cost, made before the build
+    # The build drew its own pictures into a cache that held nothing of another sweep.
+    pictures = [p.name for p in (cache / "renders").rglob("*.png")]
+    assert pictures and "stale.png" not in pictures
