@@ -33,8 +33,7 @@ _CHILD = """
 import json, sys, time
 started = time.perf_counter()
 import report
-from report import build
-import report.charts, report.export, report.parse, report.render, report.summary, report.tables
+from report import build  # which imports the rest of report
 imported = time.perf_counter()
 if __name__ == "__main__":
     sweep = report.load_sweep(sys.argv[1])
